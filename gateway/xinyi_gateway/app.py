@@ -1,0 +1,110 @@
+"""The gateway application: REST under /api/v1 over the services' gRPC, health, metrics, web app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from xinyi_gateway import problems
+from xinyi_gateway.api import router
+from xinyi_gateway.config import Settings
+from xinyi_gateway.limits import BodyLimit, SecurityHeaders
+from xinyi_gateway.services import SERVICE_NAMES, Services
+from xinyi_kit import rpc
+from xinyi_kit.auth import TokenVerifier
+
+WEB = Path(__file__).parent / "web"
+
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Xinyi API</title>
+<link rel="stylesheet" href="/docs-static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs-static/swagger-ui-bundle.js"></script>
+<script src="/docs.js"></script></body></html>
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.connect(settings)
+        app.state.services = services
+        app.state.verifier = TokenVerifier(services.jwks)
+        yield
+        await services.close()
+
+    app = FastAPI(
+        title="Xinyi (信义) API",
+        version="1.0",
+        summary="Trust-based property management: every yuan of an estate's common fund visible.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+
+    @app.get("/livez", tags=["health"], summary="The process is alive")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The gateway can serve (its own dependencies)")
+    async def readyz(request: Request) -> JSONResponse:
+        ready = hasattr(request.app.state, "services")
+        return JSONResponse(
+            {"status": "ready" if ready else "starting"}, status_code=200 if ready else 503
+        )
+
+    @app.get("/healthz", tags=["health"], summary="Every service's gRPC health, by name")
+    async def healthz(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        states = await asyncio.gather(
+            *(rpc.check_health(services.channels[name]) for name in SERVICE_NAMES)
+        )
+        report = dict(zip(SERVICE_NAMES, states, strict=True))
+        healthy = all(state == "SERVING" for state in states)
+        return JSONResponse(
+            {
+                "status": "healthy" if healthy else "unhealthy",
+                "services": {name: {"state": state} for name, state in report.items()},
+            },
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_HTML)
+
+    app.include_router(router)
+
+    @app.api_route(
+        "/api/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def unknown_api(rest: str) -> JSONResponse:
+        # Unknown API paths answer as the API does, not with the web app's files.
+        return problems.problem(404, f"there is no API endpoint at /api/{rest}")
+
+    app.mount(
+        "/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static"
+    )
+    app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

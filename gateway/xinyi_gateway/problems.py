@@ -1,0 +1,105 @@
+"""Errors as RFC 9457 problem+json, with the service's sentence as the detail."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from xinyi_kit.errors import DomainError
+from xinyi_kit.telemetry import current_trace_id
+
+log = logging.getLogger("xinyi_gateway")
+
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_OF: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 422,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.CANCELLED: 499,
+}
+
+
+def _phrase(status: int) -> str:
+    return "Client Closed Request" if status == 499 else HTTPStatus(status).phrase
+
+
+def problem(status: int, detail: str, *, title: str | None = None, **extra: object) -> JSONResponse:
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": title or _phrase(status),
+        "status": status,
+        "detail": detail,
+    }
+    trace_id = current_trace_id()
+    if trace_id:
+        body["trace_id"] = trace_id
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError) -> JSONResponse:
+    code = exc.code()
+    status = STATUS_OF.get(code, 502)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        detail = "a service did not answer in time; try again shortly"
+    elif code == grpc.StatusCode.UNAVAILABLE:
+        detail = exc.details() or "a service is unavailable; try again shortly"
+        if "failed to connect" in detail.lower() or "connection refused" in detail.lower():
+            detail = "a service is unavailable; try again shortly"
+    elif status == 502:
+        detail = "a service failed to answer; the error was logged"
+        log.error("service error %s: %s", code.name, exc.details())
+        if code == grpc.StatusCode.INTERNAL:
+            status, detail = 500, exc.details() or detail
+    else:
+        detail = exc.details() or code.name
+    return problem(status, detail)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _rpc(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+        return from_rpc_error(exc)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem(STATUS_OF.get(exc.code, 400), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
+                "message": err.get("msg", ""),
+            }
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem(422, f"the request is not valid: {summary}", errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem(exc.status_code, detail)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error answering %s %s", request.method, request.url.path)
+        return problem(500, "an unexpected error occurred; it was logged with this trace id")

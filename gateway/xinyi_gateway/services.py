@@ -1,0 +1,53 @@
+"""The gateway's gRPC clients: one channel per service, stubs, and the caller's token passed on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from xinyi.disclosure.v1 import disclosure_pb2_grpc
+from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
+from xinyi.ledger.v1 import ledger_pb2_grpc
+from xinyi.notifications.v1 import notifications_pb2_grpc
+from xinyi.voting.v1 import voting_pb2_grpc
+from xinyi_gateway.config import Settings
+from xinyi_kit import rpc
+
+SERVICE_NAMES = ("identity", "ledger", "voting", "disclosure", "notifications")
+
+
+@dataclass
+class Services:
+    channels: dict[str, grpc.aio.Channel]
+    identity: identity_pb2_grpc.IdentityServiceStub
+    ledger: ledger_pb2_grpc.LedgerServiceStub
+    voting: voting_pb2_grpc.VotingServiceStub
+    disclosure: disclosure_pb2_grpc.DisclosureServiceStub
+    notifications: notifications_pb2_grpc.NotificationsServiceStub
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Services:
+        addrs = {name: getattr(settings, f"{name}_addr") for name in SERVICE_NAMES}
+        channels = {
+            name: rpc.channel(addr, deadline_seconds=settings.call_timeout_seconds)
+            for name, addr in addrs.items()
+        }
+        return cls(
+            channels=channels,
+            identity=identity_pb2_grpc.IdentityServiceStub(channels["identity"]),
+            ledger=ledger_pb2_grpc.LedgerServiceStub(channels["ledger"]),
+            voting=voting_pb2_grpc.VotingServiceStub(channels["voting"]),
+            disclosure=disclosure_pb2_grpc.DisclosureServiceStub(channels["disclosure"]),
+            notifications=notifications_pb2_grpc.NotificationsServiceStub(
+                channels["notifications"]
+            ),
+        )
+
+    async def jwks(self) -> str:
+        reply = await self.identity.GetJwks(identity_pb2.GetJwksRequest(), timeout=3)
+        return str(reply.jwks_json)
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()

@@ -1,0 +1,63 @@
+"""The one clock of the platform; tests may move it through a shared offset file."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+class Clock:
+    """Real UTC time, plus an offset read from `offset_file` when one is configured.
+
+    The offset file is how tests move time in every process at once (announcement periods,
+    objection windows, month ends): it holds a number of seconds. It is re-read only when its
+    modification time changes, so `now()` stays cheap.
+    """
+
+    def __init__(self, offset_file: str | None = None) -> None:
+        self._file = Path(offset_file) if offset_file else None
+        self._mtime_ns = -1
+        self._offset = timedelta(0)
+
+    @property
+    def movable(self) -> bool:
+        return self._file is not None
+
+    def now(self) -> datetime:
+        if self._file is not None:
+            self._refresh()
+        return datetime.now(UTC) + self._offset
+
+    def _refresh(self) -> None:
+        assert self._file is not None
+        try:
+            mtime = os.stat(self._file).st_mtime_ns
+        except FileNotFoundError:
+            self._offset, self._mtime_ns = timedelta(0), -1
+            return
+        if mtime != self._mtime_ns:
+            text = self._file.read_text().strip()
+            self._offset = timedelta(seconds=float(text or 0))
+            self._mtime_ns = mtime
+
+
+def move_clock(offset_file: str | Path, seconds: float) -> None:
+    """Sets the shared offset (tests only): every process using this file sees the new time."""
+    path = Path(offset_file)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(repr(float(seconds)))
+    os.replace(tmp, path)
+
+
+_clock = Clock(os.environ.get("XINYI_TEST_CLOCK_FILE") or None)
+
+
+def install(clock: Clock) -> None:
+    """Replaces the process clock (the service kit does this once at start, from settings)."""
+    global _clock
+    _clock = clock
+
+
+def now() -> datetime:
+    return _clock.now()

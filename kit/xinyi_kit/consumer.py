@@ -1,0 +1,245 @@
+"""Idempotent, ordered event consumption from another service's stream.
+
+Each estate's events are applied in their emitter's sequence order, exactly once: the cursor and
+the applied event id are written in the same transaction as the handler's effect. Several
+replicas may share the durable consumer; the row lock on the cursor orders them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from google.protobuf.message import DecodeError, Message
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError
+from opentelemetry import trace
+from prometheus_client import Counter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xinyi.common.v1 import common_pb2
+from xinyi_kit.bus import ensure_stream, stream_name
+from xinyi_kit.db import PLATFORM, Database
+from xinyi_kit.telemetry import extract_context
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("xinyi.consumer")
+
+Handler = Callable[[AsyncSession, common_pb2.EventEnvelope, Message], Awaitable[None]]
+
+OUTCOMES = Counter(
+    "xinyi_consumer_events_total", "Events seen by consumers, by outcome", ["consumer", "outcome"]
+)
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    EARLY = "early"  # an earlier event of the estate has not been applied yet
+
+
+class Consumer:
+    def __init__(
+        self,
+        db: Database,
+        service: str,
+        source: str,
+        handlers: Mapping[type[Message], Handler],
+        *,
+        batch: int = 200,
+        replicas: int = 1,
+        concurrency: int = 4,
+    ) -> None:
+        self.db = db
+        self.service = service
+        self.source = source
+        self.durable = f"{service}--{source}"
+        self._handlers = {cls.DESCRIPTOR.full_name: (cls, fn) for cls, fn in handlers.items()}
+        self._batch = batch
+        self._replicas = replicas
+        # Estates applied side by side, within the database pool.
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+
+    async def apply(self, envelope: common_pb2.EventEnvelope) -> Outcome:
+        """Applies one event in its own transaction; safe to call again with the same event."""
+        return (await self.apply_estate(_estate_of(envelope), [(envelope, None)]))[0]
+
+    async def apply_estate(
+        self,
+        estate: uuid.UUID,
+        items: Sequence[tuple[common_pb2.EventEnvelope, Mapping[str, str] | None]],
+    ) -> list[Outcome]:
+        """Applies one estate's events in one transaction, in sequence order, each at most once.
+
+        `items` pairs each envelope with the trace headers it arrived with. Outcomes come back
+        in the order of `items`.
+        """
+        async with self.db.estate_tx(estate) as session:
+            await session.execute(
+                text(
+                    "INSERT INTO inbox_cursor (estate_id, source, last_seq) VALUES (:e, :s, 0) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {"e": estate, "s": self.source},
+            )
+            start = last = (
+                await session.execute(
+                    text(
+                        "SELECT last_seq FROM inbox_cursor WHERE estate_id = :e AND source = :s "
+                        "FOR UPDATE"
+                    ),
+                    {"e": estate, "s": self.source},
+                )
+            ).scalar_one()
+            outcomes: dict[int, Outcome] = {}
+            for index in sorted(range(len(items)), key=lambda i: items[i][0].sequence):
+                envelope, headers = items[index]
+                if envelope.sequence <= last:
+                    outcomes[index] = Outcome.DUPLICATE
+                elif envelope.sequence > last + 1:
+                    outcomes[index] = Outcome.EARLY
+                else:
+                    await self._apply_in(session, estate, envelope, headers)
+                    last = envelope.sequence
+                    outcomes[index] = Outcome.APPLIED
+            if last != start:
+                await session.execute(
+                    text(
+                        "UPDATE inbox_cursor SET last_seq = :q WHERE estate_id = :e AND source = :s"
+                    ),
+                    {"q": last, "e": estate, "s": self.source},
+                )
+        return [outcomes[i] for i in range(len(items))]
+
+    async def _apply_in(
+        self,
+        session: AsyncSession,
+        estate: uuid.UUID,
+        envelope: common_pb2.EventEnvelope,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        type_name = envelope.payload.TypeName()
+        with tracer.start_as_current_span(
+            f"apply {type_name}",
+            context=extract_context(headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "xinyi.consumer": self.durable,
+                "xinyi.event_id": envelope.event_id,
+                "xinyi.estate_id": str(estate),
+                "xinyi.sequence": envelope.sequence,
+            },
+        ):
+            fresh = (
+                await session.execute(
+                    text(
+                        "INSERT INTO inbox_applied (estate_id, event_id, source, seq) "
+                        "VALUES (:e, :id, :s, :q) ON CONFLICT DO NOTHING RETURNING 1"
+                    ),
+                    {
+                        "e": estate,
+                        "id": uuid.UUID(envelope.event_id),
+                        "s": self.source,
+                        "q": envelope.sequence,
+                    },
+                )
+            ).scalar_one_or_none()
+            if fresh is None:
+                # Same event id under another sequence number: an emitter bug, never re-applied.
+                log.error(
+                    "event %s seen again at sequence %d", envelope.event_id, envelope.sequence
+                )
+                return
+            entry = self._handlers.get(type_name)
+            if entry is not None:
+                cls, handler = entry
+                event = cls()
+                envelope.payload.Unpack(event)
+                await handler(session, envelope, event)
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        """Applies a fetched batch: one transaction per estate, estates side by side."""
+        groups: dict[uuid.UUID, list[tuple[Msg, common_pb2.EventEnvelope]]] = {}
+        for msg in msgs:
+            try:
+                envelope = common_pb2.EventEnvelope.FromString(msg.data)
+            except DecodeError:
+                log.error("dropping an undecodable message on %s", msg.subject)
+                await msg.term()
+                continue
+            groups.setdefault(_estate_of(envelope), []).append((msg, envelope))
+        await asyncio.gather(*(self._handle_estate(e, g) for e, g in groups.items()))
+
+    async def _handle_estate(
+        self, estate: uuid.UUID, group: list[tuple[Msg, common_pb2.EventEnvelope]]
+    ) -> None:
+        async with self._slots:
+            try:
+                outcomes = await self.apply_estate(
+                    estate, [(env, msg.headers) for msg, env in group]
+                )
+            except Exception:
+                if len(group) == 1:
+                    msg, env = group[0]
+                    log.exception(
+                        "applying %s %s failed; it will be redelivered",
+                        env.payload.TypeName(),
+                        env.event_id,
+                    )
+                    OUTCOMES.labels(self.durable, "failed").inc()
+                    await msg.nak(delay=_backoff(msg))
+                    return
+                # Find the event that fails: apply the group one event at a time.
+                for msg, env in sorted(group, key=lambda item: item[1].sequence):
+                    await self._handle_estate(estate, [(msg, env)])
+                return
+        for (msg, _), outcome in zip(group, outcomes, strict=True):
+            OUTCOMES.labels(self.durable, outcome.value).inc()
+            if outcome is Outcome.EARLY:
+                await msg.nak(delay=_backoff(msg))
+            else:
+                await msg.ack()
+
+    async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        await ensure_stream(js, self.source, self._replicas)
+        sub = await js.pull_subscribe(
+            f"xinyi.{self.source}.v1.>",
+            durable=self.durable,
+            stream=stream_name(self.source),
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=30,
+                max_deliver=-1,
+                max_ack_pending=10_000,
+            ),
+        )
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(self._batch, timeout=1)
+            except (FetchTimeoutError, TimeoutError):
+                continue
+            except Exception as exc:
+                log.warning("fetch from %s failed: %s", self.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            await self.handle_batch(msgs)
+
+
+def _estate_of(envelope: common_pb2.EventEnvelope) -> uuid.UUID:
+    return uuid.UUID(envelope.estate_id) if envelope.estate_id else PLATFORM
+
+
+def _backoff(msg: Msg) -> float:
+    try:
+        delivered = msg.metadata.num_delivered
+    except Exception:
+        delivered = 1
+    return float(min(0.05 * (2 ** min(delivered, 10)), 5.0))

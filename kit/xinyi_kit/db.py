@@ -1,0 +1,106 @@
+"""PostgreSQL access: a schema per service; estate-scoped transactions that RLS checks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from xinyi_kit.errors import Unavailable
+
+# The estate key of platform-wide rows and events (no estate).
+PLATFORM = uuid.UUID(int=0)
+
+ESTATE_SETTING = "xinyi.estate_id"
+SCOPE_SETTING = "xinyi.scope"
+
+
+def estate_rls_sql(table: str) -> str:
+    """DDL that confines a table's rows to the transaction's estate (or to system tasks).
+
+    Services connect as a role that owns nothing and cannot bypass RLS; FORCE applies the policy
+    to the owner role too, so even migrations' data fixes state their estate.
+    """
+    predicate = (
+        f"estate_id = NULLIF(current_setting('{ESTATE_SETTING}', true), '')::uuid "
+        f"OR current_setting('{SCOPE_SETTING}', true) = 'system'"
+    )
+    return (
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; "
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY; "
+        f"CREATE POLICY {table}_estate_scope ON {table} "
+        f"USING ({predicate}) WITH CHECK ({predicate});"
+    )
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain libpq form of a SQLAlchemy URL, for asyncpg's own connections."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class Database:
+    def __init__(self, url: str, schema: str, *, pool_size: int = 10, app_name: str = "") -> None:
+        self.url = url
+        self.schema = schema
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=5,
+            connect_args={
+                "server_settings": {"search_path": schema, "application_name": app_name or schema},
+                "timeout": 5,
+                "command_timeout": 30,
+            },
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def estate_tx(self, estate_id: uuid.UUID | str) -> AsyncIterator[AsyncSession]:
+        """A transaction that sees and writes only `estate_id`'s rows."""
+        async with self._tx() as session:
+            await session.execute(
+                text("SELECT set_config(:k, :v, true)"), {"k": ESTATE_SETTING, "v": str(estate_id)}
+            )
+            yield session
+
+    @asynccontextmanager
+    async def system_tx(self) -> AsyncIterator[AsyncSession]:
+        """A transaction across estates, for platform tasks (relays, rebuilds, city-wide reads)."""
+        async with self._tx() as session:
+            await session.execute(
+                text("SELECT set_config(:k, 'system', true)"), {"k": SCOPE_SETTING}
+            )
+            yield session
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except (OperationalError, InterfaceError, OSError, ConnectionError) as exc:
+            raise Unavailable("the database is unavailable; try again shortly") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Unavailable("the database connection was lost; try again shortly") from exc
+            raise
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self.engine.dispose()

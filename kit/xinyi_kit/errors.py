@@ -1,0 +1,49 @@
+"""Domain errors: each names its gRPC status and carries a sentence a person can act on."""
+
+from __future__ import annotations
+
+import grpc
+
+
+class DomainError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(DomainError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(DomainError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class PermissionDenied(DomainError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(DomainError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class FailedPrecondition(DomainError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class AlreadyExists(DomainError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class Aborted(DomainError):
+    """A lost race: the caller may retry."""
+
+    code = grpc.StatusCode.ABORTED
+
+
+class Unavailable(DomainError):
+    """A retryable fault of a dependency (database, broker)."""
+
+    code = grpc.StatusCode.UNAVAILABLE

@@ -1,0 +1,153 @@
+"""One way to be a service: `ServiceKit` wires config, database, gRPC, events and telemetry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2
+from nats.aio.client import Client
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+from xinyi_kit import bus, clock, rpc
+from xinyi_kit.auth import TokenVerifier
+from xinyi_kit.config import KitSettings
+from xinyi_kit.consumer import Consumer, Handler
+from xinyi_kit.db import Database, asyncpg_dsn
+from xinyi_kit.outbox import Outbox, Relay
+from xinyi_kit.telemetry import setup_logging, setup_tracing, start_metrics_server
+
+log = logging.getLogger(__name__)
+
+Adder = Callable[[Any, grpc.aio.Server], None]
+StartHook = Callable[[], Awaitable[None]]
+
+
+class ServiceKit:
+    """What a service is: its servicers, the streams it consumes, and its start-up hooks."""
+
+    def __init__(self, name: str, settings: KitSettings) -> None:
+        self.name = name
+        self.settings = settings
+        clock.install(clock.Clock(settings.test_clock_file))
+        setup_logging(name, settings.log_level)
+        self._tracer_provider = setup_tracing(name)
+        self.db = Database(
+            settings.database_url, schema=name, pool_size=settings.db_pool_size, app_name=name
+        )
+        SQLAlchemyInstrumentor().instrument(
+            engine=self.db.engine.sync_engine, tracer_provider=self._tracer_provider
+        )
+        self.outbox = Outbox(name)
+        self.nats: Client | None = None
+        self._servicers: list[tuple[Adder, Any, str]] = []
+        self._consumers: list[Consumer] = []
+        self._start_hooks: list[StartHook] = []
+        self._jwks_source: Callable[[], Awaitable[str]] = self._jwks_from_identity
+        self._identity_channel: grpc.aio.Channel | None = None
+
+    def add_servicer(self, adder: Adder, servicer: Any, full_name: str) -> None:
+        self._servicers.append((adder, servicer, full_name))
+
+    def consume(self, source: str, handlers: Mapping[type[Message], Handler]) -> Consumer:
+        consumer = Consumer(
+            self.db, self.name, source, handlers, replicas=self.settings.stream_replicas
+        )
+        self._consumers.append(consumer)
+        return consumer
+
+    def on_start(self, hook: StartHook) -> None:
+        self._start_hooks.append(hook)
+
+    def use_jwks(self, source: Callable[[], Awaitable[str]]) -> None:
+        """Identity verifies with its own keys instead of asking itself over gRPC."""
+        self._jwks_source = source
+
+    async def _jwks_from_identity(self) -> str:
+        from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
+
+        if self._identity_channel is None:
+            self._identity_channel = rpc.channel(self.settings.identity_addr)
+        stub = identity_pb2_grpc.IdentityServiceStub(self._identity_channel)
+        reply = await stub.GetJwks(identity_pb2.GetJwksRequest(), timeout=3)
+        return str(reply.jwks_json)
+
+    def run(self) -> None:
+        asyncio.run(self.serve())
+
+    async def serve(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        start_metrics_server(self.settings.metrics_port)
+
+        self.nats = await self._connect_nats(stop)
+        if self.nats is None:
+            return
+        js = self.nats.jetstream()
+        await bus.ensure_stream(js, self.name, self.settings.stream_replicas)
+        for hook in self._start_hooks:
+            await hook()
+
+        server = rpc.make_server(TokenVerifier(self._jwks_source))
+        for adder, servicer, _ in self._servicers:
+            adder(servicer, server)
+        names = [full for _, _, full in self._servicers]
+        health = rpc.add_health_and_reflection(server, names)
+        port = server.add_insecure_port(f"0.0.0.0:{self.settings.grpc_port}")
+        await server.start()
+        log.info("%s serving gRPC on port %d", self.name, port)
+
+        relay = Relay(asyncpg_dsn(self.settings.database_url), self.name, self.outbox, js)
+        tasks = [
+            asyncio.create_task(relay.run(stop), name="relay"),
+            asyncio.create_task(self._watch_health(health, names, stop), name="health"),
+            *(asyncio.create_task(c.run(js, stop), name=c.durable) for c in self._consumers),
+        ]
+        await stop.wait()
+        log.info("%s stopping: draining calls and the outbox", self.name)
+        await health.enter_graceful_shutdown()
+        await server.stop(self.settings.shutdown_grace_seconds)
+        done, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if task.exception() is not None:
+                log.error("task %s ended with %r", task.get_name(), task.exception())
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.nats.drain(), 5)
+        if self._identity_channel is not None:
+            await self._identity_channel.close()
+        await self.db.close()
+        self._tracer_provider.shutdown()
+        log.info("%s stopped", self.name)
+
+    async def _connect_nats(self, stop: asyncio.Event) -> Client | None:
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                return await bus.connect(self.settings.nats_url, self.name)
+            except Exception as exc:
+                log.warning("NATS at %s not reachable yet: %s", self.settings.nats_url, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 5.0)
+        return None
+
+    async def _watch_health(self, health: Any, names: list[str], stop: asyncio.Event) -> None:
+        """SERVING only while the service's own dependencies (database, NATS) answer."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        while not stop.is_set():
+            ok = self.nats is not None and self.nats.is_connected and await self.db.ping()
+            for name in ["", *names]:
+                await health.set(name, serving if ok else not_serving)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2.0)

@@ -1,0 +1,34 @@
+"""What the ledger consumes (identity's estate_created) and emits (books_opened)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xinyi.common.v1 import common_pb2
+from xinyi.identity.v1 import events_pb2 as identity_events
+from xinyi.ledger.v1 import events_pb2
+from xinyi_kit.consumer import Handler
+from xinyi_kit.outbox import Outbox
+from xinyi_ledger import store
+from xinyi_ledger.domain import DEFAULT_CHART
+
+
+def identity_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
+    async def estate_created(
+        session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+    ) -> None:
+        assert isinstance(event, identity_events.EstateCreated)
+        estate_id = uuid.UUID(event.estate_id)
+        if await store.open_books(session, estate_id):
+            await outbox.emit(
+                session,
+                estate_id,
+                "books_opened",
+                events_pb2.BooksOpened(estate_id=str(estate_id), account_count=len(DEFAULT_CHART)),
+            )
+
+    return {identity_events.EstateCreated: estate_created}

@@ -1,0 +1,5 @@
+"""Alembic environment of the ledger schema."""
+
+from xinyi_kit.alembic_env import run_migrations
+
+run_migrations()

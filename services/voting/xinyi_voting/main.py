@@ -1,0 +1,28 @@
+"""The voting service: wiring."""
+
+from __future__ import annotations
+
+from xinyi.voting.v1 import voting_pb2, voting_pb2_grpc
+from xinyi_kit.config import KitSettings, load
+from xinyi_kit.service import ServiceKit
+from xinyi_voting import events
+from xinyi_voting.api import VotingApi
+
+
+class Settings(KitSettings):
+    pass
+
+
+def main() -> None:
+    kit = ServiceKit("voting", load(Settings))
+    kit.add_servicer(
+        voting_pb2_grpc.add_VotingServiceServicer_to_server,
+        VotingApi(kit.db),
+        voting_pb2.DESCRIPTOR.services_by_name["VotingService"].full_name,
+    )
+    kit.consume("identity", events.IDENTITY)
+    kit.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Browser-test harness: Debian's headless Chromium, driven by Playwright, on the real gateway."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, async_playwright
+
+if TYPE_CHECKING:
+    from xinyi_dev.platform import Platform
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+
+# Records every Content-Security-Policy violation, also those the console might not show.
+CSP_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+def _missing_reason() -> str:
+    return f"{CHROMIUM} not found (apt-get install chromium)"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tryfirst: the mark must be there before `-m "not browser"` deselects by it.
+    here = Path(__file__).parent
+    # A skip mark (unlike a skip raised in a fixture) folds into one summary line, and spares
+    # starting the platform for tests that cannot run.
+    skip = (
+        None
+        if CHROMIUM.exists() or _in_ci()
+        else pytest.mark.skip(reason=f"browser tests skipped: {_missing_reason()}")
+    )
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+            if skip is not None:
+                item.add_marker(skip)
+
+
+def _unavailable(reason: str) -> None:
+    if _in_ci():
+        pytest.fail(f"browser tests cannot run: {reason}", pytrace=False)
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        _unavailable(_missing_reason())
+    async with async_playwright() as playwright:
+        try:
+            launched = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+        except Exception as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            _unavailable(f"{CHROMIUM} failed to launch: {first_line}")
+        yield launched
+        await launched.close()
+
+
+@dataclass
+class WebApp:
+    """One test's page on the gateway, with what the page complained about along the way."""
+
+    page: Page
+    base_url: str
+    console_errors: list[str] = field(default_factory=list)
+    # Responses a test provokes on purpose (e.g. 401 for a wrong password); Chromium logs every
+    # failed fetch as a console error, and those expected ones are not faults of the app.
+    expected_statuses: set[tuple[str, int]] = field(default_factory=set)
+
+    def expect_status(self, path: str, status: int) -> None:
+        self.expected_statuses.add((path, status))
+
+    async def open(self, path: str = "/") -> Any:
+        response = await self.page.goto(self.base_url + path, wait_until="networkidle")
+        assert response is not None and response.ok, f"GET {path} answered {response}"
+        return response
+
+    async def csp_violations(self) -> list[str]:
+        found: list[str] = await self.page.evaluate("window.__cspViolations ?? []")
+        return found
+
+    async def problems(self) -> list[str]:
+        return self.console_errors + [f"CSP: {v}" for v in await self.csp_violations()]
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        text = message.text
+        failed = re.match(r"Failed to load resource: .*status of (\d{3})", text)
+        url = message.location.get("url", "")
+        if failed and any(
+            url.startswith(self.base_url + path) and int(failed.group(1)) == status
+            for path, status in self.expected_statuses
+        ):
+            return
+        self.console_errors.append(f"{text} ({url})" if url else text)
+
+
+@pytest.fixture
+async def web(
+    browser: Browser, platform: Platform, request: pytest.FixtureRequest
+) -> AsyncIterator[WebApp]:
+    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    await context.add_init_script(CSP_RECORDER)
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    app = WebApp(page=page, base_url=platform.gateway_url.rstrip("/"))
+    page.on("console", app.on_console)
+    page.on("pageerror", lambda error: app.console_errors.append(f"uncaught: {error}"))
+    try:
+        yield app
+        problems = await app.problems()
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        try:
+            await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        finally:
+            await context.close()
+    assert not problems, "the page reported errors:\n" + "\n".join(problems)

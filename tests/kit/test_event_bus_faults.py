@@ -1,0 +1,249 @@
+"""No event lost, none applied twice or out of order: a killed relay, a restarted NATS, and
+duplicate and out-of-order deliveries to two consumer replicas. These tests run on servers of
+their own, not the ones the rest of the suite shares."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from google.protobuf import any_pb2
+from nats.js.errors import NotFoundError
+
+from tests.kit import infra
+from xinyi.common.v1 import common_pb2
+from xinyi.identity.v1 import events_pb2
+from xinyi_kit.bus import ensure_stream, stream_name
+from xinyi_kit.consumer import Consumer, Outcome
+from xinyi_kit.db import Database, asyncpg_dsn
+from xinyi_kit.outbox import Outbox, Relay
+
+pytestmark = pytest.mark.own_servers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra.Infra]:
+    servers = infra.start(tmp_path_factory.mktemp("own-servers"))
+    try:
+        yield servers
+    finally:
+        servers.nats.stop()
+        servers.pg.stop()
+
+
+@pytest.fixture
+async def db(own: infra.Infra) -> AsyncIterator[Database]:
+    database = own.database()
+    async with database.system_tx() as session:
+        from sqlalchemy import text
+
+        for table in ("applied", "outbox", "outbox_sequence", "inbox_cursor", "inbox_applied"):
+            await session.execute(text(f"DELETE FROM {table}"))
+    nc = await nats.connect(own.nats.url)
+    js = nc.jetstream()
+    await ensure_stream(js, "identity")
+    await js.purge_stream(stream_name("identity"))
+    with contextlib.suppress(NotFoundError):
+        await js.delete_consumer(stream_name("identity"), "kittest--identity")
+    await nc.close()
+    yield database
+    await database.close()
+
+
+async def emit_many(db: Database, estates: list[uuid.UUID], per_estate: int) -> None:
+    """Writes events as services do: each in a transaction of its own, estates interleaved."""
+    outbox = Outbox("identity")
+    for i in range(per_estate):
+        for estate in estates:
+            async with db.estate_tx(estate) as session:
+                await outbox.emit(
+                    session,
+                    estate,
+                    "estate_created",
+                    events_pb2.EstateCreated(estate_id=str(estate), name=f"e{i}"),
+                )
+
+
+def consumer(db: Database) -> Consumer:
+    return Consumer(db, "kittest", "identity", {events_pb2.EstateCreated: infra.record_effect})
+
+
+async def run_consumers(
+    db: Database, url: str, replicas: int, expected: int, timeout: float = 60
+) -> dict[str, list[int]]:
+    """Runs `replicas` consumers until `expected` effects exist, then stops them."""
+    stop = asyncio.Event()
+    clients = [await nats.connect(url) for _ in range(replicas)]
+    tasks = [asyncio.create_task(consumer(db).run(c.jetstream(), stop)) for c in clients]
+    try:
+        async with asyncio.timeout(timeout):
+            while await infra.count(db, "SELECT count(*) FROM applied") < expected:
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # anything applied twice would show up now
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for c in clients:
+            await c.close()
+    return await infra.applied_by_estate(db)
+
+
+def assert_once_in_order(applied: dict[str, list[int]], estates: list[uuid.UUID], n: int) -> None:
+    assert sorted(applied) == sorted(str(e) for e in estates)
+    for estate, seqs in applied.items():
+        assert seqs == list(range(1, n + 1)), f"estate {estate}: {seqs[:20]}..."
+
+
+async def stream_count(url: str) -> int:
+    nc = await nats.connect(url)
+    info = await nc.jetstream().stream_info(stream_name("identity"))
+    await nc.close()
+    return int(info.state.messages)
+
+
+async def test_killed_relay_loses_and_duplicates_nothing(own: infra.Infra, db: Database) -> None:
+    estates = [uuid.uuid4() for _ in range(4)]
+    per_estate = 500
+    await emit_many(db, estates, per_estate)
+    total = len(estates) * per_estate
+
+    runner = [
+        sys.executable,
+        "-m",
+        "tests.kit.relay_runner",
+        asyncpg_dsn(own.app_url),
+        infra.SCHEMA,
+        own.nats.url,
+    ]
+    first = subprocess.Popen(runner, cwd=ROOT, env={**os.environ})
+    published = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+    async with asyncio.timeout(30):
+        while await infra.count(db, published) < 200:
+            await asyncio.sleep(0.005)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    partly = await infra.count(db, published)
+    assert partly < total, "the relay finished before it could be killed; the test proves nothing"
+
+    second = subprocess.Popen(runner, cwd=ROOT, env={**os.environ})
+    try:
+        async with asyncio.timeout(60):
+            while await infra.count(db, published) < total:
+                await asyncio.sleep(0.05)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(10)
+
+    # The stream dropped every republished event (Nats-Msg-Id) ...
+    assert await stream_count(own.nats.url) == total
+    # ... and the consumer applies each once, in each estate's order.
+    applied = await run_consumers(db, own.nats.url, replicas=1, expected=total)
+    assert_once_in_order(applied, estates, per_estate)
+
+
+async def test_nats_restart_during_traffic(own: infra.Infra, db: Database) -> None:
+    estates = [uuid.uuid4() for _ in range(3)]
+    per_estate = 300
+    total = len(estates) * per_estate
+    stop = asyncio.Event()
+    nc = await nats.connect(own.nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    relay = Relay(
+        asyncpg_dsn(own.app_url),
+        infra.SCHEMA,
+        Outbox("identity"),
+        nc.jetstream(),
+        batch=50,
+        in_flight=16,
+    )
+    relay_task = asyncio.create_task(relay.run(stop))
+    consumer_nc = await nats.connect(
+        own.nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+    )
+    consumer_task = asyncio.create_task(consumer(db).run(consumer_nc.jetstream(), stop))
+
+    producer = asyncio.create_task(emit_many(db, estates, per_estate))
+    async with asyncio.timeout(30):
+        while await infra.count(db, "SELECT count(*) FROM applied") < total // 4:
+            await asyncio.sleep(0.02)
+    await asyncio.to_thread(own.nats.stop)
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(own.nats.start)
+    await producer
+
+    try:
+        async with asyncio.timeout(90):
+            while await infra.count(db, "SELECT count(*) FROM applied") < total:
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await asyncio.gather(relay_task, consumer_task, return_exceptions=True)
+        await nc.close()
+        await consumer_nc.close()
+    unpublished = await infra.count(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    assert unpublished == 0
+    assert_once_in_order(await infra.applied_by_estate(db), estates, per_estate)
+
+
+def envelope(estate: uuid.UUID, seq: int, event_id: uuid.UUID) -> common_pb2.EventEnvelope:
+    payload = any_pb2.Any()
+    payload.Pack(events_pb2.EstateCreated(estate_id=str(estate)))
+    return common_pb2.EventEnvelope(
+        event_id=str(event_id),
+        estate_id=str(estate),
+        sequence=seq,
+        emitter="identity",
+        payload=payload,
+    )
+
+
+async def test_duplicates_and_reordering_with_two_replicas(own: infra.Infra, db: Database) -> None:
+    estates = [uuid.uuid4() for _ in range(3)]
+    n = 60
+    ids = {(e, s): uuid.uuid4() for e in estates for s in range(1, n + 1)}
+    # Each estate's events arrive shuffled in pairs (2,1,4,3,...), and every event twice
+    # (published under two message ids, so the stream itself keeps both copies).
+    order = []
+    for s in range(1, n + 1, 2):
+        order += [s + 1, s, s]
+        order += [s + 1]
+    nc = await nats.connect(own.nats.url)
+    js = nc.jetstream()
+    for copy, seq in enumerate(order):
+        for estate in estates:
+            env = envelope(estate, seq, ids[(estate, seq)])
+            await js.publish(
+                f"xinyi.identity.v1.{estate}.estate_created",
+                env.SerializeToString(),
+                headers={"Nats-Msg-Id": f"{ids[(estate, seq)]}-{copy}"},
+            )
+    await nc.close()
+    assert await stream_count(own.nats.url) == len(order) * len(estates)
+
+    applied = await run_consumers(db, own.nats.url, replicas=2, expected=n * len(estates))
+    assert_once_in_order(applied, estates, n)
+    recorded = await infra.count(db, "SELECT count(*) FROM inbox_applied")
+    assert recorded == n * len(estates)
+
+
+async def test_apply_outcomes(own: infra.Infra, db: Database) -> None:
+    estate = uuid.uuid4()
+    c = consumer(db)
+    first, second = envelope(estate, 1, uuid.uuid4()), envelope(estate, 2, uuid.uuid4())
+    assert await c.apply(second) is Outcome.EARLY
+    assert await c.apply(first) is Outcome.APPLIED
+    assert await c.apply(first) is Outcome.DUPLICATE
+    assert await c.apply(second) is Outcome.APPLIED
+    assert await c.apply(second) is Outcome.DUPLICATE
+    assert (await infra.applied_by_estate(db))[str(estate)] == [1, 2]
