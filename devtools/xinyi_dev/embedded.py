@@ -98,7 +98,7 @@ class EmbeddedPostgres:
         if os.geteuid() == 0:
             self._prepare_root()
         if not (self.data_dir / "PG_VERSION").exists():
-            subprocess.run(
+            done = subprocess.run(
                 [
                     str(self.bin / "initdb"),
                     "-D",
@@ -109,11 +109,13 @@ class EmbeddedPostgres:
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",
                 ],
-                check=True,
                 user=self.user,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                capture_output=True,
+                text=True,
+                check=False,
             )
+            if done.returncode != 0:
+                raise RuntimeError(f"initdb failed: {done.stderr.strip()[-500:]}")
         stale = self.data_dir / "postmaster.pid"
         if stale.exists():
             self._clear_stale(stale)

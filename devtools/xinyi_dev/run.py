@@ -63,9 +63,13 @@ def main() -> None:
         estates = democity.seed(platform.gateway_url, password)
         marker.write_text("\n".join(estates) + "\n")
         print(f"xinyi: demo city created ({len(estates)} estates)", flush=True)
+    accounts = "\n".join(
+        f"  {a.username:<16} {a.role:<22} {a.display_name}" for a in democity.DEMO_ACCOUNTS
+    )
     print(
         f"\nxinyi is running at {platform.gateway_url}  (Ctrl-C stops it)\n"
-        f"  operator account: operator / password in {password_file}\n",
+        f"  operator         password in {password_file}\n"
+        f"demo accounts (password {democity.DEMO_PASSWORD}):\n{accounts}\n",
         flush=True,
     )
     while not wake.wait(1):

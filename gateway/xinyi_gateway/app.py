@@ -14,10 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from xinyi_gateway import problems
-from xinyi_gateway.api import router
+from xinyi_gateway import problems, routes_identity, routes_services
 from xinyi_gateway.config import Settings
 from xinyi_gateway.limits import BodyLimit, SecurityHeaders
+from xinyi_gateway.ratelimit import Limiter
 from xinyi_gateway.services import SERVICE_NAMES, Services
 from xinyi_kit import rpc
 from xinyi_kit.auth import TokenVerifier
@@ -51,6 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.login_limiter = Limiter(
+        settings.login_rate_per_minute, burst=2 * settings.login_rate_per_minute
+    )
     problems.install(app)
 
     @app.get("/livez", tags=["health"], summary="The process is alive")
@@ -88,7 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def docs() -> HTMLResponse:
         return HTMLResponse(DOCS_HTML)
 
-    app.include_router(router)
+    app.include_router(routes_identity.router)
+    app.include_router(routes_services.router)
 
     @app.api_route(
         "/api/{rest:path}",

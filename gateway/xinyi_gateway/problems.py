@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
@@ -39,7 +40,14 @@ def _phrase(status: int) -> str:
     return "Client Closed Request" if status == 499 else HTTPStatus(status).phrase
 
 
-def problem(status: int, detail: str, *, title: str | None = None, **extra: object) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
     body: dict[str, object] = {
         "type": "about:blank",
         "title": title or _phrase(status),
@@ -50,8 +58,9 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: obje
     if trace_id:
         body["trace_id"] = trace_id
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    all_headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    all_headers.update(headers or {})
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=all_headers)
 
 
 def from_rpc_error(exc: grpc.aio.AioRpcError) -> JSONResponse:
@@ -70,7 +79,14 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> JSONResponse:
             status, detail = 500, exc.details() or detail
     else:
         detail = exc.details() or code.name
-    return problem(status, detail)
+    trailing = dict(exc.trailing_metadata() or ())
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if trailing.get("xinyi-problem-code"):
+        extra["code"] = trailing["xinyi-problem-code"]
+    if trailing.get("retry-after"):
+        headers["Retry-After"] = str(trailing["retry-after"])
+    return problem(status, detail, headers=headers, **extra)
 
 
 def install(app: FastAPI) -> None:

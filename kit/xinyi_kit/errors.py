@@ -6,11 +6,14 @@ import grpc
 
 
 class DomainError(Exception):
+    """`problem_code` names the condition for clients that act on it (e.g. "totp_required")."""
+
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, problem_code: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.problem_code = problem_code
 
 
 class InvalidArgument(DomainError):
@@ -47,3 +50,13 @@ class Unavailable(DomainError):
     """A retryable fault of a dependency (database, broker)."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class RateLimited(DomainError):
+    """Too many attempts; `retry_after` seconds until the next may succeed."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, problem_code="rate_limited")
+        self.retry_after = retry_after

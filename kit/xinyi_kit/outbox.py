@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -54,51 +55,73 @@ class Outbox:
     async def emit(
         self, session: AsyncSession, estate_id: uuid.UUID, event_name: str, event: Message
     ) -> Emitted:
-        seq = (
+        return (await self.emit_many(session, estate_id, [(event_name, event)]))[0]
+
+    async def emit_many(
+        self,
+        session: AsyncSession,
+        estate_id: uuid.UUID,
+        events: Sequence[tuple[str, Message]],
+    ) -> list[Emitted]:
+        """Writes an estate's events into the current transaction, in order, with one sequence
+        bump and one multi-row insert however many there are (an import emits thousands)."""
+        if not events:
+            return []
+        last = (
             await session.execute(
                 text(
-                    "INSERT INTO outbox_sequence (estate_id, last_seq) VALUES (:e, 1) "
-                    "ON CONFLICT (estate_id) DO UPDATE SET last_seq = outbox_sequence.last_seq + 1 "
-                    "RETURNING last_seq"
+                    "INSERT INTO outbox_sequence (estate_id, last_seq) VALUES (:e, :n) "
+                    "ON CONFLICT (estate_id) DO UPDATE "
+                    "SET last_seq = outbox_sequence.last_seq + :n RETURNING last_seq"
                 ),
-                {"e": estate_id},
+                {"e": estate_id, "n": len(events)},
             )
         ).scalar_one()
-        event_id = uuid.uuid4()
+        first = last - len(events) + 1
         occurred_at = clock.now()
-        payload = any_pb2.Any()
-        payload.Pack(event)
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(occurred_at)
-        envelope = common_pb2.EventEnvelope(
-            event_id=str(event_id),
-            estate_id="" if estate_id == PLATFORM else str(estate_id),
-            sequence=seq,
-            occurred_at=stamp,
-            emitter=self.emitter,
-            payload=payload,
-        )
-        subj = subject(self.emitter, estate_id, event_name)
+        headers = json.dumps(inject_context())
+        rows = []
+        emitted = []
+        for offset, (event_name, event) in enumerate(events):
+            seq = first + offset
+            event_id = uuid.uuid4()
+            payload = any_pb2.Any()
+            payload.Pack(event)
+            envelope = common_pb2.EventEnvelope(
+                event_id=str(event_id),
+                estate_id="" if estate_id == PLATFORM else str(estate_id),
+                sequence=seq,
+                occurred_at=stamp,
+                emitter=self.emitter,
+                payload=payload,
+            )
+            subj = subject(self.emitter, estate_id, event_name)
+            rows.append(
+                {
+                    "e": estate_id,
+                    "s": seq,
+                    "id": event_id,
+                    "subj": subj,
+                    "t": event.DESCRIPTOR.full_name,
+                    "env": envelope.SerializeToString(),
+                    "h": headers,
+                    "at": occurred_at,
+                }
+            )
+            emitted.append(Emitted(event_id, seq, subj))
         await session.execute(
             text(
                 "INSERT INTO outbox (estate_id, seq, event_id, subject, event_type, envelope, "
                 "trace_headers, occurred_at) VALUES (:e, :s, :id, :subj, :t, :env, "
                 "CAST(:h AS jsonb), :at)"
             ),
-            {
-                "e": estate_id,
-                "s": seq,
-                "id": event_id,
-                "subj": subj,
-                "t": event.DESCRIPTOR.full_name,
-                "env": envelope.SerializeToString(),
-                "h": json.dumps(inject_context()),
-                "at": occurred_at,
-            },
+            rows,
         )
         # Delivered at commit, so the relay wakes only for events that exist.
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": self.channel})
-        return Emitted(event_id, seq, subj)
+        return emitted
 
 
 class Relay:

@@ -15,7 +15,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_serv
 from prometheus_client import Counter, Histogram
 
 from xinyi_kit import auth
-from xinyi_kit.errors import DomainError
+from xinyi_kit.errors import DomainError, RateLimited
 from xinyi_kit.telemetry import current_trace_id
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,20 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 token = auth.bearer(metadata.get("authorization"))
                 if token is not None and verifier is not None:
                     principal = await verifier.verify(token)
-                bound = auth.bind(principal)
+                bound = auth.bind(principal, metadata.get("x-client-ip", ""))
                 try:
                     return await inner(request, context)
                 finally:
                     auth.unbind(bound)
             except DomainError as exc:
                 code = exc.code
+                trailing = []
+                if exc.problem_code:
+                    trailing.append(("xinyi-problem-code", exc.problem_code))
+                if isinstance(exc, RateLimited):
+                    trailing.append(("retry-after", str(exc.retry_after)))
+                if trailing:
+                    context.set_trailing_metadata(tuple(trailing))
                 await context.abort(exc.code, exc.message)
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN

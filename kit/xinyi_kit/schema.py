@@ -64,3 +64,37 @@ def execute_script(sql: str) -> None:
     for statement in sql.split(";"):
         if statement.strip():
             op.execute(statement)
+
+
+def audit_statements() -> list[str]:
+    """The append-only audit log: no role may change or delete an entry once written."""
+    return [
+        """
+        CREATE TABLE audit_log (
+            estate_id uuid NOT NULL,
+            entry_id uuid NOT NULL,
+            at timestamptz NOT NULL,
+            actor_user_id uuid,
+            actor_username text NOT NULL DEFAULT '',
+            action text NOT NULL,
+            target text NOT NULL DEFAULT '',
+            detail jsonb NOT NULL DEFAULT '{}'::jsonb,
+            client_ip text NOT NULL DEFAULT '',
+            trace_id text NOT NULL DEFAULT '',
+            PRIMARY KEY (estate_id, entry_id)
+        )
+        """,
+        "CREATE INDEX audit_log_by_time ON audit_log (estate_id, at DESC)",
+        """
+        CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'the audit log is append-only';
+        END
+        $$
+        """,
+        "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+        *[s for s in estate_rls_sql("audit_log").split(";") if s.strip()],
+    ]

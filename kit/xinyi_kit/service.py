@@ -15,7 +15,9 @@ from grpc_health.v1 import health_pb2
 from nats.aio.client import Client
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+from xinyi.common.v1 import common_pb2, common_pb2_grpc
 from xinyi_kit import bus, clock, rpc
+from xinyi_kit.audit import AuditApi
 from xinyi_kit.auth import TokenVerifier
 from xinyi_kit.config import KitSettings
 from xinyi_kit.consumer import Consumer, Handler
@@ -51,6 +53,11 @@ class ServiceKit:
         self._start_hooks: list[StartHook] = []
         self._jwks_source: Callable[[], Awaitable[str]] = self._jwks_from_identity
         self._identity_channel: grpc.aio.Channel | None = None
+        self.add_servicer(
+            common_pb2_grpc.add_AuditServiceServicer_to_server,
+            AuditApi(self.db, name),
+            common_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+        )
 
     def add_servicer(self, adder: Adder, servicer: Any, full_name: str) -> None:
         self._servicers.append((adder, servicer, full_name))

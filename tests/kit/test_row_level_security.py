@@ -77,7 +77,11 @@ async def test_service_roles_cannot_bypass_rls(platform: Platform) -> None:
         # Every estate-scoped table but identity's registry of estates itself is confined.
         confined = {r["t"] for r in forced if r["relrowsecurity"] and r["relforcerowsecurity"]}
         unconfined = {r["t"] for r in forced} - confined
-        assert unconfined <= {"identity.estates", "identity.role_grants"}, unconfined
+        assert unconfined <= {
+            "identity.estates",
+            "identity.role_grants",
+            "identity.company_assignments",
+        }, unconfined
         assert "ledger.accounts" in confined and "disclosure.outbox" in confined
     finally:
         await conn.close()

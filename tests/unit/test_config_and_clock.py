@@ -47,7 +47,17 @@ def test_production_refuses_a_test_clock(tmp_path: Path) -> None:
         }
     )
     assert done.returncode == 2
-    assert "production runs on the real clock only" in done.stderr
+    assert "only tests may move the clock" in done.stderr
+
+
+def test_development_refuses_a_test_clock_too(tmp_path: Path) -> None:
+    done = _start(
+        {
+            "DATABASE_URL": "postgresql://x@localhost/x",
+            "XINYI_TEST_CLOCK_FILE": str(tmp_path / "clock"),
+        }
+    )
+    assert done.returncode == 2 and "XINYI_ENV=development" in done.stderr
 
 
 def test_env_names_follow_the_settings_class() -> None:

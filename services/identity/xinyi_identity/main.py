@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
 from xinyi_identity import domain, store
-from xinyi_identity.api import IdentityApi, hash_password
+from xinyi_identity.api import IdentityApi
+from xinyi_identity.api_auth import hash_password
 from xinyi_kit import clock
 from xinyi_kit.config import KitSettings, load
 from xinyi_kit.service import ServiceKit
@@ -61,7 +62,9 @@ async def bootstrap(kit: ServiceKit, settings: Settings) -> None:
                     fh.write(password + "\n")
                 # Printed once, on the console only: the log stream never carries it.
                 print(
-                    f"operator account created: username 'operator', password in {path}", flush=True
+                    f"operator account created: username 'operator', password {password} "
+                    f"(shown this once; also in {path}, readable only by this user)",
+                    flush=True,
                 )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 
 from xinyi.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from xinyi_kit import auth
 from xinyi_kit.db import Database
+from xinyi_kit.permissions import Action, authorize
 from xinyi_ledger import store
 
 
@@ -17,7 +17,8 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ListAccounts(
         self, request: ledger_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ListAccountsResponse:
-        _, estate_id = auth.require_estate(request.estate_id)
+        _, estate_id = authorize(Action.ESTATE_READ, request.estate_id)
+        assert estate_id is not None
         async with self.db.estate_tx(estate_id) as session:
             rows = await store.accounts(session, estate_id)
         return ledger_pb2.ListAccountsResponse(

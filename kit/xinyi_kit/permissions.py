@@ -1,0 +1,145 @@
+"""The permission matrix: which role may do what, in one place, enforced by every service.
+
+Roles are granted per estate, per community or per company (whose staff act in the estates the
+company serves at the time), or platform-wide for the operator. Access tokens carry the grants
+already expanded to estates, so a service decides from the token alone.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from xinyi_kit.auth import Principal, require
+from xinyi_kit.errors import InvalidArgument, NotFound, PermissionDenied
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"  # 平台运营方: administers, never votes or approves
+    OWNER = "owner"  # 业主
+    TENANT = "tenant"  # 非业主住户: suggestions, not votes
+    COMMITTEE_MEMBER = "committee_member"  # 业委会 (or self-governance group) member
+    COMMITTEE_CHAIR = "committee_chair"  # its chair
+    ESTATE_SUPERVISOR = "estate_supervisor"  # 监察人 of one estate: lawyer, accountant
+    COMMUNITY_SUPERVISOR = "community_supervisor"  # party organisation, residents' committee
+    COMPANY_MANAGER = "company_manager"  # 项目经理
+    COMPANY_ACCOUNTANT = "company_accountant"
+    COMPANY_STAFF = "company_staff"
+
+
+class Scope(enum.StrEnum):
+    PLATFORM = "platform"
+    ESTATE = "estate"
+    COMMUNITY = "community"
+    COMPANY = "company"
+
+
+SCOPE_OF: dict[Role, Scope] = {
+    Role.OPERATOR: Scope.PLATFORM,
+    Role.OWNER: Scope.ESTATE,
+    Role.TENANT: Scope.ESTATE,
+    Role.COMMITTEE_MEMBER: Scope.ESTATE,
+    Role.COMMITTEE_CHAIR: Scope.ESTATE,
+    Role.ESTATE_SUPERVISOR: Scope.ESTATE,
+    Role.COMMUNITY_SUPERVISOR: Scope.COMMUNITY,
+    Role.COMPANY_MANAGER: Scope.COMPANY,
+    Role.COMPANY_ACCOUNTANT: Scope.COMPANY,
+    Role.COMPANY_STAFF: Scope.COMPANY,
+}
+
+APPROVING_BODY = frozenset({Role.COMMITTEE_MEMBER, Role.COMMITTEE_CHAIR})
+SUPERVISORS = frozenset({Role.ESTATE_SUPERVISOR, Role.COMMUNITY_SUPERVISOR})
+COMPANY = frozenset({Role.COMPANY_MANAGER, Role.COMPANY_ACCOUNTANT, Role.COMPANY_STAFF})
+RESIDENTS = frozenset({Role.OWNER, Role.TENANT})
+EVERYONE_IN_ESTATE = RESIDENTS | APPROVING_BODY | SUPERVISORS | COMPANY
+
+
+class Action(enum.StrEnum):
+    # platform administration (operator)
+    CITY_MANAGE = "city.manage"  # districts, streets, communities, companies, users
+    ESTATE_CREATE = "estate.create"
+    ESTATE_LIST_ALL = "estate.list_all"
+    SIGNING_KEY_ROTATE = "signing_key.rotate"
+    # an estate
+    ESTATE_READ = "estate.read"
+    ESTATE_ASSIGN_COMPANY = "estate.assign_company"
+    ESTATE_SET_APPROVING_BODY = "estate.set_approving_body"
+    ESTATE_IMPORT = "estate.import"  # buildings, units, owners from CSV
+    UNITS_READ = "units.read"
+    OWNERS_READ_PERSONAL = "owners.read_personal"  # names, phones, ID numbers unit by unit
+    ROLES_GRANT_ESTATE = "roles.grant_estate"
+    ROLES_READ = "roles.read"
+    AUDIT_READ = "audit.read"
+    ROLL_READ = "roll.read"  # the ownership roll as of an instant
+
+
+MATRIX: dict[Action, frozenset[Role]] = {
+    Action.CITY_MANAGE: frozenset({Role.OPERATOR}),
+    Action.ESTATE_CREATE: frozenset({Role.OPERATOR}),
+    Action.ESTATE_LIST_ALL: frozenset({Role.OPERATOR}),
+    Action.SIGNING_KEY_ROTATE: frozenset({Role.OPERATOR}),
+    Action.ESTATE_READ: EVERYONE_IN_ESTATE | {Role.OPERATOR},
+    Action.ESTATE_ASSIGN_COMPANY: frozenset({Role.OPERATOR}),
+    Action.ESTATE_SET_APPROVING_BODY: frozenset({Role.OPERATOR, Role.COMMUNITY_SUPERVISOR}),
+    Action.ESTATE_IMPORT: frozenset({Role.OPERATOR, Role.COMPANY_MANAGER}),
+    Action.UNITS_READ: EVERYONE_IN_ESTATE | {Role.OPERATOR},
+    Action.OWNERS_READ_PERSONAL: APPROVING_BODY | (COMPANY - {Role.COMPANY_STAFF}),
+    Action.ROLES_GRANT_ESTATE: frozenset({Role.OPERATOR, Role.COMPANY_MANAGER}),
+    Action.ROLES_READ: APPROVING_BODY | SUPERVISORS | COMPANY | {Role.OPERATOR},
+    Action.AUDIT_READ: SUPERVISORS | APPROVING_BODY | {Role.OPERATOR},
+    Action.ROLL_READ: APPROVING_BODY | SUPERVISORS | COMPANY | {Role.OPERATOR},
+}
+
+
+def roles_in(principal: Principal, estate_id: uuid.UUID | None) -> set[Role]:
+    """The caller's roles that apply to an estate (platform roles always apply)."""
+    found: set[Role] = set()
+    for grant in principal.grants:
+        try:
+            role = Role(grant.role)
+        except ValueError:
+            continue
+        if SCOPE_OF[role] is Scope.PLATFORM or (
+            estate_id is not None and grant.estate_id == str(estate_id)
+        ):
+            found.add(role)
+    return found
+
+
+def allowed(principal: Principal, action: Action, estate_id: uuid.UUID | None = None) -> bool:
+    return bool(roles_in(principal, estate_id) & MATRIX[action])
+
+
+def authorize(
+    action: Action, estate_id: uuid.UUID | str | None = None
+) -> tuple[Principal, uuid.UUID | None]:
+    """Checks the caller may do `action` (in `estate_id`, if given).
+
+    A caller with no role at all in the estate gets NOT_FOUND, since whether an estate exists is
+    itself private to its members; one with a role but not this permission gets
+    PERMISSION_DENIED with the reason.
+    """
+    principal = require()
+    estate: uuid.UUID | None = None
+    if estate_id is not None:
+        try:
+            estate = estate_id if isinstance(estate_id, uuid.UUID) else uuid.UUID(estate_id)
+        except ValueError:
+            raise InvalidArgument("estate_id must be a UUID") from None
+    if allowed(principal, action, estate):
+        return principal, estate
+    if estate is not None and not roles_in(principal, estate):
+        raise NotFound("no such estate")
+    raise PermissionDenied(f"your roles do not allow this ({action.value})")
+
+
+def matrix_table() -> str:
+    """The matrix as a Markdown table, for the README (a test keeps the two in step)."""
+    roles = list(Role)
+    head = "| action | " + " | ".join(r.value for r in roles) + " |"
+    rule = "|---|" + "---|" * len(roles)
+    rows = [
+        f"| `{a.value}` | " + " | ".join("✓" if r in MATRIX[a] else "" for r in roles) + " |"
+        for a in Action
+    ]
+    return "\n".join([head, rule, *rows])

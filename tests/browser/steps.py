@@ -1,0 +1,124 @@
+"""Steps the browser tests share: signing in, making users through the API, TOTP codes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+import struct
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from playwright.async_api import expect
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import WebApp
+    from xinyi_dev.platform import Platform
+
+TOTP_STEP = 30
+CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+async def sign_in(web: WebApp, username: str, password: str) -> None:
+    await web.page.locator("#login-username").fill(username)
+    await web.page.locator("#login-password").fill(password)
+    await web.page.locator("#login-submit").click()
+
+
+async def sign_in_as_operator(web: WebApp, platform: Platform) -> None:
+    await sign_in(web, "operator", platform.operator_password)
+    await expect(web.page.locator("#session-panel")).to_be_visible()
+
+
+def create_user(api: httpx.Client, prefix: str = "user") -> dict[str, str]:
+    """A fresh user with no roles, made by the operator; its password is in the result."""
+    username = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    password = "pw-" + secrets.token_hex(8)
+    reply = api.post(
+        "/api/v1/users",
+        json={
+            "username": username,
+            "display_name": f"测试用户 {username[-4:]}",
+            "phone": "1380013" + f"{secrets.randbelow(10_000):04d}",
+            "password": password,
+        },
+    )
+    assert reply.status_code in (200, 201), reply.text
+    return {**reply.json(), "username": username, "password": password}
+
+
+def server_time(platform: Platform) -> float:
+    """The platform's clock: real time plus the offset tests may have set."""
+    offset_file = platform.extra_env.get("XINYI_TEST_CLOCK_FILE")
+    offset = 0.0
+    if offset_file and Path(offset_file).exists():
+        offset = float(Path(offset_file).read_text().strip() or 0)
+    return time.time() + offset
+
+
+def totp_code(secret: str, at: float) -> str:
+    """The RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret at a Unix time."""
+    secret = secret.replace(" ", "").upper()
+    try:
+        import pyotp
+    except ImportError:  # pyotp is optional here: RFC 6238 is short enough to compute inline
+        pass
+    else:
+        return str(pyotp.TOTP(secret).at(int(at)))
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(at) // TOTP_STEP), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{number % 1_000_000:06d}"
+
+
+async def fresh_totp(secret: str, platform: Platform, used_steps: set[int]) -> str:
+    """A code for a time step not used before (servers refuse a code twice), waiting if need be;
+    never one in the last two seconds of its step, so it cannot expire on the way."""
+    while True:
+        now = server_time(platform)
+        step = int(now) // TOTP_STEP
+        if step not in used_steps and now % TOTP_STEP < TOTP_STEP - 2:
+            used_steps.add(step)
+            return totp_code(secret, now)
+        await asyncio.sleep(0.5)
+
+
+def credit_code() -> str:
+    """A fresh unified social credit code (GB 32100-2015) with a valid check character."""
+    body = "91510107" + uuid.uuid4().hex[:9].upper()  # hex digits are all allowed characters
+    total = sum(CREDIT_CHARS.index(c) * w for c, w in zip(body, CREDIT_WEIGHTS, strict=True))
+    return body + CREDIT_CHARS[(31 - total % 31) % 31]
+
+
+def create_estate(api: httpx.Client) -> dict[str, Any]:
+    """A fresh estate in a fresh community, made through the API."""
+    tag = uuid.uuid4().hex[:6]
+    district = api.post("/api/v1/districts", json={"name": f"测试区 {tag}"})
+    assert district.status_code in (200, 201), district.text
+    street = api.post(
+        "/api/v1/streets",
+        json={"district_id": district.json()["district_id"], "name": f"测试街道 {tag}"},
+    )
+    assert street.status_code in (200, 201), street.text
+    community = api.post(
+        "/api/v1/communities",
+        json={"street_id": street.json()["street_id"], "name": f"测试社区 {tag}"},
+    )
+    assert community.status_code in (200, 201), community.text
+    estate = api.post(
+        "/api/v1/estates",
+        json={
+            "name": f"测试小区 {tag}",
+            "community_id": community.json()["community_id"],
+            "address": f"测试路 {tag} 号",
+        },
+    )
+    assert estate.status_code == 201, estate.text
+    return dict(estate.json())
