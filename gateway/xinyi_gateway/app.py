@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from xinyi_gateway import problems, routes_identity, routes_services
+from xinyi_gateway import problems, routes_identity, routes_ledger, routes_services
 from xinyi_gateway.config import Settings
 from xinyi_gateway.limits import BodyLimit, SecurityHeaders
 from xinyi_gateway.ratelimit import Limiter
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(routes_identity.router)
     app.include_router(routes_services.router)
+    app.include_router(routes_ledger.router)
 
     @app.api_route(
         "/api/{rest:path}",

@@ -8,38 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from xinyi.disclosure.v1 import disclosure_pb2
-from xinyi.ledger.v1 import ledger_pb2
 from xinyi.notifications.v1 import notifications_pb2
 from xinyi.voting.v1 import voting_pb2
 from xinyi_gateway.deps import Authed, EstateId, Svc, iso
 
 router = APIRouter(prefix="/api/v1")
-
-
-class AccountOut(BaseModel):
-    code: str
-    name: str
-    type: str
-
-
-@router.get(
-    "/estates/{estate_id}/ledger/accounts",
-    response_model=list[AccountOut],
-    tags=["ledger"],
-    summary="The estate's chart of accounts",
-)
-async def accounts(estate_id: EstateId, who: Authed, svc: Svc) -> list[AccountOut]:
-    reply = await svc.ledger.ListAccounts(
-        ledger_pb2.ListAccountsRequest(estate_id=estate_id), metadata=who.metadata
-    )
-    return [
-        AccountOut(
-            code=a.code,
-            name=a.name,
-            type=ledger_pb2.AccountType.Name(a.type).removeprefix("ACCOUNT_TYPE_").lower(),
-        )
-        for a in reply.accounts
-    ]
 
 
 class OverviewOut(BaseModel):

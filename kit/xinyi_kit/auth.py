@@ -72,18 +72,28 @@ def require_operator() -> Principal:
 
 
 _client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("xinyi_client_ip", default="")
+_token: contextvars.ContextVar[str] = contextvars.ContextVar("xinyi_token", default="")
 
-Bound = tuple[contextvars.Token[Principal | None], contextvars.Token[str]]
+Bound = tuple[
+    contextvars.Token[Principal | None], contextvars.Token[str], contextvars.Token[str]
+]
 
 
-def bind(principal: Principal | None, client_ip: str = "") -> Bound:
+def bind(principal: Principal | None, client_ip: str = "", token: str = "") -> Bound:
     """Sets the caller (and where the call came from, as the gateway saw it) for this call."""
-    return _current.set(principal), _client_ip.set(client_ip[:64])
+    return _current.set(principal), _client_ip.set(client_ip[:64]), _token.set(token)
 
 
 def unbind(bound: Bound) -> None:
     _current.reset(bound[0])
     _client_ip.reset(bound[1])
+    _token.reset(bound[2])
+
+
+def forwarded_metadata() -> tuple[tuple[str, str], ...]:
+    """The caller's credentials, to call another service on the caller's behalf."""
+    token = _token.get()
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 def client_ip() -> str:

@@ -52,6 +52,8 @@ SUPERVISORS = frozenset({Role.ESTATE_SUPERVISOR, Role.COMMUNITY_SUPERVISOR})
 COMPANY = frozenset({Role.COMPANY_MANAGER, Role.COMPANY_ACCOUNTANT, Role.COMPANY_STAFF})
 RESIDENTS = frozenset({Role.OWNER, Role.TENANT})
 EVERYONE_IN_ESTATE = RESIDENTS | APPROVING_BODY | SUPERVISORS | COMPANY
+# Who keeps the books for the company.
+FINANCE = frozenset({Role.COMPANY_MANAGER, Role.COMPANY_ACCOUNTANT})
 
 
 class Action(enum.StrEnum):
@@ -71,6 +73,18 @@ class Action(enum.StrEnum):
     ROLES_READ = "roles.read"
     AUDIT_READ = "audit.read"
     ROLL_READ = "roll.read"  # the ownership roll as of an instant
+    # the ledger
+    LEDGER_READ = "ledger.read"  # every entry, balance and proof: the point of the model
+    LEDGER_POST_INCOME = "ledger.post_income"
+    LEDGER_REVERSE = "ledger.reverse"
+    CONTRACT_TERMS_SET = "contract_terms.set"
+    DISBURSEMENT_REQUEST = "disbursement.request"
+    DISBURSEMENT_APPROVE = "disbursement.approve"  # also reject
+    DISBURSEMENT_CANCEL = "disbursement.cancel"
+    DISBURSEMENT_RECORD_PAID = "disbursement.record_paid"
+    PERIOD_CLOSE = "period.close"
+    HEAD_SIGN_COMPANY = "head.sign_company"
+    HEAD_SIGN_COMMITTEE = "head.sign_committee"
 
 
 MATRIX: dict[Action, frozenset[Role]] = {
@@ -88,6 +102,17 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ROLES_READ: APPROVING_BODY | SUPERVISORS | COMPANY | {Role.OPERATOR},
     Action.AUDIT_READ: SUPERVISORS | APPROVING_BODY | {Role.OPERATOR},
     Action.ROLL_READ: APPROVING_BODY | SUPERVISORS | COMPANY | {Role.OPERATOR},
+    Action.LEDGER_READ: EVERYONE_IN_ESTATE | {Role.OPERATOR},
+    Action.LEDGER_POST_INCOME: FINANCE,
+    Action.LEDGER_REVERSE: FINANCE,
+    Action.CONTRACT_TERMS_SET: frozenset({Role.OPERATOR}),
+    Action.DISBURSEMENT_REQUEST: FINANCE,
+    Action.DISBURSEMENT_APPROVE: APPROVING_BODY,
+    Action.DISBURSEMENT_CANCEL: FINANCE,
+    Action.DISBURSEMENT_RECORD_PAID: FINANCE,
+    Action.PERIOD_CLOSE: FINANCE,
+    Action.HEAD_SIGN_COMPANY: frozenset({Role.COMPANY_MANAGER}),
+    Action.HEAD_SIGN_COMMITTEE: APPROVING_BODY,
 }
 
 

@@ -63,7 +63,7 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 token = auth.bearer(metadata.get("authorization"))
                 if token is not None and verifier is not None:
                     principal = await verifier.verify(token)
-                bound = auth.bind(principal, metadata.get("x-client-ip", ""))
+                bound = auth.bind(principal, metadata.get("x-client-ip", ""), token or "")
                 try:
                     return await inner(request, context)
                 finally:
@@ -81,6 +81,18 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
+            except grpc.aio.AioRpcError as exc:
+                # A service this one called refused: pass its answer on, a fault as retryable.
+                code = exc.code()
+                if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL):
+                    code = grpc.StatusCode.UNAVAILABLE
+                passed = [
+                    (k, v) for k, v in (exc.trailing_metadata() or ())
+                    if k in ("xinyi-problem-code", "retry-after")
+                ]
+                if passed:
+                    context.set_trailing_metadata(tuple(passed))
+                await context.abort(code, exc.details() or "a service this call needs failed")
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 trace_id = current_trace_id()

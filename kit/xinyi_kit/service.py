@@ -76,12 +76,16 @@ class ServiceKit:
         """Identity verifies with its own keys instead of asking itself over gRPC."""
         self._jwks_source = source
 
+    def identity_channel(self) -> grpc.aio.Channel:
+        """A channel to identity, for the few consistent reads a service needs from it."""
+        if self._identity_channel is None:
+            self._identity_channel = rpc.channel(self.settings.identity_addr)
+        return self._identity_channel
+
     async def _jwks_from_identity(self) -> str:
         from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
 
-        if self._identity_channel is None:
-            self._identity_channel = rpc.channel(self.settings.identity_addr)
-        stub = identity_pb2_grpc.IdentityServiceStub(self._identity_channel)
+        stub = identity_pb2_grpc.IdentityServiceStub(self.identity_channel())
         reply = await stub.GetJwks(identity_pb2.GetJwksRequest(), timeout=3)
         return str(reply.jwks_json)
 

@@ -25,6 +25,7 @@ from xinyi_kit.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     RateLimited,
     Unauthenticated,
 )
@@ -291,6 +292,25 @@ class AuthApi:
             user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
             await audit.record(session, PLATFORM, "totp.enrol", principal.username)
         return identity_pb2.ConfirmTotpEnrolmentResponse()
+
+    async def VerifySecondFactor(
+        self, request: identity_pb2.VerifySecondFactorRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.VerifySecondFactorResponse:
+        principal = auth.require()
+        async with self.db.system_tx() as session:
+            user = await session.get(store.User, uuid.UUID(principal.user_id), with_for_update=True)
+            if user is None or not user.totp_secret:
+                raise FailedPrecondition(
+                    "this needs your second factor: enrol an authenticator app in your profile"
+                )
+            step = _verified_step(user.totp_secret, request.code, clock.now())
+            if step is None or step <= user.totp_last_step:
+                raise PermissionDenied(
+                    "the code from your authenticator app is wrong or was already used",
+                    problem_code="totp_invalid",
+                )
+            user.totp_last_step = step
+        return identity_pb2.VerifySecondFactorResponse()
 
     # -- device keys -------------------------------------------------------------------------
     async def RegisterDeviceKey(

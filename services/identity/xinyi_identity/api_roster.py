@@ -299,14 +299,17 @@ class RosterApi:
         ]
         if ownership_rows:
             await session.execute(insert(store.Ownership), ownership_rows)
-        areas = {(u.building, u.number): u.area_centi_m2 for u in incoming.units.values()}
+        rows_of = {(u.building, u.number): u for u in incoming.units.values()}
         events = []
         for unit in sorted(touched):
             event = events_pb2.OwnershipChanged(
                 estate_id=str(estate_id),
                 unit_id=str(unit_ids[unit]),
                 owner_ids=[str(owner_ids[k]) for k in sorted(touched[unit])],
-                exclusive_area_centi_m2=areas[unit],
+                exclusive_area_centi_m2=rows_of[unit].area_centi_m2,
+                unit_type=rows_of[unit].unit_type,
+                building=unit[0],
+                number=unit[1],
             )
             event.valid_from.FromDatetime(effective)
             events.append(("ownership_changed", event))

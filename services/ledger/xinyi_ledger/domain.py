@@ -1,9 +1,13 @@
-"""Ledger's pure rules: the default chart of accounts every estate's books open with."""
+"""Ledger's pure rules: the chart of accounts, posting rules and input checks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import IntEnum
+from fractions import Fraction
+
+from xinyi_kit.errors import InvalidArgument
 
 
 class AccountType(IntEnum):
@@ -45,3 +49,66 @@ DEFAULT_CHART: tuple[AccountSpec, ...] = (
     AccountSpec("5007", "保险费用", AccountType.EXPENSE),
     AccountSpec("5008", "物业服务酬金", AccountType.EXPENSE),
 )
+
+
+# -- posting rules -------------------------------------------------------------------------------
+FUND_BANK = "1001"
+MAINTENANCE_BANK = "1002"
+RECEIVABLES = "1101"
+PREPAID = "2001"
+REMUNERATION_PAYABLE = "2101"
+REMUNERATION_EXPENSE = "5008"
+
+INCOME_ACCOUNT = {
+    "property_fee": "4001",
+    "parking": "4002",
+    "advertising": "4003",
+    "venue": "4004",
+    "other": "4009",
+}
+# What a disbursement may pay for: an expense, or the company's remuneration already accrued.
+DISBURSABLE = {a.code for a in DEFAULT_CHART if a.type is AccountType.EXPENSE} | {
+    REMUNERATION_PAYABLE
+}
+DEFAULT_THRESHOLDS: tuple[tuple[int | None, int], ...] = ((200_000, 1), (None, 2))
+MAX_AMOUNT_FEN = 10**13  # a hundred billion yuan: anything larger is a typing mistake
+
+
+def period_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def check_period(value: str) -> str:
+    if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit():
+        raise InvalidArgument("a period is a month written YYYY-MM, e.g. 2026-01")
+    if not 1 <= int(value[5:]) <= 12:
+        raise InvalidArgument("a period's month is 01 to 12")
+    return value
+
+
+def check_amount(amount_fen: int, what: str = "the amount") -> int:
+    if amount_fen <= 0:
+        raise InvalidArgument(f"{what} must be more than zero (in fen: 100 fen = 1 yuan)")
+    if amount_fen > MAX_AMOUNT_FEN:
+        raise InvalidArgument(f"{what} is implausibly large; amounts are in fen")
+    return amount_fen
+
+
+def check_lines(lines: list[tuple[str, int, str]]) -> None:
+    """Double entry: at least two lines, none zero, summing to zero."""
+    if len(lines) < 2:
+        raise InvalidArgument("an entry has at least two lines")
+    if any(amount == 0 for _, amount, _ in lines):
+        raise InvalidArgument("an entry line cannot be zero")
+    if sum(amount for _, amount, _ in lines) != 0:
+        raise InvalidArgument("the entry does not balance: debits must equal credits")
+
+
+def parse_ratio(text: str) -> Fraction:
+    try:
+        ratio = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise InvalidArgument("the ratio is a fraction like 1/10 or a decimal like 0.1") from None
+    if not 0 < ratio < 1:
+        raise InvalidArgument("the remuneration ratio is between 0 and 1")
+    return ratio

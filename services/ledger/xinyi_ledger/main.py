@@ -17,7 +17,7 @@ def main() -> None:
     kit = ServiceKit("ledger", load(Settings))
     kit.add_servicer(
         ledger_pb2_grpc.add_LedgerServiceServicer_to_server,
-        LedgerApi(kit.db),
+        LedgerApi(kit.db, kit.outbox, kit.identity_channel),
         ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
     )
     kit.consume("identity", events.identity_handlers(kit.outbox))
