@@ -43,6 +43,9 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+bench: install
+	$(PY) bench/ledger_smoke.py
+
 clean:
 	rm -rf $(VENV) $(TOOLS) proto/.stamp
 	find proto -name '*_pb2*.py*' -delete

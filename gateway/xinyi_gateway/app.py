@@ -14,7 +14,14 @@ from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from xinyi_gateway import problems, routes_identity, routes_ledger, routes_services
+from xinyi_gateway import (
+    problems,
+    routes_fees,
+    routes_identity,
+    routes_ledger,
+    routes_services,
+    routes_vouchers,
+)
 from xinyi_gateway.config import Settings
 from xinyi_gateway.limits import BodyLimit, SecurityHeaders
 from xinyi_gateway.ratelimit import Limiter
@@ -94,6 +101,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_identity.router)
     app.include_router(routes_services.router)
     app.include_router(routes_ledger.router)
+    app.include_router(routes_vouchers.router)
+    app.include_router(routes_fees.router)
 
     @app.api_route(
         "/api/{rest:path}",
@@ -110,6 +119,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, allowances=routes_vouchers.BODY_ALLOWANCES
+    )
     app.add_middleware(SecurityHeaders)
     return app

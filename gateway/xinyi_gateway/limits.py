@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,25 +45,40 @@ def _problem_413(limit: int) -> bytes:
     ).encode()
 
 
-class BodyLimit:
-    """Refuses bodies over `limit` bytes with 413, by Content-Length or while streaming."""
+# A route that takes larger bodies (file uploads): its method, full path pattern and limit.
+Allowance = tuple[str, re.Pattern[str], int]
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodyLimit:
+    """Refuses bodies over `limit` bytes with 413, by Content-Length or while streaming.
+
+    `allowances` give the few routes that take files a limit of their own.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, allowances: Sequence[Allowance] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.allowances = tuple(allowances)
+
+    def _limit_for(self, scope: Scope) -> int:
+        for method, path, limit in self.allowances:
+            if scope.get("method") == method and path.fullmatch(scope.get("path", "")):
+                return limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = self.limit + 1
-                if declared > self.limit:
-                    await self._refuse(send)
+                    declared = limit + 1
+                if declared > limit:
+                    await self._refuse(send, limit)
                     return
         seen = 0
         started = False
@@ -71,8 +88,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -85,10 +102,10 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        body = _problem_413(self.limit)
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = _problem_413(limit)
         await send(
             {
                 "type": "http.response.start",

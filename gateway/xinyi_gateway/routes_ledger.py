@@ -82,7 +82,10 @@ class IncomeIn(BaseModel):
 class LineOut(BaseModel):
     account: str
     amount_fen: int
-    unit_id: str | None
+    unit_id: str | None = Field(
+        description="The unit, for those who may see a named unit's arrears; else null"
+    )
+    unit_ref: str | None = Field(description="The unit's pseudonym, which the entry hash covers")
 
 
 class EntryOut(BaseModel):
@@ -115,7 +118,12 @@ def _entry(e: ledger_pb2.Entry) -> EntryOut:
         booked_on=e.booked_on,
         description=e.description,
         lines=[
-            LineOut(account=ln.account_code, amount_fen=ln.amount_fen, unit_id=ln.unit_id or None)
+            LineOut(
+                account=ln.account_code,
+                amount_fen=ln.amount_fen,
+                unit_id=ln.unit_id or None,
+                unit_ref=ln.unit_ref or None,
+            )
             for ln in e.lines
         ],
         income_source=e.income_source or None,
@@ -470,6 +478,11 @@ class DisbursementIn(BaseModel):
     voucher_sha256: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
         default_factory=list, max_length=50
     )
+    maintenance_use_id: str = Field(
+        default="",
+        max_length=64,
+        description="Pay from the maintenance fund: the use the owners' assembly approved",
+    )
 
 
 class DisbursementOut(BaseModel):
@@ -489,6 +502,7 @@ class DisbursementOut(BaseModel):
     bank_evidence: str | None
     paid_on: str | None
     entry_id: str | None
+    maintenance_use_id: str | None
 
 
 def _disbursement(d: ledger_pb2.Disbursement) -> DisbursementOut:
@@ -512,6 +526,7 @@ def _disbursement(d: ledger_pb2.Disbursement) -> DisbursementOut:
         bank_evidence=d.bank_voucher_sha256 or None,
         paid_on=d.paid_on or None,
         entry_id=d.entry_id or None,
+        maintenance_use_id=d.maintenance_use_id or None,
     )
 
 
@@ -542,6 +557,7 @@ async def request_disbursement(
                 expense_code=body.expense_code,
                 budget_line_id=body.budget_line_id,
                 voucher_sha256=body.voucher_sha256,
+                maintenance_use_id=body.maintenance_use_id,
             ),
             metadata=who.metadata,
         )
@@ -729,3 +745,137 @@ async def verify(estate_id: EstateId, who: Authed, svc: Svc) -> dict[str, Any]:
         "first_problem": v.first_problem or None,
         "first_broken_index": v.first_broken_index or None,
     }
+
+
+# -- opening balances and budgets ----------------------------------------------------------------
+class OpeningLine(BaseModel):
+    account_code: str = Field(pattern=r"^\d{4}$")
+    amount_fen: int = Field(ge=-(10**13), le=10**13, description="Debit-positive, in fen")
+    unit_id: Annotated[str, Field(pattern=UUID_PATTERN)] | None = None
+
+
+class OpeningIn(BaseModel):
+    as_of: Day
+    balances: list[OpeningLine] = Field(min_length=1, max_length=20_000)
+    description: str = Field(default="", max_length=500)
+
+
+@router.post(
+    "/ledger/opening",
+    response_model=EntryOut,
+    status_code=201,
+    summary="Opening balances and historical arrears of an estate joining mid-life",
+)
+async def opening(
+    estate_id: EstateId,
+    body: OpeningIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> EntryOut:
+    return _entry(
+        await svc.ledger.PostOpeningBalances(
+            ledger_pb2.PostOpeningBalancesRequest(
+                idempotency_key=idempotency_key or "",
+                estate_id=estate_id,
+                as_of=body.as_of,
+                description=body.description,
+                balances=[
+                    ledger_pb2.OpeningBalance(
+                        account_code=b.account_code,
+                        amount_fen=b.amount_fen,
+                        unit_id=b.unit_id or "",
+                    )
+                    for b in body.balances
+                ],
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+class BudgetLineIO(BaseModel):
+    line_id: str = Field(default="", max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    expense_code: str = Field(pattern=r"^(500[1-8]|2101)$")
+    amount_fen: int = Field(ge=0, le=10**13)
+    actual_fen: int = 0
+
+
+class BudgetIn(BaseModel):
+    lines: list[BudgetLineIO] = Field(min_length=1, max_length=200)
+
+
+class BudgetOut(BaseModel):
+    budget_id: str
+    year: int
+    state: str
+    lines: list[BudgetLineIO]
+    total_fen: int
+    actual_fen: int
+    decision_subject: str
+
+
+def _budget(b: ledger_pb2.Budget) -> BudgetOut:
+    return BudgetOut(
+        budget_id=b.budget_id,
+        year=b.year,
+        state=b.state,
+        total_fen=b.total_fen,
+        actual_fen=b.actual_fen,
+        decision_subject=b.decision_subject,
+        lines=[
+            BudgetLineIO(
+                line_id=ln.line_id,
+                name=ln.name,
+                expense_code=ln.expense_code,
+                amount_fen=ln.amount_fen,
+                actual_fen=ln.actual_fen,
+            )
+            for ln in b.lines
+        ],
+    )
+
+
+Year = Annotated[int, Path(ge=2000, le=2200)]
+
+
+@router.put(
+    "/budgets/{year}",
+    response_model=BudgetOut,
+    summary="Draft the year's budget (company manager, approving body) until approved",
+)
+async def save_budget(
+    estate_id: EstateId, year: Year, body: BudgetIn, who: Authed, svc: Svc
+) -> BudgetOut:
+    return _budget(
+        await svc.ledger.SaveBudget(
+            ledger_pb2.SaveBudgetRequest(
+                estate_id=estate_id,
+                year=year,
+                lines=[
+                    ledger_pb2.BudgetLine(
+                        line_id=ln.line_id,
+                        name=ln.name,
+                        expense_code=ln.expense_code,
+                        amount_fen=ln.amount_fen,
+                    )
+                    for ln in body.lines
+                ],
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+@router.get(
+    "/budgets/{year}",
+    response_model=BudgetOut,
+    summary="The year's budget with actual spending per line",
+)
+async def get_budget(estate_id: EstateId, year: Year, who: Authed, svc: Svc) -> BudgetOut:
+    return _budget(
+        await svc.ledger.GetBudget(
+            ledger_pb2.GetBudgetRequest(estate_id=estate_id, year=year), metadata=who.metadata
+        )
+    )

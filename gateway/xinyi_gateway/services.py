@@ -8,7 +8,7 @@ import grpc
 
 from xinyi.disclosure.v1 import disclosure_pb2_grpc
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
-from xinyi.ledger.v1 import ledger_pb2_grpc
+from xinyi.ledger.v1 import fees_pb2_grpc, ledger_pb2_grpc, vouchers_pb2_grpc
 from xinyi.notifications.v1 import notifications_pb2_grpc
 from xinyi.voting.v1 import voting_pb2_grpc
 from xinyi_gateway.config import Settings
@@ -22,6 +22,8 @@ class Services:
     channels: dict[str, grpc.aio.Channel]
     identity: identity_pb2_grpc.IdentityServiceStub
     ledger: ledger_pb2_grpc.LedgerServiceStub
+    fees: fees_pb2_grpc.FeesServiceStub  # served by the ledger
+    vouchers: vouchers_pb2_grpc.VoucherServiceStub  # served by the ledger
     voting: voting_pb2_grpc.VotingServiceStub
     disclosure: disclosure_pb2_grpc.DisclosureServiceStub
     notifications: notifications_pb2_grpc.NotificationsServiceStub
@@ -37,6 +39,8 @@ class Services:
             channels=channels,
             identity=identity_pb2_grpc.IdentityServiceStub(channels["identity"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["ledger"]),
+            fees=fees_pb2_grpc.FeesServiceStub(channels["ledger"]),
+            vouchers=vouchers_pb2_grpc.VoucherServiceStub(channels["ledger"]),
             voting=voting_pb2_grpc.VotingServiceStub(channels["voting"]),
             disclosure=disclosure_pb2_grpc.DisclosureServiceStub(channels["disclosure"]),
             notifications=notifications_pb2_grpc.NotificationsServiceStub(

@@ -74,9 +74,7 @@ def require_operator() -> Principal:
 _client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("xinyi_client_ip", default="")
 _token: contextvars.ContextVar[str] = contextvars.ContextVar("xinyi_token", default="")
 
-Bound = tuple[
-    contextvars.Token[Principal | None], contextvars.Token[str], contextvars.Token[str]
-]
+Bound = tuple[contextvars.Token[Principal | None], contextvars.Token[str], contextvars.Token[str]]
 
 
 def bind(principal: Principal | None, client_ip: str = "", token: str = "") -> Bound:
@@ -101,26 +99,29 @@ def client_ip() -> str:
 
 
 def principal_from_claims(claims: dict[str, object]) -> Principal:
+    """The caller from verified claims; a grant listing `estates` applies in each of them."""
     raw_roles = claims.get("roles") or []
-    grants = (
-        tuple(
-            Grant(
-                role=str(r.get("role", "")),
-                estate_id=str(r.get("estate_id", "")),
-                community_id=str(r.get("community_id", "")),
-                company_id=str(r.get("company_id", "")),
-            )
-            for r in raw_roles
-            if isinstance(r, dict)
+    grants: list[Grant] = []
+    for r in raw_roles if isinstance(raw_roles, list) else []:
+        if not isinstance(r, dict):
+            continue
+        base = Grant(
+            role=str(r.get("role", "")),
+            estate_id=str(r.get("estate_id", "")),
+            community_id=str(r.get("community_id", "")),
+            company_id=str(r.get("company_id", "")),
         )
-        if isinstance(raw_roles, list)
-        else ()
-    )
+        grants.append(base)
+        estates = r.get("estates")
+        if isinstance(estates, list):
+            grants.extend(
+                Grant(base.role, str(e), base.community_id, base.company_id) for e in estates
+            )
     return Principal(
         user_id=str(claims["sub"]),
         username=str(claims.get("username", "")),
         display_name=str(claims.get("name", "")),
-        grants=grants,
+        grants=tuple(grants),
     )
 
 
@@ -173,14 +174,20 @@ class TokenVerifier:
                 algorithms=ALGORITHMS,
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                # Expiry is checked below against the platform clock, which tests may move.
-                options={"require": ["exp", "iat", "sub"], "verify_exp": False},
+                # Times are checked below against the platform clock, which tests may move.
+                options={
+                    "require": ["exp", "iat", "sub"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError:
             raise Unauthenticated("the access token is not valid; sign in again") from None
-        exp = claims.get("exp")
-        if not isinstance(exp, int) or exp + 5 < clock.now().timestamp():
+        exp, iat, now = claims.get("exp"), claims.get("iat"), clock.now().timestamp()
+        if not isinstance(exp, int) or exp + 5 < now:
             raise Unauthenticated("the access token has expired; refresh it or sign in again")
+        if not isinstance(iat, int) or iat > now + 5:
+            raise Unauthenticated("the access token is not valid yet; check the device's clock")
         return principal_from_claims(claims)
 
 

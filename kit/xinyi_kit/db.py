@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -55,11 +56,11 @@ class Database:
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_timeout=5,
+            pool_timeout=15,
             connect_args={
                 "server_settings": {"search_path": schema, "application_name": app_name or schema},
-                "timeout": 5,
-                "command_timeout": 30,
+                "timeout": 10,
+                "command_timeout": 60,
             },
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -87,6 +88,8 @@ class Database:
         try:
             async with self.sessions() as session, session.begin():
                 yield session
+        except PoolTimeout as exc:
+            raise Unavailable("the database is busy; try again shortly") from exc
         except (OperationalError, InterfaceError, OSError, ConnectionError) as exc:
             raise Unavailable("the database is unavailable; try again shortly") from exc
         except DBAPIError as exc:

@@ -85,6 +85,17 @@ class Action(enum.StrEnum):
     PERIOD_CLOSE = "period.close"
     HEAD_SIGN_COMPANY = "head.sign_company"
     HEAD_SIGN_COMMITTEE = "head.sign_committee"
+    VOUCHER_UPLOAD = "voucher.upload"  # also its redacted copy and payroll totals
+    # The file as uploaded; everyone else in the estate gets the redacted copy, if there is one,
+    # and no payroll file at all (only its totals by role).
+    VOUCHER_READ_ORIGINAL = "voucher.read_original"
+    # property fees (aggregates of arrears and the payment rate are ledger.read)
+    FEES_SET_RATES = "fees.set_rates"
+    FEES_ASSESS = "fees.assess"
+    PAYMENT_RECORD = "payment.record"
+    ARREARS_READ_UNITS = "arrears.read_units"  # a named unit's arrears
+    BUDGET_DRAFT = "budget.draft"
+    OPENING_POST = "ledger.post_opening"
 
 
 MATRIX: dict[Action, frozenset[Role]] = {
@@ -113,6 +124,14 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.PERIOD_CLOSE: FINANCE,
     Action.HEAD_SIGN_COMPANY: frozenset({Role.COMPANY_MANAGER}),
     Action.HEAD_SIGN_COMMITTEE: APPROVING_BODY,
+    Action.VOUCHER_UPLOAD: FINANCE,
+    Action.VOUCHER_READ_ORIGINAL: APPROVING_BODY | SUPERVISORS | FINANCE,
+    Action.FEES_SET_RATES: frozenset({Role.OPERATOR, Role.COMPANY_MANAGER}),
+    Action.FEES_ASSESS: FINANCE,
+    Action.PAYMENT_RECORD: FINANCE,
+    Action.ARREARS_READ_UNITS: APPROVING_BODY | SUPERVISORS | COMPANY,
+    Action.BUDGET_DRAFT: APPROVING_BODY | {Role.COMPANY_MANAGER},
+    Action.OPENING_POST: FINANCE | {Role.OPERATOR},
 }
 
 

@@ -30,6 +30,8 @@ LATENCY = Histogram(
 
 DEFAULT_DEADLINE_SECONDS = 5.0
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+# Access tokens of city-wide roles list many estates; gRPC's default allows 8-16 KiB.
+MAX_METADATA_BYTES = 64 * 1024
 
 
 class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -87,7 +89,8 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL):
                     code = grpc.StatusCode.UNAVAILABLE
                 passed = [
-                    (k, v) for k, v in (exc.trailing_metadata() or ())
+                    (k, v)
+                    for k, v in (exc.trailing_metadata() or ())
                     if k in ("xinyi-problem-code", "retry-after")
                 ]
                 if passed:
@@ -118,6 +121,7 @@ def make_server(verifier: auth.TokenVerifier | None) -> grpc.aio.Server:
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.so_reuseport", 0),
         ],
     )
@@ -160,6 +164,7 @@ def channel(addr: str, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) ->
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.keepalive_time_ms", 30_000),
         ],
     )

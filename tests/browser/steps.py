@@ -122,3 +122,107 @@ def create_estate(api: httpx.Client) -> dict[str, Any]:
     )
     assert estate.status_code == 201, estate.text
     return dict(estate.json())
+
+
+# --- the common fund: an estate with its company, committee and an owner ------------------------
+
+LEDGER_ROLES = {
+    "accountant": ("company_accountant", "company"),
+    "manager": ("company_manager", "company"),
+    "member": ("committee_member", "estate"),
+    "chair": ("committee_chair", "estate"),
+    "owner": ("owner", "estate"),
+}
+
+
+def user_client(platform: Platform, user: dict[str, str], code: str | None = None) -> httpx.Client:
+    """An HTTP client on the gateway signed in as `user` (with a TOTP code once enrolled)."""
+    body = {"username": user["username"], "password": user["password"]}
+    if code:
+        body["totp"] = code
+    reply = httpx.post(f"{platform.gateway_url}/api/v1/auth/token", json=body, timeout=15)
+    assert reply.status_code == 200, reply.text
+    token = reply.json()["access_token"]
+    return httpx.Client(
+        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+
+
+def next_totp(user: dict[str, Any], platform: Platform) -> str:
+    """A code for `user` of a time step later than any it used before, without waiting while
+    one is at hand: servers accept the steps next to the current one, so three codes a user can
+    spend are available at any moment. (Moving the test clock forward instead would make new
+    access tokens "not yet valid" to the services, whose token check reads the real clock.)"""
+    while True:
+        now = server_time(platform)
+        step = int(now) // TOTP_STEP
+        # A code of the previous step must not expire on its way to the server.
+        earliest = step - 1 if now % TOTP_STEP < TOTP_STEP - 5 else step
+        chosen = max(int(user.get("totp_last_step", 0)) + 1, earliest)
+        if chosen <= step + 1:
+            user["totp_last_step"] = chosen
+            return totp_code(str(user["totp_secret"]), chosen * TOTP_STEP)
+        time.sleep(0.5)
+
+
+def create_ledger_estate(api: httpx.Client, platform: Platform) -> dict[str, Any]:
+    """An estate served by a company, with an accountant, a manager, two committee members
+    (TOTP enrolled) and an owner, whose books are open. Users are under result["users"]."""
+    estate = create_estate(api)
+    estate_id = estate["estate_id"]
+    company = api.post(
+        "/api/v1/companies",
+        json={"name": f"测试物业 {uuid.uuid4().hex[:6]}", "credit_code": credit_code()},
+    )
+    assert company.status_code in (200, 201), company.text
+    company_id = company.json()["company_id"]
+    assigned = api.put(
+        f"/api/v1/estates/{estate_id}/company",
+        json={"company_id": company_id, "starts_on": "2020-01-01"},
+    )
+    assert assigned.status_code in (200, 201), assigned.text
+    users: dict[str, dict[str, str]] = {}
+    for name, (role, scope) in LEDGER_ROLES.items():
+        user = create_user(api, name)
+        where = {"company_id": company_id} if scope == "company" else {"estate_id": estate_id}
+        granted = api.post(
+            "/api/v1/role-grants", json={"user_id": user["user_id"], "role": role, **where}
+        )
+        assert granted.status_code == 201, granted.text
+        users[name] = user
+    for name in ("member", "chair"):
+        with user_client(platform, users[name]) as client:
+            begun = client.post("/api/v1/me/totp")
+            assert begun.status_code in (200, 201), begun.text
+            users[name]["totp_secret"] = begun.json()["secret"]
+            confirmed = client.post(
+                "/api/v1/me/totp/confirm", json={"code": next_totp(users[name], platform)}
+            )
+            assert confirmed.status_code in (200, 204), confirmed.text
+    # The ledger opens an estate's books when it hears of the estate; that takes a moment.
+    with user_client(platform, users["accountant"]) as client:
+        deadline = time.monotonic() + 20
+        while True:
+            accounts = client.get(f"/api/v1/estates/{estate_id}/ledger/accounts")
+            if accounts.status_code == 200 and accounts.json():
+                break
+            assert time.monotonic() < deadline, f"the books never opened: {accounts.text}"
+            time.sleep(0.2)
+    return {**estate, "company_id": company_id, "users": users}
+
+
+async def sign_in_with_totp(web: WebApp, user: dict[str, Any], platform: Platform) -> None:
+    """Signs in a user who has TOTP: the password first, then the code the form asks for."""
+    web.expect_status("/api/v1/auth/token", 401)
+    await sign_in(web, user["username"], user["password"])
+    code_field = web.page.locator("#login-totp")
+    await expect(code_field).to_be_visible()
+    await code_field.fill(next_totp(user, platform))
+    await web.page.locator("#login-submit").click()
+    await expect(web.page.locator("#session-panel")).to_be_visible()
+
+
+async def sign_out(web: WebApp) -> None:
+    await web.page.locator('#site-nav a[data-area="home"]').click()
+    await web.page.locator("#logout-button").click()
+    await expect(web.page.locator("#login-panel")).to_be_visible()

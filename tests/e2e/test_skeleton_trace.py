@@ -50,11 +50,16 @@ def test_estate_creation_flows_through_every_hop_in_one_trace(
     def complete() -> list[Span] | None:
         trace = spans.trace(trace_id)
         services = {s.service for s in trace}
-        applies = [s for s in trace if s.name.startswith("apply ")]
+        applies = {(s.service, s.name) for s in trace if s.name.startswith("apply ")}
         ids = {s.span_id for s in trace}
         # Processes export in batches: wait until every parent named has arrived too.
         waiting = [s for s in trace if s.parent_id and s.parent_id not in ids]
-        if {"gateway", "identity", "ledger", "disclosure"} <= services and len(applies) >= 3:
+        expected = {
+            ("ledger", "apply xinyi.identity.v1.EstateCreated"),
+            ("disclosure", "apply xinyi.identity.v1.EstateCreated"),
+            ("disclosure", "apply xinyi.ledger.v1.BooksOpened"),
+        }
+        if {"gateway", "identity", "ledger", "disclosure"} <= services and expected <= applies:
             return None if waiting else trace
         return None
 

@@ -214,6 +214,7 @@ def build(base: str, operator_token: str) -> World:
                 eventually(
                     lambda e=estate, p=path: op.get(f"/api/v1/estates/{e}/{p}").status_code == 200,
                     what=f"{path} of a new estate",
+                    timeout=90,
                 )
     return world
 

@@ -397,8 +397,7 @@ async def test_the_journal_refuses_changes(platform: Platform, world: World) -> 
     try:
         for statement in ("DELETE FROM ledger.entry_lines", "UPDATE ledger.entries SET kind = 1"):
             async with conn.transaction():
-                await conn.execute("SELECT set_config('xinyi.estate_id', $1, true)",
-                                   world.estate_a)
+                await conn.execute("SELECT set_config('xinyi.estate_id', $1, true)", world.estate_a)
                 assert await conn.fetchval("SELECT count(*) FROM ledger.entries") > 0
                 with pytest.raises(asyncpg.RaiseError, match="immutable"):
                     await conn.execute(statement)

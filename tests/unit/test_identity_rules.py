@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from xinyi_identity import domain
-from xinyi_kit.auth import Grant, Principal
+from xinyi_kit.auth import Grant, Principal, principal_from_claims
 from xinyi_kit.errors import InvalidArgument
 from xinyi_kit.permissions import MATRIX, Action, Role, allowed, matrix_table
 
@@ -27,15 +27,31 @@ def test_community_and_company_grants_reach_their_estates() -> None:
         {"c1": ["e2", "e1"]},
         {"k1": ["e3"]},
     )
-    pairs = [(r["role"], r["estate_id"]) for r in roles]
-    assert pairs == [
-        ("community_supervisor", ""),
+    assert roles == [
+        {
+            "role": "community_supervisor",
+            "estate_id": "",
+            "community_id": "c1",
+            "company_id": "",
+            "estates": ["e1", "e2"],
+        },
+        {
+            "role": "company_accountant",
+            "estate_id": "",
+            "community_id": "",
+            "company_id": "k1",
+            "estates": ["e3"],
+        },
+        {"role": "owner", "estate_id": "e9", "community_id": "", "company_id": ""},
+    ]
+    principal = principal_from_claims({"sub": "u", "roles": roles})
+    reached = {(g.role, g.estate_id) for g in principal.grants if g.estate_id}
+    assert reached == {
         ("community_supervisor", "e1"),
         ("community_supervisor", "e2"),
-        ("company_accountant", ""),
         ("company_accountant", "e3"),
         ("owner", "e9"),
-    ]
+    }
 
 
 def test_lockout_backs_off_to_an_hour() -> None:

@@ -16,6 +16,7 @@ let feedback = null;
 // Views that render text of their own (the operator's) re-render on a language switch.
 const languageListeners = [];
 let operatorViews = null;
+let ledgerViews = null;
 
 const $ = (id) => document.getElementById(id);
 const t = (key, params) => translate(language, key, params);
@@ -111,9 +112,12 @@ function renderArea() {
   }
   $("view-home").hidden = area !== "home";
   $("view-operator").hidden = area !== "operator";
-  $("view-area").hidden = area === "home" || area === "operator";
+  $("view-fund").hidden = area !== "fund";
+  $("view-area").hidden = ["home", "operator", "fund"].includes(area);
   if (area === "operator") {
     showOperatorViews();
+  } else if (area === "fund") {
+    showLedgerViews();
   } else if (area !== "home") {
     $("area-heading").textContent = t(`nav.${area}`);
     $("area-text").textContent = t(`area.${area}`);
@@ -122,6 +126,7 @@ function renderArea() {
 
 function headingOf(area) {
   if (area === "home") return $("home-heading");
+  if (area === "fund") return $("fund-heading");
   return area === "operator" ? $("operator-heading") : $("area-heading");
 }
 
@@ -727,6 +732,28 @@ function showOperatorViews() {
   }));
   operatorViews.catch(() => {
     operatorViews = null;
+    say("error", "error.network");
+  });
+}
+
+// --- the common fund's views (ledger.js, loaded on demand) -------------------------------------
+
+function showLedgerViews() {
+  if (ledgerViews) {
+    ledgerViews.then((views) => views.refresh());
+    return;
+  }
+  ledgerViews = import("/ledger.js").then((module) => {
+    const views = module.mount({
+      call, say, reportError, requireFilled, busy, t, ApiError,
+      session: () => session,
+      onLanguage: (listener) => languageListeners.push(listener),
+    });
+    views.refresh();
+    return views;
+  });
+  ledgerViews.catch(() => {
+    ledgerViews = null;
     say("error", "error.network");
   });
 }

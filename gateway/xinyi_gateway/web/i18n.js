@@ -361,6 +361,11 @@ export const messages = {
 
 export const LANGUAGES = Object.keys(messages);
 
+/** Adds the messages of a view loaded on demand (same languages, same keys in each). */
+export function addMessages(tables) {
+  for (const lang of LANGUAGES) Object.assign(messages[lang], tables[lang]);
+}
+
 /** The message `key` in `lang` with `{name}` placeholders filled; the key itself if unknown. */
 export function translate(lang, key, params = {}) {
   const table = messages[lang] ?? messages[DEFAULT_LANGUAGE];

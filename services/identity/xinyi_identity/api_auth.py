@@ -64,7 +64,9 @@ class AuthApi:
             keys = await store.active_keys(session)
         return domain.jwks([k.public_jwk for k in keys])
 
-    async def token_roles(self, session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, str]]:
+    async def token_roles(
+        self, session: AsyncSession, user_id: uuid.UUID
+    ) -> list[dict[str, object]]:
         grants = await store.grants_of(session, user_id)
         direct = [
             domain.DirectGrant(

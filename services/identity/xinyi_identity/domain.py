@@ -51,7 +51,7 @@ def access_claims(
     user_id: uuid.UUID,
     username: str,
     display_name: str,
-    roles: list[dict[str, str]],
+    roles: list[dict[str, object]],
     issued_at: datetime,
 ) -> dict[str, object]:
     return {
@@ -168,34 +168,26 @@ def expand_grants(
     grants: list[DirectGrant],
     community_estates: dict[str, list[str]],
     company_estates: dict[str, list[str]],
-) -> list[dict[str, str]]:
-    """The roles an access token carries: community and company grants also name each estate
-    they reach (a community's estates; the estates a company serves today), so services decide
-    from the token alone."""
-    out: list[dict[str, str]] = []
-    seen: set[tuple[str, str, str, str]] = set()
-
-    def add(role: str, estate: str = "", community: str = "", company: str = "") -> None:
-        key = (role, estate, community, company)
-        if key not in seen:
-            seen.add(key)
-            out.append(
-                {
-                    "role": role,
-                    "estate_id": estate,
-                    "community_id": community,
-                    "company_id": company,
-                }
-            )
-
+) -> list[dict[str, object]]:
+    """The roles an access token carries. A community or company grant also lists, in
+    `estates`, every estate it reaches (a community's estates; the estates a company serves
+    today), so services decide from the token alone. Listing the estates once per grant keeps a
+    city-wide company's token within header limits (a grant per estate did not, at 100 estates).
+    """
+    out: list[dict[str, object]] = []
     for g in grants:
-        add(g.role, g.estate_id, g.community_id, g.company_id)
-        if g.community_id:
-            for estate in sorted(community_estates.get(g.community_id, [])):
-                add(g.role, estate, g.community_id, "")
-        if g.company_id:
-            for estate in sorted(company_estates.get(g.company_id, [])):
-                add(g.role, estate, "", g.company_id)
+        claim: dict[str, object] = {
+            "role": g.role,
+            "estate_id": g.estate_id,
+            "community_id": g.community_id,
+            "company_id": g.company_id,
+        }
+        reached = community_estates.get(g.community_id, []) if g.community_id else []
+        reached = reached or (company_estates.get(g.company_id, []) if g.company_id else [])
+        if reached:
+            claim["estates"] = sorted(set(reached))
+        if claim not in out:
+            out.append(claim)
     return out
 
 

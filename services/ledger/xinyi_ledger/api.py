@@ -27,7 +27,7 @@ from xinyi_kit.errors import (
 )
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize
-from xinyi_ledger import chain, domain, journal, money, store
+from xinyi_ledger import chain, decisions, domain, journal, money, store
 
 R = TypeVar("R", bound=Message)
 State = events_pb2.DisbursementState
@@ -44,8 +44,16 @@ def _stamp(value: object) -> timestamp_pb2.Timestamp | None:
 
 
 def entry_pb(
-    row: store.Entry, lines: list[store.EntryLine], items: list[store.EntryItem]
+    row: store.Entry,
+    lines: list[store.EntryLine],
+    items: list[store.EntryItem],
+    *,
+    named_units: bool,
 ) -> ledger_pb2.Entry:
+    """`named_units`: whether the caller may see which unit a receivable line concerns (a named
+    unit's arrears); everyone sees the pseudonym the entry's hash covers."""
+    hashed = json.loads(row.canonical).get("lines", [])
+    refs = [str(line.get("unit", "")) for line in hashed] if len(hashed) == len(lines) else []
     return ledger_pb2.Entry(
         estate_id=str(row.estate_id),
         entry_id=str(row.entry_id),
@@ -58,9 +66,10 @@ def entry_pb(
             events_pb2.EntryLine(
                 account_code=ln.account_code,
                 amount_fen=ln.amount_fen,
-                unit_id=str(ln.unit_id or ""),
+                unit_id=str(ln.unit_id or "") if named_units else "",
+                unit_ref=refs[n] if refs else "",
             )
-            for ln in lines
+            for n, ln in enumerate(lines)
         ],
         income_source=row.income_source,
         lump_sum=row.lump_sum,
@@ -120,7 +129,11 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def _entry(self, session: AsyncSession, row: store.Entry) -> ledger_pb2.Entry:
         lines = await store.lines_of(session, row.estate_id, [row.entry_id])
         items = await store.items_of(session, row.estate_id, [row.entry_id])
-        return entry_pb(row, lines.get(row.entry_id, []), items.get(row.entry_id, []))
+        principal = auth.require()
+        named = allowed(principal, Action.ARREARS_READ_UNITS, row.estate_id)
+        return entry_pb(
+            row, lines.get(row.entry_id, []), items.get(row.entry_id, []), named_units=named
+        )
 
     async def ListAccounts(
         self, request: ledger_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
@@ -325,7 +338,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ListEntries(
         self, request: ledger_pb2.ListEntriesRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ListEntriesResponse:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
+        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
         assert estate_id is not None
         size = request.page_size or 50
         if not 1 <= size <= 500:
@@ -362,7 +375,13 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             items = await store.items_of(session, estate_id, ids)
         return ledger_pb2.ListEntriesResponse(
             entries=[
-                entry_pb(r, lines.get(r.entry_id, []), items.get(r.entry_id, [])) for r in rows
+                entry_pb(
+                    r,
+                    lines.get(r.entry_id, []),
+                    items.get(r.entry_id, []),
+                    named_units=allowed(principal, Action.ARREARS_READ_UNITS, estate_id),
+                )
+                for r in rows
             ],
             next_page_token=str(rows[-1].chain_index) if more and rows else "",
         )
@@ -533,6 +552,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             bank_voucher_sha256=row.bank_evidence,
             paid_on=row.paid_on.isoformat() if row.paid_on else "",
             entry_id=str(row.entry_id or ""),
+            maintenance_use_id=row.maintenance_use_id,
         )
 
     async def _emit_disbursement(
@@ -585,7 +605,17 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 "(paying the company's accrued remuneration)"
             )
 
+        use_id = request.maintenance_use_id.strip()
+
         async def run() -> ledger_pb2.Disbursement:
+            if use_id:
+                await decisions.require_maintenance_use(session, estate_id, use_id)
+            if request.budget_line_id and not await decisions.budget_line_exists(
+                session, estate_id, request.budget_line_id, journal.today().year
+            ):
+                raise InvalidArgument(
+                    f"no budget line {request.budget_line_id[:40]!r} in this year's budget"
+                )
             ladder = await self._thresholds(session, estate_id)
             row = store.Disbursement(
                 estate_id=estate_id,
@@ -600,6 +630,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 approvals_required=money.approvals_required(amount, ladder),
                 requested_by=uuid.UUID(principal.user_id),
                 requested_at=clock.now(),
+                maintenance_use_id=use_id[:64],
             )
             session.add(row)
             await session.flush()
@@ -752,6 +783,11 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                     "only an approved disbursement is paid; it needs its "
                     f"{row.approvals_required} approval(s) first"
                 )
+            bank = domain.FUND_BANK
+            if row.maintenance_use_id:
+                # Checked again at payment: a decision overturned in between stops the money.
+                await decisions.require_maintenance_use(session, estate_id, row.maintenance_use_id)
+                bank = domain.MAINTENANCE_BANK
             entry = await journal.post(
                 session,
                 self.outbox,
@@ -762,7 +798,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                     description=f"{row.purpose}（付 {row.payee}）"[:500],
                     lines=[
                         (row.expense_code, row.amount_fen, ""),
-                        (domain.FUND_BANK, -row.amount_fen, ""),
+                        (bank, -row.amount_fen, ""),
                     ],
                     vouchers=[*row.voucher_sha256, *([evidence] if _is_sha(evidence) else [])],
                     disbursement_id=str(row.disbursement_id),
@@ -971,6 +1007,92 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             first_problem=verdict.problem,
             first_broken_index=verdict.broken_index,
         )
+
+    # -- opening balances and budgets ------------------------------------------------------------
+    async def PostOpeningBalances(
+        self, request: ledger_pb2.PostOpeningBalancesRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.Entry:
+        principal, estate_id = authorize(Action.OPENING_POST, request.estate_id)
+        assert estate_id is not None
+        day = journal.parse_day(request.as_of, "as_of")
+        lines = [
+            (b.account_code, b.amount_fen, b.unit_id) for b in request.balances if b.amount_fen
+        ]
+        if not lines:
+            raise InvalidArgument("give at least one opening balance")
+        for _, _, unit in lines:
+            if unit:
+                _uuid(unit, "unit_id")
+        difference = -sum(a for _, a, _ in lines)
+        if difference:
+            # The fund's equity takes the difference: what the owners' fund is worth at joining.
+            lines.append((domain.FUND_EQUITY, difference, ""))
+
+        async def run() -> ledger_pb2.Entry:
+            head = await session.get(store.ChainHead, estate_id)
+            if head is not None and head.last_index > 0:
+                raise FailedPrecondition(
+                    "opening balances are the first entry of an estate's books; this estate "
+                    "has entries already"
+                )
+            row = await journal.post(
+                session,
+                self.outbox,
+                estate_id,
+                journal.Draft(
+                    kind=Kind.ENTRY_KIND_OPENING,
+                    booked_on=day,
+                    description=(request.description.strip() or "期初余额（加入信托制时）")[:500],
+                    lines=lines,
+                ),
+                principal.user_id,
+            )
+            await audit.record(
+                session,
+                estate_id,
+                "ledger.opening",
+                str(row.entry_id),
+                {"as_of": day.isoformat(), "lines": len(lines)},
+            )
+            return await self._entry(session, row)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await self._once(
+                session, estate_id, "PostOpeningBalances", request, ledger_pb2.Entry, run
+            )
+
+    async def SaveBudget(
+        self, request: ledger_pb2.SaveBudgetRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.Budget:
+        _, estate_id = authorize(Action.BUDGET_DRAFT, request.estate_id)
+        assert estate_id is not None
+        async with self.db.estate_tx(estate_id) as session:
+            budget = await decisions.save_budget(
+                session, estate_id, request.year, list(request.lines)
+            )
+            await audit.record(session, estate_id, "budget.save", str(request.year))
+            return await decisions.budget_pb(session, budget)
+
+    async def GetBudget(
+        self, request: ledger_pb2.GetBudgetRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.Budget:
+        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
+        assert estate_id is not None
+        async with self.db.estate_tx(estate_id) as session:
+            budget = (
+                (
+                    await session.execute(
+                        select(store.Budget).where(
+                            store.Budget.estate_id == estate_id, store.Budget.year == request.year
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            if budget is None:
+                raise NotFound(f"no budget for {request.year}")
+            return await decisions.budget_pb(session, budget)
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:

@@ -1,4 +1,5 @@
-"""What the ledger consumes (identity's estate_created) and emits (books_opened)."""
+"""What the ledger consumes (identity's estate_created and ownership_changed) and emits
+(books_opened)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2
 from xinyi_kit.consumer import Handler
 from xinyi_kit.outbox import Outbox
-from xinyi_ledger import store
+from xinyi_ledger import fees, store
 from xinyi_ledger.domain import DEFAULT_CHART
 
 
@@ -31,4 +32,22 @@ def identity_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
                 events_pb2.BooksOpened(estate_id=str(estate_id), account_count=len(DEFAULT_CHART)),
             )
 
-    return {identity_events.EstateCreated: estate_created}
+    async def ownership_changed(
+        session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+    ) -> None:
+        # Fees need a unit's type and registered area, not who owns it: owners stay in identity.
+        assert isinstance(event, identity_events.OwnershipChanged)
+        await fees.upsert_unit(
+            session,
+            uuid.UUID(event.estate_id),
+            uuid.UUID(event.unit_id),
+            building=event.building,
+            number=event.number,
+            unit_type=event.unit_type,
+            area_centi_m2=event.exclusive_area_centi_m2,
+        )
+
+    return {
+        identity_events.EstateCreated: estate_created,
+        identity_events.OwnershipChanged: ownership_changed,
+    }

@@ -3,9 +3,12 @@ signed heads, inclusion proofs, and a verification that names the first broken l
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fractions import Fraction
@@ -43,6 +46,26 @@ class Draft:
     vouchers: list[str] = field(default_factory=list)
     reverses: str = ""
     disbursement_id: str = ""
+
+
+async def unit_refs(session: AsyncSession, estate_id: uuid.UUID) -> Callable[[str], str]:
+    """Units' pseudonyms in the hashed journal: HMAC-SHA256 under the estate's own secret, so
+    an entry verifies for every owner without naming whose arrears it records."""
+    await session.execute(
+        insert(store.EstateSecret)
+        .values(estate_id=estate_id, unit_pepper=secrets.token_bytes(32))
+        .on_conflict_do_nothing()
+    )
+    row = await session.get(store.EstateSecret, estate_id)
+    assert row is not None
+    pepper = row.unit_pepper
+
+    def ref(unit_id: str) -> str:
+        if not unit_id:
+            return ""
+        return hmac.new(pepper, unit_id.encode(), hashlib.sha256).hexdigest()[:24]
+
+    return ref
 
 
 async def closed_periods(session: AsyncSession, estate_id: uuid.UUID) -> set[str]:
@@ -85,6 +108,7 @@ async def post(
             raise FailedPrecondition("this month is closed; post into the next one")
     index = head_row.last_index + 1
     recorded_at = clock.now()
+    refs = await unit_refs(session, estate_id) if any(u for _, _, u in draft.lines) else str
     entry_id = uuid.uuid4()
     fields: dict[str, object] = {
         "estate_id": str(estate_id),
@@ -94,7 +118,7 @@ async def post(
         "period": period,
         "booked_on": draft.booked_on.isoformat(),
         "description": draft.description,
-        "lines": [{"account": c, "amount_fen": a, "unit_id": u} for c, a, u in draft.lines],
+        "lines": [{"account": c, "amount_fen": a, "unit": refs(u)} for c, a, u in draft.lines],
         "items": [{"description": d, "amount_fen": a, "occurred_on": o} for d, a, o in draft.items],
         "income_source": draft.income_source,
         "lump_sum": draft.lump_sum,
@@ -205,8 +229,7 @@ async def accrue_remuneration(
     if terms is None or terms.ratio_num is None or terms.ratio_den is None:
         return None
     ratio = Fraction(terms.ratio_num, terms.ratio_den)
-    income_codes = [domain.INCOME_ACCOUNT[s] for s in terms.sources]
-    income = await _period_sum(session, estate_id, period, income_codes)
+    income = await _received_income(session, estate_id, period, terms.sources)
     accrued = await _period_sum(
         session, estate_id, period, [domain.REMUNERATION_PAYABLE], kind=Kind.ENTRY_KIND_REMUNERATION
     )
@@ -233,12 +256,38 @@ async def accrue_remuneration(
     )
 
 
+async def _received_income(
+    session: AsyncSession, estate_id: uuid.UUID, period: str, sources: list[str]
+) -> int:
+    """The period's income received from the sources (credit-negative, like income lines).
+
+    A fee assessment credits property fee income too, but nothing is received until the unit
+    pays: remuneration on fees merely assessed would pay the company for arrears. So property
+    fees count when paid (a payment's credits to receivables and prepaid fees), and only the
+    income lines of other entries (income posted directly, its reversals) count as they are.
+    """
+    codes = [domain.INCOME_ACCOUNT[s] for s in sources]
+    income = await _period_sum(
+        session, estate_id, period, codes, exclude_kind=Kind.ENTRY_KIND_ASSESSMENT
+    )
+    if "property_fee" in sources:
+        income += await _period_sum(
+            session,
+            estate_id,
+            period,
+            [domain.RECEIVABLES, domain.PREPAID],
+            kind=Kind.ENTRY_KIND_PAYMENT,
+        )
+    return income
+
+
 async def _period_sum(
     session: AsyncSession,
     estate_id: uuid.UUID,
     period: str,
     codes: list[str],
     kind: int | None = None,
+    exclude_kind: int | None = None,
 ) -> int:
     query = (
         select(func.coalesce(func.sum(store.EntryLine.amount_fen), 0))
@@ -255,6 +304,8 @@ async def _period_sum(
     )
     if kind is not None:
         query = query.where(store.Entry.kind == kind)
+    if exclude_kind is not None:
+        query = query.where(store.Entry.kind != exclude_kind)
     return int((await session.execute(query)).scalar_one())
 
 

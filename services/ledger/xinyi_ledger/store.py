@@ -166,6 +166,7 @@ class Disbursement(Base):
     bank_evidence: Mapped[str] = mapped_column(Text, default="")
     paid_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    maintenance_use_id: Mapped[str] = mapped_column(String(64), default="")
 
 
 class DisbursementApproval(Base):
@@ -224,3 +225,40 @@ async def items_of(
     for item in rows.scalars():
         result.setdefault(item.entry_id, []).append(item)
     return result
+
+
+class Decision(Base):
+    """An owners' assembly decision that concerns the ledger, from voting's ballot_decided."""
+
+    __tablename__ = "decisions"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    approved: Mapped[bool] = mapped_column(Boolean)
+    ballot_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Budget(Base):
+    __tablename__ = "budgets"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    budget_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class BudgetLine(Base):
+    __tablename__ = "budget_lines"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    budget_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    expense_code: Mapped[str] = mapped_column(String(20))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class EstateSecret(Base):
+    __tablename__ = "estate_secrets"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    unit_pepper: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,663 @@
+"""Property fees: rates per unit type, monthly assessments by area, payments settling the oldest
+arrears first, arrears (unit by unit only for those whose duties need it) and the payment rate."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any
+
+import grpc
+from sqlalchemy import BigInteger, DateTime, Select, String, func, select, text
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xinyi.ledger.v1 import events_pb2, fees_pb2, fees_pb2_grpc
+from xinyi_kit import audit, clock, idempotency
+from xinyi_kit.db import Database
+from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from xinyi_kit.outbox import Outbox
+from xinyi_kit.permissions import Action, allowed, authorize
+from xinyi_ledger import domain, journal, money, store
+
+Kind = events_pb2.EntryKind
+UNIT_TYPES = ("residential", "commercial", "parking", "other")
+# A rate above 1,000 yuan per m² and month is a typing mistake (rates are in fen).
+MAX_RATE_FEN = 100_000
+
+
+# -- tables ------------------------------------------------------------------------------------
+class Unit(store.Base):
+    """A unit as identity last announced it (ownership_changed): what a fee is computed from."""
+
+    __tablename__ = "units"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    building: Mapped[str] = mapped_column(String(100))
+    number: Mapped[str] = mapped_column(String(100))
+    unit_type: Mapped[str] = mapped_column(String(20))
+    area_centi_m2: Mapped[int] = mapped_column(BigInteger)
+
+
+class FeeRate(store.Base):
+    __tablename__ = "fee_rates"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    unit_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    effective_from: Mapped[str] = mapped_column(String(7), primary_key=True)
+    rate_num: Mapped[int] = mapped_column(BigInteger)
+    rate_den: Mapped[int] = mapped_column(BigInteger)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    set_by: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+
+
+class FeeAssessment(store.Base):
+    """One unit's fee for one month, with the area and rate it was computed from."""
+
+    __tablename__ = "fee_assessments"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    unit_type: Mapped[str] = mapped_column(String(20))
+    area_centi_m2: Mapped[int] = mapped_column(BigInteger)
+    rate_num: Mapped[int] = mapped_column(BigInteger)
+    rate_den: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID)
+
+
+class FeeSettlement(store.Base):
+    """What an entry (a payment, or a prepaid balance applied) paid towards a month's fee."""
+
+    __tablename__ = "fee_settlements"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+async def upsert_unit(
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    unit_id: uuid.UUID,
+    *,
+    building: str,
+    number: str,
+    unit_type: str,
+    area_centi_m2: int,
+) -> None:
+    values = {
+        "building": building[:100],
+        "number": number[:100],
+        "unit_type": unit_type[:20],
+        "area_centi_m2": area_centi_m2,
+    }
+    await session.execute(
+        insert(Unit)
+        .values(estate_id=estate_id, unit_id=unit_id, **values)
+        .on_conflict_do_update(index_elements=[Unit.estate_id, Unit.unit_id], set_=values)
+    )
+
+
+# -- pure rules --------------------------------------------------------------------------------
+def parse_rate(value: str) -> Fraction:
+    """A rate in fen per m² and month, exact: "250", "212.5" or "425/2"."""
+    try:
+        rate = Fraction(value.strip()) if len(value) <= 40 else None
+    except (ValueError, ZeroDivisionError):
+        rate = None
+    if rate is None:
+        raise InvalidArgument(
+            f"the rate {value!r} is not a number of fen per m² and month, like 250, 212.5 or 425/2"
+        )
+    if not 0 < rate <= MAX_RATE_FEN:
+        raise InvalidArgument(
+            "a rate is more than 0 and at most 100000 fen (1,000 yuan) per m² and month"
+        )
+    if rate.denominator >= 2**31:
+        raise InvalidArgument("give the rate with fewer decimals")
+    return rate
+
+
+def fraction_text(value: Fraction) -> str:
+    """Always "numerator/denominator", so a reader parses one form: "37/40", "1/1", "0/1"."""
+    return f"{value.numerator}/{value.denominator}"
+
+
+def rate_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else fraction_text(value)
+
+
+def percent(value: Fraction) -> str:
+    """A share as a percentage with two decimals, half up: 37/40 -> "92.50"."""
+    hundredths = money.round_half_up(value * 10_000)
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def rate_for(rates: Sequence[FeeRate], unit_type: str, period: str) -> Fraction | None:
+    """The rate of a unit type in force in a month: the latest that starts on or before it."""
+    found = None
+    for rate in rates:
+        if (
+            rate.unit_type == unit_type
+            and rate.effective_from <= period
+            and (found is None or rate.effective_from > found.effective_from)
+        ):
+            found = rate
+    return Fraction(found.rate_num, found.rate_den) if found else None
+
+
+@dataclass(frozen=True)
+class Fee:
+    unit: Unit
+    rate: Fraction
+    amount_fen: int
+    prepaid_applied_fen: int
+
+
+def assessment_lines(fees: Sequence[Fee]) -> list[tuple[str, int, str]]:
+    """Debit each unit's receivable, credit fee income once; then a unit's prepaid balance
+    settles its new fee (debit prepaid, credit that unit's receivable)."""
+    lines = [(domain.RECEIVABLES, f.amount_fen, str(f.unit.unit_id)) for f in fees]
+    lines.append((domain.INCOME_ACCOUNT["property_fee"], -sum(f.amount_fen for f in fees), ""))
+    for f in fees:
+        if f.prepaid_applied_fen:
+            lines.append((domain.PREPAID, f.prepaid_applied_fen, str(f.unit.unit_id)))
+            lines.append((domain.RECEIVABLES, -f.prepaid_applied_fen, str(f.unit.unit_id)))
+    return lines
+
+
+def payment_lines(
+    amount_fen: int, unit_id: str, settled: Sequence[tuple[str, int]], prepaid_fen: int
+) -> list[tuple[str, int, str]]:
+    """Debit the fund's bank; credit the unit's receivable per month settled, the rest prepaid."""
+    lines = [(domain.FUND_BANK, amount_fen, "")]
+    lines += [(domain.RECEIVABLES, -paid, unit_id) for _, paid in settled]
+    if prepaid_fen:
+        lines.append((domain.PREPAID, -prepaid_fen, unit_id))
+    return lines
+
+
+def first_day(period: str) -> date:
+    return date(int(period[:4]), int(period[5:]), 1)
+
+
+# -- queries -----------------------------------------------------------------------------------
+async def _lock_fees(session: AsyncSession, estate_id: uuid.UUID) -> None:
+    # Assessments and payments of an estate take turns: both read arrears and prepaid balances
+    # before they write, and a race would settle one month twice.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"fees:{estate_id}"}
+    )
+
+
+async def arrears_of(
+    session: AsyncSession, estate_id: uuid.UUID, unit_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, list[tuple[str, int]]]:
+    """What each unit still owes per month (only months with something owed), oldest first."""
+    paid = (
+        select(
+            FeeSettlement.unit_id,
+            FeeSettlement.period,
+            func.sum(FeeSettlement.amount_fen).label("paid"),
+        )
+        .where(FeeSettlement.estate_id == estate_id)
+        .group_by(FeeSettlement.unit_id, FeeSettlement.period)
+        .subquery()
+    )
+    owed = FeeAssessment.amount_fen - func.coalesce(paid.c.paid, 0)
+    query = (
+        select(FeeAssessment.unit_id, FeeAssessment.period, owed)
+        .outerjoin(
+            paid,
+            (paid.c.unit_id == FeeAssessment.unit_id) & (paid.c.period == FeeAssessment.period),
+        )
+        .where(FeeAssessment.estate_id == estate_id, owed > 0)
+        .order_by(FeeAssessment.unit_id, FeeAssessment.period)
+    )
+    if unit_id is not None:
+        query = query.where(FeeAssessment.unit_id == unit_id)
+    result: dict[uuid.UUID, list[tuple[str, int]]] = {}
+    for unit, period, amount in (await session.execute(query)).all():
+        result.setdefault(unit, []).append((period, int(amount)))
+    return result
+
+
+async def prepaid_of(
+    session: AsyncSession, estate_id: uuid.UUID, unit_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Each unit's prepaid balance in fen (the credit balance of its prepaid fee lines)."""
+    if not unit_ids:
+        return {}
+    rows = await session.execute(
+        select(store.EntryLine.unit_id, func.sum(store.EntryLine.amount_fen))
+        .where(
+            store.EntryLine.estate_id == estate_id,
+            store.EntryLine.account_code == domain.PREPAID,
+            store.EntryLine.unit_id.in_(unit_ids),
+        )
+        .group_by(store.EntryLine.unit_id)
+    )
+    return {unit: -int(total) for unit, total in rows.all() if unit is not None and total < 0}
+
+
+async def _units(session: AsyncSession, estate_id: uuid.UUID) -> list[Unit]:
+    rows = await session.execute(
+        select(Unit).where(Unit.estate_id == estate_id).order_by(Unit.building, Unit.number)
+    )
+    return list(rows.scalars())
+
+
+async def _rates(session: AsyncSession, estate_id: uuid.UUID) -> list[FeeRate]:
+    rows = await session.execute(
+        select(FeeRate)
+        .where(FeeRate.estate_id == estate_id)
+        .order_by(FeeRate.unit_type, FeeRate.effective_from)
+    )
+    return list(rows.scalars())
+
+
+def _rates_pb(estate_id: uuid.UUID, rates: Sequence[FeeRate]) -> fees_pb2.FeeRates:
+    return fees_pb2.FeeRates(
+        estate_id=str(estate_id),
+        rates=[
+            fees_pb2.FeeRate(
+                unit_type=r.unit_type,
+                fen_per_m2_month=rate_text(Fraction(r.rate_num, r.rate_den)),
+                effective_from=r.effective_from,
+            )
+            for r in rates
+        ],
+    )
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{what} must be a UUID") from None
+
+
+def _months(periods: Sequence[str]) -> str:
+    return "、".join(periods)
+
+
+# -- the servicer ------------------------------------------------------------------------------
+class FeesApi(fees_pb2_grpc.FeesServiceServicer):
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db = db
+        self.outbox = outbox
+
+    async def SetFeeRates(
+        self, request: fees_pb2.SetFeeRatesRequest, context: grpc.aio.ServicerContext
+    ) -> fees_pb2.FeeRates:
+        principal, estate_id = authorize(Action.FEES_SET_RATES, request.estate_id)
+        assert estate_id is not None
+        if not request.rates:
+            raise InvalidArgument("give at least one rate: a unit type, fen per m², and a month")
+        wanted: dict[tuple[str, str], Fraction] = {}
+        for r in request.rates:
+            if r.unit_type not in UNIT_TYPES:
+                raise InvalidArgument("unit_type is one of: " + ", ".join(UNIT_TYPES))
+            starts = domain.check_period(r.effective_from)
+            if (r.unit_type, starts) in wanted:
+                raise InvalidArgument(f"two rates for {r.unit_type} from {starts}; give one")
+            wanted[(r.unit_type, starts)] = parse_rate(r.fen_per_m2_month)
+        async with self.db.estate_tx(estate_id) as session:
+            await _lock_fees(session, estate_id)
+            for (unit_type, starts), rate in sorted(wanted.items()):
+                assessed = (
+                    await session.execute(
+                        select(func.max(FeeAssessment.period)).where(
+                            FeeAssessment.estate_id == estate_id,
+                            FeeAssessment.unit_type == unit_type,
+                            FeeAssessment.period >= starts,
+                        )
+                    )
+                ).scalar_one()
+                if assessed is not None:
+                    raise FailedPrecondition(
+                        f"{unit_type} units are assessed for {assessed} already; "
+                        "a new rate takes effect from a later month"
+                    )
+                await session.merge(
+                    FeeRate(
+                        estate_id=estate_id,
+                        unit_type=unit_type,
+                        effective_from=starts,
+                        rate_num=rate.numerator,
+                        rate_den=rate.denominator,
+                        set_at=clock.now(),
+                        set_by=uuid.UUID(principal.user_id),
+                    )
+                )
+            await session.flush()
+            await audit.record(
+                session,
+                estate_id,
+                "fees.set_rates",
+                "",
+                {
+                    "rates": [
+                        {"unit_type": t, "effective_from": s, "fen_per_m2_month": rate_text(r)}
+                        for (t, s), r in sorted(wanted.items())
+                    ]
+                },
+            )
+            return _rates_pb(estate_id, await _rates(session, estate_id))
+
+    async def GetFeeRates(
+        self, request: fees_pb2.GetFeeRatesRequest, context: grpc.aio.ServicerContext
+    ) -> fees_pb2.FeeRates:
+        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
+        assert estate_id is not None
+        async with self.db.estate_tx(estate_id) as session:
+            return _rates_pb(estate_id, await _rates(session, estate_id))
+
+    async def AssessFees(
+        self, request: fees_pb2.AssessFeesRequest, context: grpc.aio.ServicerContext
+    ) -> fees_pb2.Assessment:
+        principal, estate_id = authorize(Action.FEES_ASSESS, request.estate_id)
+        assert estate_id is not None
+        period = domain.check_period(request.period)
+        if period > domain.period_of(journal.today()):
+            raise FailedPrecondition(
+                f"{period} has not begun; a month's fees are assessed from its first day"
+            )
+        async with self.db.estate_tx(estate_id) as session:
+            await _lock_fees(session, estate_id)
+            units = await _units(session, estate_id)
+            if not units:
+                raise FailedPrecondition(
+                    "the ledger knows no units of this estate yet; import the units and owners "
+                    "first (they arrive from identity within moments)"
+                )
+            done = set(
+                (
+                    await session.execute(
+                        select(FeeAssessment.unit_id).where(
+                            FeeAssessment.estate_id == estate_id, FeeAssessment.period == period
+                        )
+                    )
+                ).scalars()
+            )
+            rates = await _rates(session, estate_id)
+            missing: set[str] = set()
+            due: list[tuple[Unit, Fraction, int]] = []
+            for unit in units:
+                if unit.unit_id in done:
+                    continue
+                rate = rate_for(rates, unit.unit_type, period)
+                if rate is None:
+                    missing.add(unit.unit_type)
+                    continue
+                amount = money.unit_fee(unit.area_centi_m2, rate)
+                if amount > 0:  # a unit without registered area owes nothing by area
+                    due.append((unit, rate, amount))
+            if not due and not done:
+                raise FailedPrecondition(
+                    f"no fee rate applies to {period} for "
+                    f"{', '.join(sorted(missing)) or 'any unit'}; set the rates first"
+                )
+            reply = fees_pb2.Assessment(
+                estate_id=str(estate_id),
+                period=period,
+                units_assessed=len(done) + len(due),
+                unit_types_without_rate=sorted(missing),
+            )
+            if not due:
+                return reply
+            prepaid = await prepaid_of(session, estate_id, [u.unit_id for u, _, _ in due])
+            fees = [
+                Fee(unit, rate, amount, min(prepaid.get(unit.unit_id, 0), amount))
+                for unit, rate, amount in due
+            ]
+            total = sum(f.amount_fen for f in fees)
+            applied = sum(f.prepaid_applied_fen for f in fees)
+            description = (
+                f"{period} 物业费计费：{len(fees)} 户，合计 {money.format_yuan(total)} 元"
+                + (f"；预收物业费抵扣 {money.format_yuan(applied)} 元" if applied else "")
+            )
+            entry = await journal.post(
+                session,
+                self.outbox,
+                estate_id,
+                journal.Draft(
+                    kind=Kind.ENTRY_KIND_ASSESSMENT,
+                    booked_on=first_day(period),
+                    description=description,
+                    lines=assessment_lines(fees),
+                    income_source="property_fee",
+                ),
+                principal.user_id,
+            )
+            session.add_all(
+                FeeAssessment(
+                    estate_id=estate_id,
+                    period=period,
+                    unit_id=f.unit.unit_id,
+                    unit_type=f.unit.unit_type,
+                    area_centi_m2=f.unit.area_centi_m2,
+                    rate_num=f.rate.numerator,
+                    rate_den=f.rate.denominator,
+                    amount_fen=f.amount_fen,
+                    entry_id=entry.entry_id,
+                )
+                for f in fees
+            )
+            await session.flush()
+            session.add_all(
+                FeeSettlement(
+                    estate_id=estate_id,
+                    entry_id=entry.entry_id,
+                    unit_id=f.unit.unit_id,
+                    period=period,
+                    amount_fen=f.prepaid_applied_fen,
+                )
+                for f in fees
+                if f.prepaid_applied_fen
+            )
+            await session.flush()
+            await self.outbox.emit(
+                session,
+                estate_id,
+                "fees_assessed",
+                events_pb2.FeesAssessed(
+                    estate_id=str(estate_id), period=period, unit_count=len(fees), total_fen=total
+                ),
+            )
+            await audit.record(
+                session,
+                estate_id,
+                "fees.assess",
+                period,
+                {"units": len(fees), "total_fen": total, "entry": str(entry.entry_id)},
+            )
+            reply.entry_id = str(entry.entry_id)
+            reply.total_fen = total
+            reply.fees.extend(
+                fees_pb2.UnitFee(
+                    unit_id=str(f.unit.unit_id),
+                    building=f.unit.building,
+                    number=f.unit.number,
+                    unit_type=f.unit.unit_type,
+                    area_centi_m2=f.unit.area_centi_m2,
+                    fen_per_m2_month=rate_text(f.rate),
+                    amount_fen=f.amount_fen,
+                    prepaid_applied_fen=f.prepaid_applied_fen,
+                )
+                for f in fees
+            )
+            return reply
+
+    async def RecordPayment(
+        self, request: fees_pb2.RecordPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> fees_pb2.Payment:
+        principal, estate_id = authorize(Action.PAYMENT_RECORD, request.estate_id)
+        assert estate_id is not None
+        unit_id = _uuid(request.unit_id, "unit_id")
+        amount = domain.check_amount(request.amount_fen)
+        day = journal.parse_day(request.received_on, "received_on")
+        if day > journal.today():
+            raise InvalidArgument("received_on is in the future; record a payment once received")
+
+        async def run() -> fees_pb2.Payment:
+            await _lock_fees(session, estate_id)
+            unit = await session.get(Unit, (estate_id, unit_id))
+            if unit is None:
+                raise NotFound("no such unit in this estate's ledger")
+            owed = (await arrears_of(session, estate_id, unit_id)).get(unit_id, [])
+            settled, prepaid = money.allocate_payment(amount, owed)
+            parts = [f"结清 {_months([p for p, _ in settled])}"] if settled else []
+            if prepaid:
+                parts.append(f"预收 {money.format_yuan(prepaid)} 元")
+            entry = await journal.post(
+                session,
+                self.outbox,
+                estate_id,
+                journal.Draft(
+                    kind=Kind.ENTRY_KIND_PAYMENT,
+                    booked_on=day,
+                    description=f"物业费收款 {money.format_yuan(amount)} 元：{'；'.join(parts)}",
+                    lines=payment_lines(amount, str(unit_id), settled, prepaid),
+                    income_source="property_fee",
+                ),
+                principal.user_id,
+            )
+            session.add_all(
+                FeeSettlement(
+                    estate_id=estate_id,
+                    entry_id=entry.entry_id,
+                    unit_id=unit_id,
+                    period=period,
+                    amount_fen=paid,
+                )
+                for period, paid in settled
+            )
+            await session.flush()
+            await self.outbox.emit(
+                session,
+                estate_id,
+                "payment_received",
+                events_pb2.PaymentReceived(
+                    estate_id=str(estate_id),
+                    unit_id=str(unit_id),
+                    amount_fen=amount,
+                    entry_id=str(entry.entry_id),
+                ),
+            )
+            # Remuneration accrues on fees received, so on this payment.
+            await journal.accrue_remuneration(
+                session, self.outbox, estate_id, entry.period, day, principal.user_id
+            )
+            await audit.record(
+                session,
+                estate_id,
+                "payment.record",
+                str(unit_id),
+                {"amount_fen": amount, "entry": str(entry.entry_id)},
+            )
+            return fees_pb2.Payment(
+                estate_id=str(estate_id),
+                unit_id=str(unit_id),
+                entry_id=str(entry.entry_id),
+                amount_fen=amount,
+                received_on=day.isoformat(),
+                settled=[fees_pb2.Settlement(period=p, amount_fen=a) for p, a in settled],
+                prepaid_fen=prepaid,
+                arrears_fen=sum(a for _, a in owed) - sum(a for _, a in settled),
+            )
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await idempotency.once(
+                session,
+                estate_id,
+                f"{principal.user_id}:RecordPayment",
+                request.idempotency_key,
+                request,
+                fees_pb2.Payment,
+                run,
+            )
+
+    async def ListArrears(
+        self, request: fees_pb2.ListArrearsRequest, context: grpc.aio.ServicerContext
+    ) -> fees_pb2.Arrears:
+        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
+        assert estate_id is not None
+        # A named unit's arrears are personal data: owners see them only as aggregates.
+        detail = allowed(principal, Action.ARREARS_READ_UNITS, estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            owed = await arrears_of(session, estate_id)
+            units = await _units(session, estate_id)
+        by_period: dict[str, int] = {}
+        for months in owed.values():
+            for period, amount in months:
+                by_period[period] = by_period.get(period, 0) + amount
+        reply = fees_pb2.Arrears(
+            estate_id=str(estate_id),
+            total_fen=sum(by_period.values()),
+            units_in_arrears=len(owed),
+            units_total=len(units),
+            by_period=[
+                fees_pb2.Settlement(period=p, amount_fen=a) for p, a in sorted(by_period.items())
+            ],
+            unit_detail=detail,
+        )
+        if detail:
+            reply.units.extend(
+                fees_pb2.UnitArrears(
+                    unit_id=str(u.unit_id),
+                    building=u.building,
+                    number=u.number,
+                    unit_type=u.unit_type,
+                    owed_fen=sum(a for _, a in owed[u.unit_id]),
+                    by_period=[
+                        fees_pb2.Settlement(period=p, amount_fen=a) for p, a in owed[u.unit_id]
+                    ],
+                )
+                for u in units
+                if u.unit_id in owed
+            )
+        return reply
+
+    async def GetPaymentRate(
+        self, request: fees_pb2.GetPaymentRateRequest, context: grpc.aio.ServicerContext
+    ) -> fees_pb2.PaymentRate:
+        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
+        assert estate_id is not None
+        period = domain.check_period(request.period)
+        async with self.db.estate_tx(estate_id) as session:
+            assessed = await _by_unit(
+                session,
+                select(FeeAssessment.unit_id, FeeAssessment.amount_fen).where(
+                    FeeAssessment.estate_id == estate_id, FeeAssessment.period == period
+                ),
+            )
+            collected = await _by_unit(
+                session,
+                select(FeeSettlement.unit_id, func.sum(FeeSettlement.amount_fen))
+                .where(FeeSettlement.estate_id == estate_id, FeeSettlement.period == period)
+                .group_by(FeeSettlement.unit_id),
+            )
+        by_amount, by_units = money.payment_rate(assessed, collected)
+        return fees_pb2.PaymentRate(
+            estate_id=str(estate_id),
+            period=period,
+            assessed_fen=sum(assessed.values()),
+            collected_fen=sum(min(collected.get(u, 0), a) for u, a in assessed.items()),
+            units_assessed=len(assessed),
+            units_fully_paid=sum(1 for u, a in assessed.items() if collected.get(u, 0) >= a),
+            by_amount=fraction_text(by_amount),
+            by_amount_percent=percent(by_amount),
+            by_units=fraction_text(by_units),
+            by_units_percent=percent(by_units),
+        )
+
+
+async def _by_unit(session: AsyncSession, query: Select[Any]) -> Mapping[str, int]:
+    rows = await session.execute(query)
+    return {str(unit): int(amount) for unit, amount in rows.all()}

@@ -1,0 +1,502 @@
+"""Property fees through the gateway: rates, assessments by area half up, payments settling the
+oldest month first, prepayments, arrears only as aggregates for owners, the payment rate, and
+remuneration on fees received rather than assessed. Every test has an estate of its own."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.identity.world import CSV_A, PASSWORD, credit_code, ok, random_phone
+from tests.poll import eventually
+from xinyi_dev.platform import Platform
+from xinyi_ledger.domain import check_lines
+from xinyi_ledger.fees import Fee, Unit, assessment_lines, payment_lines, percent
+from xinyi_ledger.money import allocate_payment
+
+# The world's units (tests/identity/world.py CSV_A): number -> (unit type, exclusive area m²).
+AREAS = {
+    "1-101": ("residential", Decimal("89.50")),
+    "1-102": ("residential", Decimal("102.25")),
+    "2-201": ("commercial", Decimal("45.00")),
+}
+# Fen per m² and month: 2.125 yuan for homes, 3.333 yuan for shops (45 × 333.3 = 14998.5).
+RATES = {"residential": "212.5", "commercial": "333.3"}
+
+
+def oracle_fee(number: str) -> int:
+    """Area × rate rounded half up to the fen, computed apart from the service's money rules."""
+    unit_type, area = AREAS[number]
+    exact = Fraction(area) * Fraction(RATES[unit_type])
+    return int((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(0, ROUND_HALF_UP))
+
+
+def month(offset: int) -> str:
+    """The month `offset` months from this one (Asia/Shanghai), as YYYY-MM."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    index = today.year * 12 + today.month - 1 + offset
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+ESTATE_ROLES = ("owner", "tenant", "committee_member", "committee_chair", "estate_supervisor")
+OTHER_ROLES = (
+    "community_supervisor",
+    "company_manager",
+    "company_accountant",
+    "company_staff",
+    "outsider",  # no role anywhere near the estate
+)
+
+
+@dataclass
+class Cast:
+    """One person per role, signed in once per module (sign-ins are rate limited); each test's
+    estate refreshes their tokens, which carry the grants expanded to estates."""
+
+    base: str
+    operator_token: str
+    community_id: str
+    company_id: str
+    users: dict[str, str] = field(default_factory=dict)  # role -> user id
+    refresh: dict[str, str] = field(default_factory=dict)  # role -> refresh token
+
+
+@dataclass
+class Estate:
+    base: str
+    estate_id: str
+    tokens: dict[str, str]  # role -> access token; "operator" too
+    unit_ids: dict[str, str]  # unit number -> unit id
+
+    def client(self, role: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base,
+            headers={"Authorization": f"Bearer {self.tokens[role]}"},
+            timeout=30,
+        )
+
+
+@pytest.fixture(scope="module")
+def cast(platform: Platform, operator_token: str) -> Cast:
+    base, tag = platform.gateway_url, uuid.uuid4().hex[:6]
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {operator_token}"}, timeout=30
+    ) as op:
+        district = ok(op.post("/api/v1/districts", json={"name": f"武侯区{tag}"}))
+        street = ok(
+            op.post(
+                "/api/v1/streets", json={"district_id": district["district_id"], "name": "玉林街道"}
+            )
+        )
+        community = ok(
+            op.post(
+                "/api/v1/communities",
+                json={"street_id": street["street_id"], "name": "玉林北路社区"},
+            )
+        )
+        company = ok(
+            op.post(
+                "/api/v1/companies",
+                json={"name": f"锦诚物业{tag}", "credit_code": credit_code(tag + "fees")},
+            )
+        )
+        cast = Cast(base, operator_token, community["community_id"], company["company_id"])
+        scopes = {
+            "community_supervisor": {"community_id": cast.community_id},
+            "company_manager": {"company_id": cast.company_id},
+            "company_accountant": {"company_id": cast.company_id},
+            "company_staff": {"company_id": cast.company_id},
+        }
+        for role in ESTATE_ROLES + OTHER_ROLES:
+            username = f"fees-{role.replace('_', '-')}-{tag}"
+            user = ok(
+                op.post(
+                    "/api/v1/users",
+                    json={"username": username, "display_name": role, "password": PASSWORD},
+                )
+            )
+            cast.users[role] = user["user_id"]
+            if role in scopes:
+                ok(
+                    op.post(
+                        "/api/v1/role-grants",
+                        json={"user_id": user["user_id"], "role": role, **scopes[role]},
+                    )
+                )
+            signed = httpx.post(
+                f"{base}/api/v1/auth/token",
+                json={"username": username, "password": PASSWORD},
+                timeout=30,
+            )
+            cast.refresh[role] = ok(signed)["refresh_token"]
+    return cast
+
+
+@pytest.fixture
+def fees_world(cast: Cast) -> Estate:
+    """An estate of this test's own with the three units of CSV_A, whose ledger has learnt the
+    units from identity, and the fee rates set."""
+    with httpx.Client(
+        base_url=cast.base, headers={"Authorization": f"Bearer {cast.operator_token}"}, timeout=30
+    ) as op:
+        estate_id = ok(
+            op.post(
+                "/api/v1/estates",
+                json={"name": f"费用小区{uuid.uuid4().hex[:6]}", "community_id": cast.community_id},
+            )
+        )["estate_id"]
+        ok(
+            op.put(
+                f"/api/v1/estates/{estate_id}/company",
+                json={"company_id": cast.company_id, "starts_on": "2020-01-01"},
+            )
+        )
+        ok(
+            op.post(
+                f"/api/v1/estates/{estate_id}/imports",
+                content=CSV_A.format(owner_phone=random_phone()).encode(),
+                headers={"content-type": "text/csv"},
+            )
+        )
+        for role in ESTATE_ROLES:
+            ok(
+                op.post(
+                    "/api/v1/role-grants",
+                    json={"user_id": cast.users[role], "role": role, "estate_id": estate_id},
+                )
+            )
+    tokens = {"operator": cast.operator_token}
+    for role, refresh in cast.refresh.items():
+        fresh = ok(
+            httpx.post(
+                f"{cast.base}/api/v1/auth/refresh", json={"refresh_token": refresh}, timeout=30
+            )
+        )
+        tokens[role], cast.refresh[role] = fresh["access_token"], fresh["refresh_token"]
+    estate = Estate(cast.base, estate_id, tokens, {})
+    with estate.client("committee_member") as c:
+        eventually(
+            lambda: ok(c.get(path(estate, "/fees/arrears")))["units_total"] == 3,
+            what="the ledger learning the estate's units",
+        )
+        units = ok(c.get(path(estate, "/units")))["units"]
+    estate.unit_ids = {u["number"]: u["unit_id"] for u in units}
+    with estate.client("company_manager") as manager:
+        ok(
+            manager.put(
+                path(estate, "/fees/rates"),
+                json={
+                    "rates": [
+                        {"unit_type": t, "fen_per_m2_month": r, "effective_from": "2020-01"}
+                        for t, r in RATES.items()
+                    ]
+                },
+            )
+        )
+    return estate
+
+
+def path(world: Estate, tail: str) -> str:
+    return f"/api/v1/estates/{world.estate_id}{tail}"
+
+
+def unit_id(world: Estate, number: str) -> str:
+    return world.unit_ids[number]
+
+
+def assess(client: httpx.Client, world: Estate, period: str) -> httpx.Response:
+    return client.post(path(world, "/fees/assessments"), json={"period": period})
+
+
+def pay(
+    client: httpx.Client, world: Estate, number: str, amount: int, key: str | None = None
+) -> httpx.Response:
+    return client.post(
+        path(world, "/payments"),
+        json={"unit_id": unit_id(world, number), "amount_fen": amount},
+        headers={"Idempotency-Key": key} if key else {},
+    )
+
+
+def entries(client: httpx.Client, world: Estate, kind: str) -> list[dict]:  # type: ignore[type-arg]
+    return list(ok(client.get(path(world, "/ledger/entries"), params={"kind": kind}))["entries"])
+
+
+def test_fees_are_area_times_rate_half_up_and_assessing_again_adds_nothing(
+    fees_world: Estate,
+) -> None:
+    world = fees_world
+    with world.client("owner") as owner:
+        refused = owner.put(
+            path(world, "/fees/rates"),
+            json={
+                "rates": [
+                    {
+                        "unit_type": "residential",
+                        "fen_per_m2_month": "1",
+                        "effective_from": "2020-01",
+                    }
+                ]
+            },
+        )
+        assert refused.status_code == 403
+        assert assess(owner, world, month(0)).status_code == 403
+        rates = ok(owner.get(path(world, "/fees/rates")))["rates"]
+        assert {r["unit_type"]: r["fen_per_m2_month"] for r in rates} == {
+            "residential": "425/2",
+            "commercial": "3333/10",
+        }
+    with world.client("company_accountant") as acc:
+        future = assess(acc, world, month(1))
+        assert future.status_code == 422 and "has not begun" in future.json()["detail"]
+        first = assess(acc, world, month(0))
+        assert first.status_code == 201, first.text
+        body = first.json()
+        fees = {f["number"]: f["amount_fen"] for f in body["fees"]}
+        assert fees == {n: oracle_fee(n) for n in AREAS}
+        assert fees["2-201"] == 14999  # 14998.5 rounds half up
+        assert body["total_fen"] == sum(fees.values()) and body["units_assessed"] == 3
+
+        again = assess(acc, world, month(0))
+        assert again.status_code == 200, again.text
+        assert again.json()["entry_id"] is None and again.json()["fees"] == []
+        assert again.json()["units_assessed"] == 3
+
+        posted = entries(acc, world, "assessment")
+        assert len(posted) == 1, "assessing twice adds nothing"
+        lines = posted[0]["lines"]
+        receivable = {ln["unit_id"]: ln["amount_fen"] for ln in lines if ln["account"] == "1101"}
+        assert receivable == {unit_id(world, n): oracle_fee(n) for n in AREAS}
+        income = [ln for ln in lines if ln["account"] == "4001"]
+        assert len(income) == 1 and income[0]["amount_fen"] == -sum(fees.values())
+        assert len(lines) == 4
+
+        # A new rate cannot rewrite a month already assessed.
+        with world.client("company_manager") as manager:
+            late = manager.put(
+                path(world, "/fees/rates"),
+                json={
+                    "rates": [
+                        {
+                            "unit_type": "residential",
+                            "fen_per_m2_month": "300",
+                            "effective_from": month(0),
+                        }
+                    ]
+                },
+            )
+            assert late.status_code == 422 and "later month" in late.json()["detail"]
+
+
+def test_a_partial_payment_settles_the_oldest_month_first(fees_world: Estate) -> None:
+    world = fees_world
+    older, newer = month(-2), month(-1)
+    fee = oracle_fee("1-101")
+    with world.client("company_accountant") as acc:
+        ok(assess(acc, world, newer))
+        ok(assess(acc, world, older))
+        with world.client("owner") as owner:
+            assert pay(owner, world, "1-101", 100).status_code == 403
+        paid = ok(pay(acc, world, "1-101", fee + 100))
+        assert paid["settled"] == [
+            {"period": older, "amount_fen": fee},
+            {"period": newer, "amount_fen": 100},
+        ]
+        assert paid["prepaid_fen"] == 0 and paid["arrears_fen"] == fee - 100
+        entry = next(e for e in entries(acc, world, "payment") if e["entry_id"] == paid["entry_id"])
+        lines = sorted((ln["account"], ln["amount_fen"], ln["unit_id"]) for ln in entry["lines"])
+        unit = unit_id(world, "1-101")
+        assert lines == sorted(
+            [("1001", fee + 100, None), ("1101", -fee, unit), ("1101", -100, unit)]
+        )
+        arrears = ok(acc.get(path(world, "/fees/arrears")))
+    mine = next(u for u in arrears["units"] if u["number"] == "1-101")
+    assert mine["by_period"] == [{"period": newer, "amount_fen": fee - 100}]
+    others = sum(2 * oracle_fee(n) for n in ("1-102", "2-201"))
+    assert arrears["total_fen"] == others + fee - 100
+    assert arrears["units_in_arrears"] == 3
+
+
+def test_an_overpayment_is_prepaid_and_the_next_assessment_consumes_it(fees_world: Estate) -> None:
+    world = fees_world
+    fee = oracle_fee("1-102")
+    with world.client("company_accountant") as acc:
+        ok(assess(acc, world, month(-1)))
+        paid = ok(pay(acc, world, "1-102", fee + 5000, key="pay-1-102"))
+        assert paid["settled"] == [{"period": month(-1), "amount_fen": fee}]
+        assert paid["prepaid_fen"] == 5000 and paid["arrears_fen"] == 0
+        # A retry with the same key returns the first result; the same key for another body is
+        # refused.
+        assert ok(pay(acc, world, "1-102", fee + 5000, key="pay-1-102")) == paid
+        assert pay(acc, world, "1-102", fee, key="pay-1-102").status_code == 409
+        assert ok(acc.get(path(world, "/fund")))["fund_bank_fen"] == fee + 5000
+
+        current = ok(assess(acc, world, month(0)))
+        applied = {f["number"]: f["prepaid_applied_fen"] for f in current["fees"]}
+        assert applied == {"1-101": 0, "1-102": 5000, "2-201": 0}
+        entry = next(
+            e for e in entries(acc, world, "assessment") if e["entry_id"] == current["entry_id"]
+        )
+        unit = unit_id(world, "1-102")
+        assert ("2001", 5000, unit) in [
+            (ln["account"], ln["amount_fen"], ln["unit_id"]) for ln in entry["lines"]
+        ]
+        balances = {
+            b["code"]: b["balance_fen"] for b in ok(acc.get(path(world, "/fund")))["balances"]
+        }
+        assert balances["2001"] == 0, "the prepayment is used up"
+        arrears = ok(acc.get(path(world, "/fees/arrears")))
+    mine = next(u for u in arrears["units"] if u["number"] == "1-102")
+    assert mine["by_period"] == [{"period": month(0), "amount_fen": fee - 5000}]
+
+
+def test_the_payment_rate_by_amount_and_by_units(fees_world: Estate) -> None:
+    world = fees_world
+    period = month(0)
+    with world.client("company_manager") as manager:
+        ok(assess(manager, world, period))
+        ok(pay(manager, world, "1-101", oracle_fee("1-101")))
+        ok(pay(manager, world, "2-201", 4321))
+        # A payment beyond a unit's fee is prepaid and does not lift the month's rate.
+        ok(pay(manager, world, "1-101", 999))
+    assessed = sum(oracle_fee(n) for n in AREAS)
+    collected = oracle_fee("1-101") + 4321
+    by_amount, by_units = Fraction(collected, assessed), Fraction(1, 3)  # 1-101 alone paid in full
+
+    def pct(value: Fraction) -> str:
+        exact = Decimal(value.numerator) * 100 / Decimal(value.denominator)
+        return str(exact.quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+    with world.client("owner") as owner:
+        rate = ok(owner.get(path(world, "/fees/payment-rate"), params={"period": period}))
+        bad = owner.get(path(world, "/fees/payment-rate"), params={"period": "2026-13"})
+        assert bad.status_code == 422
+        none = ok(owner.get(path(world, "/fees/payment-rate"), params={"period": "2019-01"}))
+    assert rate["by_amount"] == f"{by_amount.numerator}/{by_amount.denominator}"
+    assert rate["by_units"] == f"{by_units.numerator}/{by_units.denominator}"
+    assert rate["by_amount_percent"] == pct(by_amount)
+    assert rate["by_units_percent"] == pct(by_units) == "33.33"
+    assert (rate["assessed_fen"], rate["collected_fen"]) == (assessed, collected)
+    assert (rate["units_assessed"], rate["units_fully_paid"]) == (3, 1)
+    assert none["units_assessed"] == 0 and none["by_amount"] == "0/1"
+
+
+def test_owners_see_only_aggregates_of_arrears_and_the_committee_sees_units(
+    fees_world: Estate,
+) -> None:
+    world = fees_world
+    with world.client("company_accountant") as acc:
+        ok(assess(acc, world, month(0)))
+        ok(pay(acc, world, "1-101", oracle_fee("1-101")))
+    owed = oracle_fee("1-102") + oracle_fee("2-201")
+    for role in ("owner", "tenant"):
+        with world.client(role) as resident:
+            reply = resident.get(path(world, "/fees/arrears"))
+        body = ok(reply)
+        assert body["units"] is None
+        assert (body["total_fen"], body["units_in_arrears"], body["units_total"]) == (owed, 2, 3)
+        assert body["by_period"] == [{"period": month(0), "amount_fen": owed}]
+        for number in AREAS:
+            assert unit_id(world, number) not in reply.text and number not in reply.text
+    for role in ("committee_chair", "estate_supervisor", "community_supervisor", "company_staff"):
+        with world.client(role) as c:
+            body = ok(c.get(path(world, "/fees/arrears")))
+        assert {u["number"]: u["owed_fen"] for u in body["units"]} == {
+            "1-102": oracle_fee("1-102"),
+            "2-201": oracle_fee("2-201"),
+        }, role
+    with world.client("outsider") as stranger:
+        assert stranger.get(path(world, "/fees/arrears")).status_code == 404
+    # Nor does the journal name the unit of a receivable line to residents: they see the
+    # pseudonym the entry's hash covers (and can verify the entry), the committee the unit.
+    payment_lines = {}
+    for role in ("owner", "committee_chair"):
+        with world.client(role) as c:
+            entries = ok(c.get(path(world, "/ledger/entries"), params={"kind": "payment"}))
+        payment_lines[role] = [
+            ln for e in entries["entries"] for ln in e["lines"] if ln["account"] == "1101"
+        ]
+    assert payment_lines["owner"] and all(
+        ln["unit_id"] is None and ln["unit_ref"] for ln in payment_lines["owner"]
+    )
+    assert [ln["unit_id"] for ln in payment_lines["committee_chair"]] == [unit_id(world, "1-101")]
+    assert [ln["unit_ref"] for ln in payment_lines["owner"]] == [
+        ln["unit_ref"] for ln in payment_lines["committee_chair"]
+    ]
+
+
+def test_remuneration_accrues_on_fees_received_not_on_fees_assessed(fees_world: Estate) -> None:
+    world = fees_world
+    with world.client("operator") as op:
+        ok(
+            op.put(
+                path(world, "/ledger/contract-terms"),
+                json={"ratio": "1/10", "sources": ["property_fee"], "effective_from": "2020-01-01"},
+            )
+        )
+    with world.client("company_accountant") as acc:
+        ok(assess(acc, world, month(0)))
+        assert entries(acc, world, "remuneration") == [], "nothing is received by assessing"
+        payments = [12345, 6789, 1]
+        for number, amount in zip(("1-101", "1-102", "2-201"), payments, strict=True):
+            ok(pay(acc, world, number, amount))
+        accrued = -sum(
+            ln["amount_fen"]
+            for e in entries(acc, world, "remuneration")
+            for ln in e["lines"]
+            if ln["account"] == "2101"
+        )
+    exact = Fraction(sum(payments), 10)
+    assert accrued == int(exact + Fraction(1, 2))  # 1913.5 -> 1914, rounded once on the total
+
+
+# -- the posting rules, for every input ----------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 10**7), st.integers(0, 10**7)), min_size=1, max_size=20))
+def test_an_assessment_balances_and_applies_no_more_prepaid_than_owed(
+    pairs: list[tuple[int, int]],
+) -> None:
+    fees = [
+        Fee(
+            Unit(unit_id=uuid.uuid4(), building="1栋", number=str(n), unit_type="residential"),
+            Fraction(250),
+            amount,
+            min(prepaid, amount),
+        )
+        for n, (amount, prepaid) in enumerate(pairs)
+    ]
+    lines = assessment_lines(fees)
+    check_lines(lines)
+    for f in fees:
+        unit = str(f.unit.unit_id)
+        owed = sum(a for code, a, u in lines if code == "1101" and u == unit)
+        assert owed == f.amount_fen - f.prepaid_applied_fen >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 10**8),
+    st.lists(st.tuples(st.sampled_from(["2025-11", "2025-12", "2026-01"]), st.integers(0, 10**6))),
+)
+def test_a_payment_balances_and_every_fen_is_settled_or_prepaid(
+    amount: int, arrears: list[tuple[str, int]]
+) -> None:
+    settled, prepaid = allocate_payment(amount, arrears)
+    lines = payment_lines(amount, str(uuid.uuid4()), settled, prepaid)
+    check_lines(lines)
+    assert sum(-a for code, a, _ in lines if code in ("1101", "2001")) == amount
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**6))
+def test_a_percentage_has_two_decimals_rounded_half_up(num: int, den: int) -> None:
+    exact = Decimal(num) * 100 / Decimal(den)
+    assert percent(Fraction(num, den)) == str(exact.quantize(Decimal("0.01"), ROUND_HALF_UP))
