@@ -7,6 +7,7 @@ import csv
 import io
 import random
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -789,3 +790,167 @@ def seed(
                     },
                 )
         return estate_ids
+
+
+def _months_back(today: date, count: int) -> list[str]:
+    """The `count` months before today's, oldest first, as YYYY-MM."""
+    year, month = today.year, today.month
+    out = []
+    for _ in range(count):
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        out.append(f"{year:04d}-{month:02d}")
+    return out[::-1]
+
+
+def seed_activity(
+    gateway_url: str, operator_password: str, estate_id: str, *, seed: int = 2019, months: int = 3
+) -> None:
+    """A few months of the first estate's fund, through the API as the demo's own people: fee
+    rates and monthly assessments, most units paying, parking takings itemised by day, the
+    company's remuneration accruing on them, this year's budget in draft, and a repair payment
+    awaiting the committee's approval. Idempotency keys make a second run change nothing."""
+    rng = random.Random(seed)
+    base = f"/api/v1/estates/{estate_id}"
+    prefix = f"democity-activity:{seed}:{estate_id}"
+
+    def client(username: str, password: str) -> httpx.Client:
+        c = httpx.Client(base_url=gateway_url, timeout=120)
+        reply = c.post("/api/v1/auth/token", json={"username": username, "password": password})
+        _check(reply, f"sign in as {username}")
+        c.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
+        return c
+
+    def send(c: httpx.Client, method: str, path: str, key: str, body: dict[str, Any]) -> Any:
+        reply = c.request(
+            method, base + path, json=body, headers={"Idempotency-Key": f"{prefix}:{key}"}
+        )
+        _check(reply, f"{method} {path}")
+        return reply.json() if reply.content else None
+
+    periods = _months_back(date.today(), months)
+    with closing(client("operator", operator_password)) as op:
+        send(
+            op,
+            "PUT",
+            "/ledger/contract-terms",
+            "terms",
+            {
+                "ratio": "1/10",
+                "sources": ["property_fee", "parking"],
+                "effective_from": f"{periods[0]}-01",
+            },
+        )
+    with closing(client("demo-manager", DEMO_PASSWORD)) as manager:
+        send(
+            manager,
+            "PUT",
+            "/fees/rates",
+            "rates",
+            {
+                "rates": [
+                    {
+                        "unit_type": "residential",
+                        "fen_per_m2_month": "250",
+                        "effective_from": periods[0],
+                    },
+                    {
+                        "unit_type": "commercial",
+                        "fen_per_m2_month": "400",
+                        "effective_from": periods[0],
+                    },
+                    {
+                        "unit_type": "parking",
+                        "fen_per_m2_month": "150",
+                        "effective_from": periods[0],
+                    },
+                ]
+            },
+        )
+        send(
+            manager,
+            "PUT",
+            f"/budgets/{date.today().year}",
+            "budget",
+            {
+                "lines": [
+                    {
+                        "line_id": "staff",
+                        "name": "人员费用",
+                        "expense_code": "5001",
+                        "amount_fen": 36_000_000,
+                    },
+                    {
+                        "line_id": "cleaning",
+                        "name": "保洁",
+                        "expense_code": "5002",
+                        "amount_fen": 9_600_000,
+                    },
+                    {
+                        "line_id": "greening",
+                        "name": "绿化",
+                        "expense_code": "5003",
+                        "amount_fen": 2_400_000,
+                    },
+                    {
+                        "line_id": "repairs",
+                        "name": "维修",
+                        "expense_code": "5005",
+                        "amount_fen": 6_000_000,
+                    },
+                ]
+            },
+        )
+    with closing(client("demo-accountant", DEMO_PASSWORD)) as acc:
+        for period in periods:
+            assessed = send(
+                acc, "POST", "/fees/assessments", f"assess:{period}", {"period": period}
+            )
+            for fee in assessed["fees"]:
+                # Most owners pay in the month; a few are late or do not pay at all.
+                if fee["amount_fen"] > 0 and rng.random() < 0.88:
+                    day = rng.randint(5, 25)
+                    send(
+                        acc,
+                        "POST",
+                        "/payments",
+                        f"pay:{period}:{fee['unit_id']}",
+                        {
+                            "unit_id": fee["unit_id"],
+                            "amount_fen": fee["amount_fen"],
+                            "received_on": f"{period}-{day:02d}",
+                        },
+                    )
+            items = [
+                {
+                    "description": f"{period}-{d:02d} 停车场收费",
+                    "amount_fen": rng.randint(28_000, 52_000),
+                    "occurred_on": f"{period}-{d:02d}",
+                }
+                for d in range(1, 29)
+            ]
+            send(
+                acc,
+                "POST",
+                "/ledger/entries",
+                f"parking:{period}",
+                {
+                    "source": "parking",
+                    "amount_fen": sum(i["amount_fen"] for i in items),
+                    "description": f"{period} 停车费（按日明细）",
+                    "booked_on": f"{period}-28",
+                    "items": items,
+                },
+            )
+        send(
+            acc,
+            "POST",
+            "/disbursements",
+            "repair",
+            {
+                "amount_fen": 380_000,
+                "payee": "成都安顺电梯维修有限公司",
+                "purpose": "2栋电梯更换曳引钢丝绳",
+                "expense_code": "5005",
+                "budget_line_id": "repairs",
+            },
+        )

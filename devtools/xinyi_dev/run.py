@@ -61,6 +61,7 @@ def main() -> None:
     marker = platform.data_dir / DEMO_MARKER
     if not marker.exists():
         estates = democity.seed(platform.gateway_url, password)
+        democity.seed_activity(platform.gateway_url, password, estates[0])
         marker.write_text("\n".join(estates) + "\n")
         print(f"xinyi: demo city created ({len(estates)} estates)", flush=True)
     accounts = "\n".join(
