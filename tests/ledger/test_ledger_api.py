@@ -403,3 +403,52 @@ async def test_the_journal_refuses_changes(platform: Platform, world: World) -> 
                     await conn.execute(statement)
     finally:
         await conn.close()
+
+
+def test_the_command_line_script_signs_heads_too(world: World, tmp_path: Path) -> None:
+    """Estate B's manager signs with services/ledger/sign_head.py instead of the web app."""
+    script = str(ROOT / "services/ledger/sign_head.py")
+    month = previous_month()
+    base = f"/api/v1/estates/{world.estate_b}"
+    with world.as_token(world.other_company_token) as manager:
+        ok(
+            manager.post(
+                f"{base}/ledger/entries",
+                json={"source": "advertising", "amount_fen": 4_200, "booked_on": f"{month}-10"},
+            )
+        )
+        head = ok(manager.post(f"{base}/periods/{month}/close"))
+        assert head["state"] == "awaiting_company"
+        made = subprocess.run(
+            [sys.executable, script, "new-key", str(tmp_path / "key.pem")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        key = json.loads(made.stdout)
+        registered = ok(
+            manager.post(
+                "/api/v1/me/device-keys", json={"public_jwk": key["public_jwk"], "label": "笔记本"}
+            )
+        )
+        assert registered["key_id"] == key["key_id"]
+        (tmp_path / "head.json").write_text(json.dumps(head, ensure_ascii=False))
+        signed = subprocess.run(
+            [
+                sys.executable,
+                script,
+                "sign",
+                str(tmp_path / "key.pem"),
+                str(tmp_path / "head.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        after = ok(
+            manager.post(f"{base}/periods/{month}/signatures", json=json.loads(signed.stdout))
+        )
+    assert after["state"] == "awaiting_committee"
+    assert after["signatures"][0]["key_id"] == key["key_id"]
