@@ -57,6 +57,29 @@ async def accounts(estate_id: EstateId, who: Authed, svc: Svc) -> list[AccountOu
     ]
 
 
+class AccountIn(BaseModel):
+    code: str = Field(pattern=r"^[1-5]\d{3}$", description="First digit: 1 asset ... 5 expense")
+    name: str = Field(min_length=1, max_length=100)
+
+
+@router.post(
+    "/ledger/accounts",
+    response_model=AccountOut,
+    status_code=201,
+    summary="Add an account of the estate's own to its chart (company manager)",
+)
+async def add_account(estate_id: EstateId, body: AccountIn, who: Authed, svc: Svc) -> AccountOut:
+    a = await svc.ledger.AddAccount(
+        ledger_pb2.AddAccountRequest(estate_id=estate_id, code=body.code, name=body.name),
+        metadata=who.metadata,
+    )
+    return AccountOut(
+        code=a.code,
+        name=a.name,
+        type=ledger_pb2.AccountType.Name(a.type).removeprefix("ACCOUNT_TYPE_").lower(),
+    )
+
+
 class ItemIO(BaseModel):
     description: str = Field(max_length=200)
     amount_fen: Fen
@@ -472,7 +495,8 @@ class DisbursementIn(BaseModel):
     payee: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=2000)
     expense_code: str = Field(
-        pattern=r"^(500[1-8]|2101)$", description="Expense account 5001-5008, or 2101 remuneration"
+        pattern=r"^(5\d{3}|2101)$",
+        description="An expense account of the estate (5xxx), or 2101 remuneration",
     )
     budget_line_id: str = Field(default="", max_length=64)
     voucher_sha256: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
@@ -797,7 +821,7 @@ async def opening(
 class BudgetLineIO(BaseModel):
     line_id: str = Field(default="", max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    expense_code: str = Field(pattern=r"^(500[1-8]|2101)$")
+    expense_code: str = Field(pattern=r"^(5\d{3}|2101)$")
     amount_fen: int = Field(ge=0, le=10**13)
     actual_fen: int = 0
 

@@ -95,6 +95,7 @@ class Action(enum.StrEnum):
     PAYMENT_RECORD = "payment.record"
     ARREARS_READ_UNITS = "arrears.read_units"  # a named unit's arrears
     BUDGET_DRAFT = "budget.draft"
+    ACCOUNTS_EXTEND = "accounts.extend"
     OPENING_POST = "ledger.post_opening"
 
 
@@ -131,6 +132,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.PAYMENT_RECORD: FINANCE,
     Action.ARREARS_READ_UNITS: APPROVING_BODY | SUPERVISORS | COMPANY,
     Action.BUDGET_DRAFT: APPROVING_BODY | {Role.COMPANY_MANAGER},
+    Action.ACCOUNTS_EXTEND: frozenset({Role.COMPANY_MANAGER, Role.OPERATOR}),
     Action.OPENING_POST: FINANCE | {Role.OPERATOR},
 }
 

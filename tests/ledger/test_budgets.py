@@ -217,3 +217,39 @@ def test_maintenance_fund_needs_the_assemblys_decision(
 
     disbursement = eventually(asked, what="the decision to allow the request")
     assert disbursement["maintenance_use_id"] == use
+
+
+def test_the_chart_is_extendable_per_estate(world: World) -> None:
+    base = f"/api/v1/estates/{world.estate_b}"
+    with world.as_token(world.other_company_token) as manager:
+        added = manager.post(f"{base}/ledger/accounts", json={"code": "5009", "name": "电梯年检"})
+        assert added.status_code == 201 and added.json()["type"] == "expense"
+        again = manager.post(f"{base}/ledger/accounts", json={"code": "5009", "name": "重复"})
+        assert again.status_code == 409
+        wrong = manager.post(f"{base}/ledger/accounts", json={"code": "6001", "name": "x"})
+        assert wrong.status_code == 422
+        asked = ok(
+            manager.post(
+                f"{base}/disbursements",
+                json={
+                    "amount_fen": 60_000,
+                    "payee": "特种设备检验所",
+                    "purpose": "电梯年检",
+                    "expense_code": "5009",
+                },
+            )
+        )
+        assert asked["expense_code"] == "5009"
+        not_expense = manager.post(
+            f"{base}/disbursements",
+            json={"amount_fen": 60_000, "payee": "x", "purpose": "y", "expense_code": "5999"},
+        )
+        assert not_expense.status_code == 400
+    with world.client("owner") as owner:  # an owner of estate A: B is none of theirs
+        assert (
+            owner.post(f"{base}/ledger/accounts", json={"code": "5010", "name": "x"}).status_code
+            == 404
+        )
+    with world.client("company_manager") as other:  # serves A, not B
+        accounts = other.get(f"/api/v1/estates/{world.estate_a}/ledger/accounts").json()
+        assert "5009" not in {a["code"] for a in accounts}

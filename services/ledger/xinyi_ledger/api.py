@@ -20,6 +20,7 @@ from xinyi.ledger.v1 import events_pb2, ledger_pb2, ledger_pb2_grpc
 from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.db import Database
 from xinyi_kit.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -152,6 +153,31 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 )
                 for r in rows
             ]
+        )
+
+    async def AddAccount(
+        self, request: ledger_pb2.AddAccountRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.Account:
+        _, estate_id = authorize(Action.ACCOUNTS_EXTEND, request.estate_id)
+        assert estate_id is not None
+        kind = domain.account_type_of(request.code)
+        name = request.name.strip()
+        if not name or len(name) > 100:
+            raise InvalidArgument("name the account (at most 100 characters)")
+        async with self.db.estate_tx(estate_id) as session:
+            if not await store.accounts(session, estate_id):
+                raise FailedPrecondition("the estate's books are not open yet; try again shortly")
+            if await session.get(store.Account, (estate_id, request.code)) is not None:
+                raise AlreadyExists(f"the estate has an account {request.code} already")
+            session.add(
+                store.Account(estate_id=estate_id, code=request.code, name=name, type=int(kind))
+            )
+            await audit.record(session, estate_id, "account.add", request.code, {"name": name})
+        return ledger_pb2.Account(
+            estate_id=str(estate_id),
+            code=request.code,
+            name=name,
+            type=ledger_pb2.AccountType.Name(int(kind)),
         )
 
     # -- contract terms ------------------------------------------------------------------------
@@ -599,15 +625,15 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             raise InvalidArgument("name the payee (at most 200 characters)")
         if not purpose:
             raise InvalidArgument("say what the payment is for: owners read it")
-        if request.expense_code not in domain.DISBURSABLE:
-            raise InvalidArgument(
-                "expense_code is an expense account (5001-5008) or 2101 "
-                "(paying the company's accrued remuneration)"
-            )
-
         use_id = request.maintenance_use_id.strip()
 
         async def run() -> ledger_pb2.Disbursement:
+            kind = await store.account_type(session, estate_id, request.expense_code)
+            if not domain.disbursable(request.expense_code, kind):
+                raise InvalidArgument(
+                    "expense_code is one of the estate's expense accounts (5001-5008 and any "
+                    "added) or 2101 (paying the company's accrued remuneration)"
+                )
             if use_id:
                 await decisions.require_maintenance_use(session, estate_id, use_id)
             if request.budget_line_id and not await decisions.budget_line_exists(

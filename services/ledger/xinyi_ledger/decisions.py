@@ -106,7 +106,8 @@ async def save_budget(
     for n, line in enumerate(lines, 1):
         if not line.name.strip():
             raise InvalidArgument(f"line {n} needs a name")
-        if line.expense_code not in domain.DISBURSABLE:
+        kind = await store.account_type(session, estate_id, line.expense_code)
+        if not domain.disbursable(line.expense_code, kind):
             raise InvalidArgument(f"line {n}: expense_code is an expense account (5001-5008)")
         if line.amount_fen < 0 or line.amount_fen > domain.MAX_AMOUNT_FEN:
             raise InvalidArgument(f"line {n}: the amount is in fen, zero or more")

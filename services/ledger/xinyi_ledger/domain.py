@@ -68,11 +68,33 @@ INCOME_ACCOUNT = {
     "other": "4009",
 }
 # What a disbursement may pay for: an expense, or the company's remuneration already accrued.
-DISBURSABLE = {a.code for a in DEFAULT_CHART if a.type is AccountType.EXPENSE} | {
-    REMUNERATION_PAYABLE
-}
 DEFAULT_THRESHOLDS: tuple[tuple[int | None, int], ...] = ((200_000, 1), (None, 2))
 MAX_AMOUNT_FEN = 10**13  # a hundred billion yuan: anything larger is a typing mistake
+
+
+TYPE_OF_FIRST_DIGIT = {
+    "1": AccountType.ASSET,
+    "2": AccountType.LIABILITY,
+    "3": AccountType.EQUITY,
+    "4": AccountType.INCOME,
+    "5": AccountType.EXPENSE,
+}
+
+
+def account_type_of(code: str) -> AccountType:
+    """An estate's own account: four digits, the first naming its type, as in the default chart."""
+    if len(code) != 4 or not code.isdigit() or code[0] not in TYPE_OF_FIRST_DIGIT:
+        raise InvalidArgument(
+            "an account code has four digits; the first says its type: 1 asset, 2 liability, "
+            "3 equity, 4 income, 5 expense"
+        )
+    return TYPE_OF_FIRST_DIGIT[code[0]]
+
+
+def disbursable(code: str, account_type: int | None) -> bool:
+    """What a disbursement may pay for: an expense account of the estate, or the accrued
+    remuneration (2101)."""
+    return code == REMUNERATION_PAYABLE or account_type == AccountType.EXPENSE
 
 
 def period_of(day: date) -> str:

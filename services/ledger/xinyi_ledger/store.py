@@ -262,3 +262,8 @@ class EstateSecret(Base):
     __tablename__ = "estate_secrets"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     unit_pepper: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+async def account_type(session: AsyncSession, estate_id: uuid.UUID, code: str) -> int | None:
+    row = await session.get(Account, (estate_id, code))
+    return row.type if row is not None else None
