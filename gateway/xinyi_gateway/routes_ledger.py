@@ -903,3 +903,108 @@ async def get_budget(estate_id: EstateId, year: Year, who: Authed, svc: Svc) -> 
             ledger_pb2.GetBudgetRequest(estate_id=estate_id, year=year), metadata=who.metadata
         )
     )
+
+
+# -- the maintenance fund ------------------------------------------------------------------------
+class RaiseIn(BaseModel):
+    raise_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The raise the assembly decided: maintenance_raise:<raise_id>",
+    )
+    fen_per_m2: int = Field(gt=0, le=1_000_000)
+    booked_on: Day | None = None
+
+
+class MaintenancePaymentIn(BaseModel):
+    unit_id: Annotated[str, Field(pattern=UUID_PATTERN)]
+    amount_fen: Fen
+    received_on: Day | None = None
+
+
+class MaintenanceOut(BaseModel):
+    bank_fen: int
+    raised_fen: int
+    outstanding_fen: int
+    units_owing: int
+    owed: list[dict[str, Any]] | None = Field(
+        description="Unit by unit, only for those who may see a named unit's arrears"
+    )
+
+
+def _maintenance(m: ledger_pb2.MaintenanceFund, named: bool) -> MaintenanceOut:
+    return MaintenanceOut(
+        bank_fen=m.bank_fen,
+        raised_fen=m.raised_fen,
+        outstanding_fen=m.outstanding_fen,
+        units_owing=m.units_owing,
+        owed=[{"unit_id": o.unit_id, "owed_fen": o.owed_fen} for o in m.owed] if named else None,
+    )
+
+
+@router.post(
+    "/maintenance-fund/raises",
+    response_model=MaintenanceOut,
+    status_code=201,
+    summary="Raise the maintenance fund by area, on the assembly's decision (company)",
+)
+async def raise_maintenance(
+    estate_id: EstateId,
+    body: RaiseIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> MaintenanceOut:
+    return _maintenance(
+        await svc.ledger.RaiseMaintenanceFund(
+            ledger_pb2.RaiseMaintenanceFundRequest(
+                idempotency_key=idempotency_key or "",
+                estate_id=estate_id,
+                raise_id=body.raise_id,
+                fen_per_m2=body.fen_per_m2,
+                booked_on=body.booked_on or "",
+            ),
+            metadata=who.metadata,
+        ),
+        named=True,
+    )
+
+
+@router.post(
+    "/maintenance-fund/payments",
+    response_model=MaintenanceOut,
+    status_code=201,
+    summary="A unit's payment into the maintenance fund (company)",
+)
+async def pay_maintenance(
+    estate_id: EstateId,
+    body: MaintenancePaymentIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> MaintenanceOut:
+    return _maintenance(
+        await svc.ledger.RecordMaintenancePayment(
+            ledger_pb2.RecordMaintenancePaymentRequest(
+                idempotency_key=idempotency_key or "",
+                estate_id=estate_id,
+                unit_id=body.unit_id,
+                amount_fen=body.amount_fen,
+                received_on=body.received_on or "",
+            ),
+            metadata=who.metadata,
+        ),
+        named=True,
+    )
+
+
+@router.get(
+    "/maintenance-fund",
+    response_model=MaintenanceOut,
+    summary="The maintenance fund: balance, raised, outstanding",
+)
+async def maintenance_fund(estate_id: EstateId, who: Authed, svc: Svc) -> MaintenanceOut:
+    m = await svc.ledger.GetMaintenanceFund(
+        ledger_pb2.GetMaintenanceFundRequest(estate_id=estate_id), metadata=who.metadata
+    )
+    return _maintenance(m, named=bool(m.owed) or m.units_owing == 0)

@@ -96,6 +96,7 @@ class Action(enum.StrEnum):
     ARREARS_READ_UNITS = "arrears.read_units"  # a named unit's arrears
     BUDGET_DRAFT = "budget.draft"
     ACCOUNTS_EXTEND = "accounts.extend"
+    MAINTENANCE_RAISE = "maintenance.raise"  # on the assembly's decision; also its payments
     OPENING_POST = "ledger.post_opening"
 
 
@@ -133,6 +134,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ARREARS_READ_UNITS: APPROVING_BODY | SUPERVISORS | COMPANY,
     Action.BUDGET_DRAFT: APPROVING_BODY | {Role.COMPANY_MANAGER},
     Action.ACCOUNTS_EXTEND: frozenset({Role.COMPANY_MANAGER, Role.OPERATOR}),
+    Action.MAINTENANCE_RAISE: FINANCE,
     Action.OPENING_POST: FINANCE | {Role.OPERATOR},
 }
 

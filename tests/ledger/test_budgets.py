@@ -253,3 +253,52 @@ def test_the_chart_is_extendable_per_estate(world: World) -> None:
     with world.client("company_manager") as other:  # serves A, not B
         accounts = other.get(f"/api/v1/estates/{world.estate_a}/ledger/accounts").json()
         assert "5009" not in {a["code"] for a in accounts}
+
+
+def test_maintenance_fund_is_raised_by_area_only_on_the_assemblys_decision(
+    platform: Platform, world: World
+) -> None:
+    base = f"/api/v1/estates/{world.estate_a}"
+    raise_id = f"raise-{uuid.uuid4().hex[:6]}"
+    body = {"raise_id": raise_id, "fen_per_m2": 3_000}
+    with world.client("company_accountant") as acc:
+        refused = acc.post(f"{base}/maintenance-fund/raises", json=body)
+        assert refused.status_code == 422 and "has not approved" in refused.json()["detail"]
+    decide(platform, world.estate_a, f"maintenance_raise:{raise_id}", approved=True)
+    with world.client("company_accountant") as acc:
+        raised = eventually(
+            lambda: (
+                (
+                    r := acc.post(
+                        f"{base}/maintenance-fund/raises",
+                        json=body,
+                        headers={"Idempotency-Key": raise_id},
+                    )
+                ).status_code
+                == 201
+                and r.json()
+            ),
+            what="the decision and the units to reach the ledger",
+        )
+        # 89.50, 102.25 and 45.00 m² at 30 yuan/m², each rounded half up to the fen.
+        assert raised["raised_fen"] == 268_500 + 306_750 + 135_000
+        assert raised["units_owing"] == 3 and len(raised["owed"]) == 3
+        twice = acc.post(f"{base}/maintenance-fund/raises", json=body)
+        assert twice.status_code == 422
+        unit = raised["owed"][0]["unit_id"]
+        too_much = acc.post(
+            f"{base}/maintenance-fund/payments", json={"unit_id": unit, "amount_fen": 10_000_000}
+        )
+        assert too_much.status_code == 422
+        paid = ok(
+            acc.post(
+                f"{base}/maintenance-fund/payments",
+                json={"unit_id": unit, "amount_fen": raised["owed"][0]["owed_fen"]},
+            )
+        )
+        assert paid["units_owing"] == 2 and paid["bank_fen"] >= raised["owed"][0]["owed_fen"]
+        fund = ok(acc.get(f"{base}/fund"))
+    assert fund["maintenance_bank_fen"] == paid["bank_fen"]
+    with world.client("owner") as owner:
+        seen = ok(owner.get(f"{base}/maintenance-fund"))
+    assert seen["owed"] is None and seen["units_owing"] == 2

@@ -159,8 +159,8 @@ function retryAfterSeconds(header) {
   return Number.isNaN(when) ? null : Math.max(1, Math.ceil((when - Date.now()) / 1000));
 }
 
-async function api(method, path, { body, raw, contentType, token } = {}) {
-  const headers = { "Accept": "application/json, application/problem+json" };
+async function api(method, path, { body, raw, contentType, token, extraHeaders, blob } = {}) {
+  const headers = { "Accept": "application/json, application/problem+json", ...extraHeaders };
   headers["Accept-Language"] = language === "en" ? "en" : "zh-CN, zh;q=0.9";
   let payloadBody;
   if (raw !== undefined) {
@@ -178,6 +178,8 @@ async function api(method, path, { body, raw, contentType, token } = {}) {
     cache: "no-store",
     credentials: "same-origin",
   });
+  // A file (a voucher) comes back as a Blob; a refusal is problem+json as always.
+  if (blob && response.ok) return response.blob();
   let payload = null;
   try {
     payload = await response.json();

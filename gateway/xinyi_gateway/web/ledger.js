@@ -322,6 +322,12 @@ export function mount(app) {
   journal.append(filterForm, entryList, more);
 
   root.replaceChildren(status, summary, company, queue, heads, payments, journal);
+  // Property fees and vouchers (fees.js) load with the fund's views, into panels of their own.
+  const extras = import("/fees.js").then((m) => m.mount(app, {
+    root, after: summary, money, refreshLedger: () => refreshMoney(),
+    fund: () => ({ estateId: state.estateId, roles: state.roles, period: state.fund?.period,
+      ready: Boolean(state.session && state.estateId && state.fund) }),
+  })).catch(() => null);
 
   // --- rendering -------------------------------------------------------------------------------
   function retranslate() {
@@ -643,7 +649,15 @@ export function mount(app) {
     }
     for (const sha of entry.voucher_sha256 ?? []) {
       const row = el("div");
-      row.append(el("dt", null, t("ledger.entry.voucher")), el("dd", "hash", sha));
+      const dd = el("dd", "hash");
+      const link = el("a", "voucher-link", sha);
+      link.href = "#/fund";
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        extras.then((x) => x?.openVoucher(sha, dd, link));
+      });
+      dd.append(link);
+      row.append(el("dt", null, t("ledger.entry.voucher")), dd);
       hashes.append(row);
     }
     box.append(hashes);
@@ -1261,6 +1275,7 @@ export function mount(app) {
       const session = app.session();
       state.inflight = load().finally(() => {
         state.inflight = null;
+        extras.then((x) => x?.refresh());
         if (app.session() !== session) this.refresh();
       });
     },

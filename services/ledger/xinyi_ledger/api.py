@@ -28,7 +28,7 @@ from xinyi_kit.errors import (
 )
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize
-from xinyi_ledger import chain, decisions, domain, journal, money, store
+from xinyi_ledger import chain, decisions, domain, journal, maintenance, money, store
 
 R = TypeVar("R", bound=Message)
 State = events_pb2.DisbursementState
@@ -1119,6 +1119,80 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             if budget is None:
                 raise NotFound(f"no budget for {request.year}")
             return await decisions.budget_pb(session, budget)
+
+    # -- the maintenance fund --------------------------------------------------------------------
+    async def RaiseMaintenanceFund(
+        self, request: ledger_pb2.RaiseMaintenanceFundRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.MaintenanceFund:
+        principal, estate_id = authorize(Action.MAINTENANCE_RAISE, request.estate_id)
+        assert estate_id is not None
+
+        async def run() -> ledger_pb2.MaintenanceFund:
+            await maintenance.raise_fund(
+                session,
+                self.outbox,
+                estate_id,
+                request.raise_id.strip(),
+                request.fen_per_m2,
+                request.booked_on,
+                principal.user_id,
+            )
+            await audit.record(
+                session,
+                estate_id,
+                "maintenance.raise",
+                request.raise_id,
+                {"fen_per_m2": request.fen_per_m2},
+            )
+            return await maintenance.summary(session, estate_id, named_units=True)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await self._once(
+                session, estate_id, "RaiseMaintenanceFund", request, ledger_pb2.MaintenanceFund, run
+            )
+
+    async def RecordMaintenancePayment(
+        self,
+        request: ledger_pb2.RecordMaintenancePaymentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> ledger_pb2.MaintenanceFund:
+        principal, estate_id = authorize(Action.MAINTENANCE_RAISE, request.estate_id)
+        assert estate_id is not None
+        unit = str(_uuid(request.unit_id, "unit_id"))
+
+        async def run() -> ledger_pb2.MaintenanceFund:
+            await maintenance.record_payment(
+                session,
+                self.outbox,
+                estate_id,
+                unit,
+                request.amount_fen,
+                request.received_on,
+                principal.user_id,
+            )
+            return await maintenance.summary(session, estate_id, named_units=True)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await self._once(
+                session,
+                estate_id,
+                "RecordMaintenancePayment",
+                request,
+                ledger_pb2.MaintenanceFund,
+                run,
+            )
+
+    async def GetMaintenanceFund(
+        self, request: ledger_pb2.GetMaintenanceFundRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.MaintenanceFund:
+        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
+        assert estate_id is not None
+        async with self.db.estate_tx(estate_id) as session:
+            return await maintenance.summary(
+                session,
+                estate_id,
+                named_units=allowed(principal, Action.ARREARS_READ_UNITS, estate_id),
+            )
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:

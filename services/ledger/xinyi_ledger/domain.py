@@ -31,6 +31,7 @@ DEFAULT_CHART: tuple[AccountSpec, ...] = (
     AccountSpec("1001", "共有基金银行存款", AccountType.ASSET),
     AccountSpec("1002", "维修资金银行存款", AccountType.ASSET),
     AccountSpec("1101", "应收物业费", AccountType.ASSET),
+    AccountSpec("1102", "应收维修资金", AccountType.ASSET),
     AccountSpec("2001", "预收物业费", AccountType.LIABILITY),
     AccountSpec("2101", "应付酬金", AccountType.LIABILITY),
     AccountSpec("3001", "共有基金", AccountType.EQUITY),
@@ -55,6 +56,8 @@ DEFAULT_CHART: tuple[AccountSpec, ...] = (
 FUND_BANK = "1001"
 MAINTENANCE_BANK = "1002"
 RECEIVABLES = "1101"
+MAINTENANCE_RECEIVABLES = "1102"
+MAINTENANCE_EQUITY = "3002"
 PREPAID = "2001"
 REMUNERATION_PAYABLE = "2101"
 REMUNERATION_EXPENSE = "5008"
