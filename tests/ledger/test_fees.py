@@ -500,3 +500,39 @@ def test_a_payment_balances_and_every_fen_is_settled_or_prepaid(
 def test_a_percentage_has_two_decimals_rounded_half_up(num: int, den: int) -> None:
     exact = Decimal(num) * 100 / Decimal(den)
     assert percent(Fraction(num, den)) == str(exact.quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+async def test_assessments_send_reminders_and_nothing_else(
+    fees_world: Estate, platform: Platform
+) -> None:
+    import asyncpg
+
+    from xinyi.common.v1 import common_pb2
+    from xinyi.ledger.v1 import events_pb2
+
+    world = fees_world
+    older, newer = month(-2), month(-1)
+    with world.client("company_accountant") as acc:
+        ok(assess(acc, world, older))
+        ok(assess(acc, world, newer))
+    conn = await asyncpg.connect(platform.admin_url)
+    try:
+        await conn.execute("SET xinyi.scope = 'system'")
+        rows = await conn.fetch(
+            "SELECT envelope FROM ledger.outbox WHERE estate_id = $1 "
+            "AND event_type = 'xinyi.ledger.v1.FeeReminder' ORDER BY seq",
+            uuid.UUID(world.estate_id),
+        )
+    finally:
+        await conn.close()
+    reminders = []
+    for row in rows:
+        event = events_pb2.FeeReminder()
+        common_pb2.EventEnvelope.FromString(bytes(row["envelope"])).payload.Unpack(event)
+        reminders.append((event.kind, event.period, event.owed_fen, event.oldest_period))
+    fees = [oracle_fee(n) for n in sorted(AREAS)]
+    after_older = [("due", older, fee, "") for fee in fees]
+    after_newer = [("due", newer, fee, "") for fee in fees] + [
+        ("arrears", newer, fee, older) for fee in fees
+    ]
+    assert sorted(reminders) == sorted(after_older + after_newer)

@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from sqlalchemy import BigInteger, DateTime, Select, String, func, select, text
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,6 +226,45 @@ async def arrears_of(
     for unit, period, amount in (await session.execute(query)).all():
         result.setdefault(unit, []).append((period, int(amount)))
     return result
+
+
+async def reminders(
+    session: AsyncSession, estate_id: uuid.UUID, period: str
+) -> list[tuple[str, Message]]:
+    """Fee reminders after a month's assessment: what each unit owes for the month, and each
+    unit's older arrears. Reminders only: nothing is ever cut (Civil Code art. 944)."""
+    out: list[tuple[str, Message]] = []
+    for unit, months in sorted((await arrears_of(session, estate_id)).items()):
+        this = sum(fen for p, fen in months if p == period)
+        older = [(p, fen) for p, fen in months if p < period]
+        if this:
+            out.append(
+                (
+                    "fee_reminder",
+                    events_pb2.FeeReminder(
+                        estate_id=str(estate_id),
+                        unit_id=str(unit),
+                        kind="due",
+                        period=period,
+                        owed_fen=this,
+                    ),
+                )
+            )
+        if older:
+            out.append(
+                (
+                    "fee_reminder",
+                    events_pb2.FeeReminder(
+                        estate_id=str(estate_id),
+                        unit_id=str(unit),
+                        kind="arrears",
+                        period=period,
+                        owed_fen=sum(fen for _, fen in older),
+                        oldest_period=older[0][0],
+                    ),
+                )
+            )
+    return out
 
 
 async def prepaid_of(
@@ -469,6 +509,9 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
                 events_pb2.FeesAssessed(
                     estate_id=str(estate_id), period=period, unit_count=len(fees), total_fen=total
                 ),
+            )
+            await self.outbox.emit_many(
+                session, estate_id, await reminders(session, estate_id, period)
             )
             await audit.record(
                 session,
