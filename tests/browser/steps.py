@@ -226,3 +226,37 @@ async def sign_out(web: WebApp) -> None:
     await web.page.locator('#site-nav a[data-area="home"]').click()
     await web.page.locator("#logout-button").click()
     await expect(web.page.locator("#login-panel")).to_be_visible()
+
+
+# --- property fees: units imported into a fund estate -------------------------------------------
+
+UNITS_CSV = (
+    "building,unit,unit_type,exclusive_area_m2,owner_name,owner_kind,phone,id_number\n"
+    "1栋,1-101,residential,100.00,王芳,person,,\n"
+    "1栋,1-102,residential,80.00,李强,person,,\n"
+    "2栋,2-101,commercial,50.00,锦华置业有限公司,developer,,\n"
+)
+
+
+def import_units(api: httpx.Client, platform: Platform, world: dict[str, Any]) -> dict[str, str]:
+    """Imports UNITS_CSV into `world`'s estate and waits until the ledger knows the units;
+    returns unit number -> unit_id."""
+    estate_id = world["estate_id"]
+    imported = api.post(
+        f"/api/v1/estates/{estate_id}/imports",
+        content=UNITS_CSV.encode(),
+        headers={"content-type": "text/csv"},
+        timeout=60,
+    )
+    assert imported.status_code in (200, 201), imported.text
+    with user_client(platform, world["users"]["accountant"]) as client:
+        deadline = time.monotonic() + 20
+        while True:
+            arrears = client.get(f"/api/v1/estates/{estate_id}/fees/arrears")
+            if arrears.status_code == 200 and arrears.json()["units_total"] == 3:
+                break
+            assert time.monotonic() < deadline, f"the ledger never learnt the units: {arrears.text}"
+            time.sleep(0.2)
+        units = client.get(f"/api/v1/estates/{estate_id}/units?limit=1000")
+        assert units.status_code == 200, units.text
+    return {u["number"]: u["unit_id"] for u in units.json()["units"]}

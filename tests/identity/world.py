@@ -48,6 +48,7 @@ class World:
     company_b: str = ""
     users: dict[str, str] = field(default_factory=dict)  # role -> user id
     tokens: dict[str, str] = field(default_factory=dict)  # role -> access token
+    usernames: dict[str, str] = field(default_factory=dict)  # role -> username
     owner_b_token: str = ""
     other_company_token: str = ""
 
@@ -173,7 +174,8 @@ def build(base: str, operator_token: str) -> World:
                     "/api/v1/role-grants", json={"user_id": user["user_id"], "role": role, **scope}
                 )
             )
-            world.tokens[role] = signin(base, f"{role.replace('_', '-')}-{tag}")
+            world.usernames[role] = f"{role.replace('_', '-')}-{tag}"
+            world.tokens[role] = signin(base, world.usernames[role])
         owner_b = ok(
             op.post(
                 "/api/v1/users",

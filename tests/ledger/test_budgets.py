@@ -302,3 +302,61 @@ def test_maintenance_fund_is_raised_by_area_only_on_the_assemblys_decision(
     with world.client("owner") as owner:
         seen = ok(owner.get(f"{base}/maintenance-fund"))
     assert seen["owed"] is None and seen["units_owing"] == 2
+
+
+def test_historical_arrears_are_settled_first(platform: Platform, world: World) -> None:
+    from tests.identity.world import signin
+
+    with world.client("operator") as op:
+        estate = ok(op.post("/api/v1/estates", json={"name": "加入中的院落"}))["estate_id"]
+        ok(
+            op.put(
+                f"/api/v1/estates/{estate}/company",
+                json={"company_id": world.company_a, "starts_on": "2020-01-01"},
+            )
+        )
+        ok(
+            op.post(
+                f"/api/v1/estates/{estate}/imports",
+                content=(
+                    "building,unit,unit_type,exclusive_area_m2,owner_name,owner_kind,phone,id_number\n"
+                    "1栋,1-101,residential,100.00,周强,person,,\n"
+                ).encode(),
+                headers={"content-type": "text/csv"},
+            )
+        )
+        unit = ok(op.get(f"/api/v1/estates/{estate}/units"))["units"][0]["unit_id"]
+        eventually(
+            lambda: op.get(f"/api/v1/estates/{estate}/ledger/accounts").json(), what="books to open"
+        )
+        ok(
+            op.post(
+                f"/api/v1/estates/{estate}/ledger/opening",
+                json={
+                    "as_of": "2025-12-31",
+                    "balances": [
+                        {"account_code": "1001", "amount_fen": 1_000_000},
+                        {"account_code": "1101", "amount_fen": 60_000, "unit_id": unit},
+                    ],
+                },
+            )
+        )
+    # The accountant's token must list the new estate: sign in again.
+    token = signin(platform.gateway_url, world.usernames["company_accountant"])
+    base = f"/api/v1/estates/{estate}"
+    with world.as_token(token) as acc:
+        arrears = ok(acc.get(f"{base}/fees/arrears"))
+        assert arrears["total_fen"] == 60_000
+        assert arrears["by_period"] == [{"period": "2025-12", "amount_fen": 60_000}]
+
+        def paid() -> dict | None:  # type: ignore[type-arg]
+            reply = acc.post(
+                f"{base}/payments",
+                json={"unit_id": unit, "amount_fen": 70_000},
+                headers={"Idempotency-Key": f"hist-{unit}"},
+            )
+            return reply.json() if reply.status_code in (200, 201) else None
+
+        settled = eventually(paid, what="the unit to reach the ledger")
+    assert settled["settled"][0] == {"period": "2025-12", "amount_fen": 60_000}
+    assert settled["prepaid_fen"] == 10_000

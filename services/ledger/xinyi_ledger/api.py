@@ -28,7 +28,7 @@ from xinyi_kit.errors import (
 )
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize
-from xinyi_ledger import chain, decisions, domain, journal, maintenance, money, store
+from xinyi_ledger import chain, decisions, domain, fees, journal, maintenance, money, store
 
 R = TypeVar("R", bound=Message)
 State = events_pb2.DisbursementState
@@ -1073,6 +1073,22 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 ),
                 principal.user_id,
             )
+            # Historical arrears become the oldest months owed: payments settle them first.
+            for code, amount, unit in lines:
+                if code == domain.RECEIVABLES and unit and amount > 0:
+                    session.add(
+                        fees.FeeAssessment(
+                            estate_id=estate_id,
+                            period=domain.period_of(day),
+                            unit_id=uuid.UUID(unit),
+                            unit_type="historical",
+                            area_centi_m2=0,
+                            rate_num=0,
+                            rate_den=1,
+                            amount_fen=amount,
+                            entry_id=row.entry_id,
+                        )
+                    )
             await audit.record(
                 session,
                 estate_id,
