@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import random
+import struct
 import time
+import zlib
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -941,6 +943,14 @@ def seed_activity(
                     "items": items,
                 },
             )
+        # The repair quote, as the company would scan it, goes with the request.
+        quote = acc.post(
+            f"{base}/vouchers",
+            params={"kind": "invoice", "filename": "电梯维修报价单.png"},
+            content=_quote_image(),
+            headers={"Content-Type": "image/png"},
+        )
+        _check(quote, "upload the repair quote")
         send(
             acc,
             "POST",
@@ -952,5 +962,28 @@ def seed_activity(
                 "purpose": "2栋电梯更换曳引钢丝绳",
                 "expense_code": "5005",
                 "budget_line_id": "repairs",
+                "voucher_sha256": [quote.json()["sha256"]],
             },
         )
+        # The older months are closed: their heads await the manager's signature.
+        for period in periods[:-1]:
+            if acc.get(f"{base}/periods/{period}/head").status_code == 404:
+                _check(acc.post(f"{base}/periods/{period}/close"), f"close {period}")
+
+
+def _quote_image() -> bytes:
+    """A small grey PNG standing in for a scanned quote (the demo has no real paper)."""
+    width, height = 64, 48
+    raw = b"".join(b"\x00" + bytes([0xDD, 0xDD, 0xDD]) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
