@@ -32,8 +32,14 @@ class RatesIO(BaseModel):
     rates: list[RateIO] = Field(min_length=1, max_length=20)
 
 
-def _rates(reply: fees_pb2.FeeRates) -> RatesIO:
-    return RatesIO(
+class RatesOut(BaseModel):
+    """The rates set so far: empty until the company sets the first."""
+
+    rates: list[RateIO]
+
+
+def _rates(reply: fees_pb2.FeeRates) -> RatesOut:
+    return RatesOut(
         rates=[
             RateIO(
                 unit_type=r.unit_type,
@@ -47,10 +53,10 @@ def _rates(reply: fees_pb2.FeeRates) -> RatesIO:
 
 @router.put(
     "/fees/rates",
-    response_model=RatesIO,
+    response_model=RatesOut,
     summary="Set fee rates per unit type from a month on (company manager or operator)",
 )
-async def set_rates(estate_id: EstateId, body: RatesIO, who: Authed, svc: Svc) -> RatesIO:
+async def set_rates(estate_id: EstateId, body: RatesIO, who: Authed, svc: Svc) -> RatesOut:
     reply = await svc.fees.SetFeeRates(
         fees_pb2.SetFeeRatesRequest(
             estate_id=estate_id,
@@ -68,8 +74,8 @@ async def set_rates(estate_id: EstateId, body: RatesIO, who: Authed, svc: Svc) -
     return _rates(reply)
 
 
-@router.get("/fees/rates", response_model=RatesIO, summary="Every fee rate set, per unit type")
-async def get_rates(estate_id: EstateId, who: Authed, svc: Svc) -> RatesIO:
+@router.get("/fees/rates", response_model=RatesOut, summary="Every fee rate set, per unit type")
+async def get_rates(estate_id: EstateId, who: Authed, svc: Svc) -> RatesOut:
     reply = await svc.fees.GetFeeRates(
         fees_pb2.GetFeeRatesRequest(estate_id=estate_id), metadata=who.metadata
     )

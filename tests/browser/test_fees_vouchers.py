@@ -58,13 +58,23 @@ def fees_world(api: httpx.Client, platform: Platform, *, assessed: bool) -> dict
                 estate_path(world, "/fees/rates"),
                 json={
                     "rates": [
-                        {"unit_type": "residential", "fen_per_m2_month": "250", "effective_from": month},
-                        {"unit_type": "commercial", "fen_per_m2_month": "400", "effective_from": month},
+                        {
+                            "unit_type": "residential",
+                            "fen_per_m2_month": "250",
+                            "effective_from": month,
+                        },
+                        {
+                            "unit_type": "commercial",
+                            "fen_per_m2_month": "400",
+                            "effective_from": month,
+                        },
                     ]
                 },
             )
             assert rates.status_code == 200, rates.text
-            assessment = manager.post(estate_path(world, "/fees/assessments"), json={"period": month})
+            assessment = manager.post(
+                estate_path(world, "/fees/assessments"), json={"period": month}
+            )
             assert assessment.status_code == 201, assessment.text
             assert assessment.json()["total_fen"] == 65_000
     return world
@@ -82,16 +92,14 @@ async def test_manager_sets_a_rate_and_assesses_last_month(
     world = fees_world(api, platform, assessed=False)
     manager = world["users"]["manager"]
     web.expect_status(estate_path(world, "/periods/"), 404)
-    # The gateway answers GET /fees/rates with 500 while an estate has no rates (its response
-    # model wants at least one); the page shows the other figures and says so in the rates' box.
-    web.expect_status(estate_path(world, "/fees/rates"), 500)
     month = previous_month()
     page = web.page
     live = page.locator("#feedback")
     await web.open()
     await sign_in(web, manager["username"], manager["password"])
     await open_fund(web)
-    await expect(page.locator("#fee-rates")).to_contain_text("收费标准")
+    # Rates are read on request (GET /fees/rates answers 500 while an estate has none).
+    await expect(page.get_by_role("button", name="查看收费标准")).to_be_visible()
     await expect(page.locator("#fee-rate")).to_contain_text(f"{month} 还没有计收物业费")
 
     await page.get_by_label("住宅（元/m²/月）").fill("2.5")
@@ -137,6 +145,9 @@ async def test_accountant_records_a_payment_and_the_payment_rate_follows(
     await open_fund(web)
     await expect(page.locator("#fee-rate-amount dd")).to_contain_text("0.00%")
     await expect(page.locator("#rates-form")).to_be_hidden()  # rates are the manager's
+    await page.get_by_role("button", name="查看收费标准").click()
+    await expect(page.locator("#rates-table")).to_contain_text("2.50 元/m²/月")
+    await expect(page.locator("#rates-table")).to_contain_text("4.00 元/m²/月")
 
     await page.get_by_label("楼栋", exact=True).select_option("1栋")
     await page.get_by_label("房号", exact=True).select_option(world["units"]["1-101"])
@@ -195,7 +206,6 @@ async def test_accountant_uploads_a_voucher_and_an_owner_opens_it(
     web: WebApp, api: httpx.Client, platform: Platform
 ) -> None:
     world = create_ledger_estate(api, platform)
-    web.expect_status(estate_path(world, "/fees/rates"), 500)  # no rates: see above
     users = world["users"]
     png = one_pixel_png()
     sha = hashlib.sha256(png).hexdigest()
@@ -213,6 +223,17 @@ async def test_accountant_uploads_a_voucher_and_an_owner_opens_it(
     await expect(live).to_contain_text("已上传凭证 receipt-1.png")
     item = page.locator(f"#voucher-list li[data-sha='{sha}']")
     await expect(item).to_contain_text("收据")
+    with user_client(platform, users["accountant"]) as client:
+        income = client.post(
+            estate_path(world, "/ledger/entries"),
+            json={
+                "source": "venue",
+                "amount_fen": 5_000,
+                "description": "场地租金",
+                "voucher_sha256": [sha],
+            },
+        )
+        assert income.status_code == 201, income.text
     await sign_out(web)
 
     await sign_in(web, users["owner"]["username"], users["owner"]["password"])
@@ -230,6 +251,15 @@ async def test_accountant_uploads_a_voucher_and_an_owner_opens_it(
     opened = await popup.value
     assert opened.url.startswith("blob:")
     await opened.close()
+
+    # The entry that cites the voucher links to it the same way.
+    entry = page.locator("#entry-list li[data-kind='income']", has_text="场地租金")
+    await entry.locator("summary").click()
+    await entry.get_by_role("link", name=sha).click()
+    await expect(entry.locator("img.voucher-preview")).to_be_visible()
+    await expect(entry.get_by_role("link", name="下载")).to_have_attribute(
+        "download", re.compile(r"\.png$")
+    )
 
     # At 360 px in English: nothing spills sideways, no Chinese left in the frame.
     await page.set_viewport_size({"width": 360, "height": 740})

@@ -345,6 +345,7 @@ def test_historical_arrears_are_settled_first(platform: Platform, world: World) 
     token = signin(platform.gateway_url, world.usernames["company_accountant"])
     base = f"/api/v1/estates/{estate}"
     with world.as_token(token) as acc:
+        assert ok(acc.get(f"{base}/fees/rates")) == {"rates": []}  # none set yet: not an error
         arrears = ok(acc.get(f"{base}/fees/arrears"))
         assert arrears["total_fen"] == 60_000
         assert arrears["by_period"] == [{"period": "2025-12", "amount_fen": 60_000}]

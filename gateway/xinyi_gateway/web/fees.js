@@ -104,7 +104,7 @@ export function mount(app, fund) {
   const vouchers = mountVouchers(app, fund);
   let info = fund.fund();
   let generation = 0;
-  const data = { rate: null, arrears: null, rates: [], units: [], period: null };
+  const data = { rate: null, arrears: null, rates: undefined, units: [], period: null };
   const isFinance = () => FINANCE.some((r) => info.roles.has(r));
   const path = (tail) => `/api/v1/estates/${encodeURIComponent(info.estateId)}${tail}`;
   const typeName = (type) => {
@@ -143,6 +143,9 @@ export function mount(app, fund) {
   arrearsBox.id = "fee-arrears";
   const ratesBox = el("div", "table-wrap");
   ratesBox.id = "fee-rates";
+  const ratesShow = el("button", "button");
+  ratesShow.type = "button";
+  ratesShow.id = "fee-rates-show";
   overview.append(rateHeading, rateBox, tagged("h3", null, "fees.arrears.heading", t), arrearsBox,
     tagged("h3", null, "fees.rates.heading", t), ratesBox);
 
@@ -301,8 +304,15 @@ export function mount(app, fund) {
   }
 
   function renderRates() {
+    if (data.rates === undefined) {
+      ratesShow.textContent = t("fees.rates.show");
+      ratesBox.replaceChildren(ratesShow);
+      return;
+    }
     if (!data.rates?.length) {
-      ratesBox.replaceChildren(el("p", "hint", t(data.rates ? "fees.rates.none" : "fees.rates.unknown")));
+      const words = el("p", "hint", t(data.rates ? "fees.rates.none" : "fees.rates.unknown"));
+      words.tabIndex = -1;
+      ratesBox.replaceChildren(words);
       return;
     }
     const rows = [...data.rates]
@@ -311,8 +321,10 @@ export function mount(app, fund) {
       .map((r) => [[typeName(r.unit_type)],
         [t("fees.rates.perM2", { amount: rateYuan(r.fen_per_m2_month) }), "num"],
         [r.effective_from]]);
-    ratesBox.replaceChildren(table("rates-table", "!fees.rates.heading",
-      ["fees.rates.type", "fees.rates.rate", "fees.rates.from"], rows));
+    const wrap = table("rates-table", "!fees.rates.heading",
+      ["fees.rates.type", "fees.rates.rate", "fees.rates.from"], rows);
+    wrap.firstChild.tabIndex = -1;
+    ratesBox.replaceChildren(wrap);
   }
 
   function renderUnits() {
@@ -365,14 +377,26 @@ export function mount(app, fund) {
 
   // --- loading ---------------------------------------------------------------------------------
   async function loadFigures() {
-    // Rates apart: the gateway answers 500 while an estate has none yet, which must not hide
-    // the figures; the rates' box then says they could not be read.
-    const [rate, arrears, rates] = await Promise.all([
+    const [rate, arrears] = await Promise.all([
       call("GET", path(`/fees/payment-rate?period=${data.period}`)),
       call("GET", path("/fees/arrears")),
-      call("GET", path("/fees/rates")).catch(() => null),
     ]);
-    Object.assign(data, { rate, arrears, rates: rates ? rates.rates ?? [] : null });
+    Object.assign(data, { rate, arrears });
+  }
+
+  // Rates load on request (or come back from saving them): the gateway answers GET /fees/rates
+  // with 500 while an estate has none, and the view should not fail on opening for that.
+  async function onShowRates() {
+    await busy(ratesShow, async () => {
+      try {
+        data.rates = (await call("GET", path("/fees/rates"))).rates ?? [];
+      } catch (error) {
+        data.rates = null;
+        if (error instanceof ApiError && error.status < 500) reportError(error);
+      }
+      renderRates();
+      ratesBox.querySelector("table, p")?.focus();
+    });
   }
 
   async function refresh() {
@@ -380,7 +404,7 @@ export function mount(app, fund) {
     info = fund.fund();
     const mine = ++generation;
     if (before.estateId !== info.estateId || before.roles !== info.roles || !info.ready) {
-      Object.assign(data, { rate: null, arrears: null, rates: [], units: [] });
+      Object.assign(data, { rate: null, arrears: null, rates: undefined, units: [] });
       for (const form of [ratesForm, assessForm, payForm]) form.reset();
     }
     render();
@@ -522,6 +546,7 @@ export function mount(app, fund) {
   assessForm.addEventListener("submit", onAssess);
   payForm.addEventListener("submit", onPay);
   payBuilding.addEventListener("change", renderUnitChoices);
+  ratesShow.addEventListener("click", onShowRates);
   app.onLanguage(retranslate);
   render();
 

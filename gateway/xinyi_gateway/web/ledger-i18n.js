@@ -408,6 +408,7 @@ export const accountNamesEn = {
   "1001": "Common fund bank account",
   "1002": "Maintenance fund bank account",
   "1101": "Fees receivable",
+  "1102": "Maintenance fund receivable",
   "2001": "Fees paid in advance",
   "2101": "Remuneration payable",
   "3001": "Common fund",
