@@ -181,6 +181,13 @@ def authorize(
     raise PermissionDenied(f"your roles do not allow this ({action.value})")
 
 
+def authorize_estate(action: Action, estate_id: uuid.UUID | str) -> tuple[Principal, uuid.UUID]:
+    """`authorize` for a call that names an estate: the estate comes back as a UUID."""
+    principal, estate = authorize(action, estate_id)
+    assert estate is not None
+    return principal, estate
+
+
 def matrix_table() -> str:
     """The matrix as a Markdown table, for the README (a test keeps the two in step)."""
     roles = list(Role)

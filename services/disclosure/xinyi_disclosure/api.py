@@ -9,7 +9,7 @@ from xinyi.disclosure.v1 import disclosure_pb2, disclosure_pb2_grpc
 from xinyi_disclosure import store
 from xinyi_kit.db import Database
 from xinyi_kit.errors import NotFound
-from xinyi_kit.permissions import Action, authorize
+from xinyi_kit.permissions import Action, authorize_estate
 
 
 class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
@@ -19,8 +19,7 @@ class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
     async def GetEstateOverview(
         self, request: disclosure_pb2.GetEstateOverviewRequest, context: grpc.aio.ServicerContext
     ) -> disclosure_pb2.GetEstateOverviewResponse:
-        _, estate_id = authorize(Action.ESTATE_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             row = await store.overview(session, estate_id)
             sequences = await store.applied_sequences(session, estate_id)

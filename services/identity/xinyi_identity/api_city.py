@@ -24,7 +24,16 @@ from xinyi_kit.errors import (
     PermissionDenied,
 )
 from xinyi_kit.outbox import Outbox
-from xinyi_kit.permissions import SCOPE_OF, Action, Role, Scope, allowed, authorize, roles_in
+from xinyi_kit.permissions import (
+    SCOPE_OF,
+    Action,
+    Role,
+    Scope,
+    allowed,
+    authorize,
+    authorize_estate,
+    roles_in,
+)
 
 APPROVING_KINDS = {
     identity_pb2.APPROVING_BODY_KIND_COMMITTEE,
@@ -287,8 +296,7 @@ class CityApi:
     async def GetEstate(
         self, request: identity_pb2.GetEstateRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.GetEstateResponse:
-        _, estate_id = authorize(Action.ESTATE_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
         async with self.db.system_tx() as session:
             row = await session.get(store.Estate, estate_id)
             if row is None:
@@ -339,8 +347,7 @@ class CityApi:
     async def AssignCompany(
         self, request: identity_pb2.AssignCompanyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CompanyAssignment:
-        _, estate_id = authorize(Action.ESTATE_ASSIGN_COMPANY, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ESTATE_ASSIGN_COMPANY, request.estate_id)
         company_id = domain.parse_uuid(request.company_id, "company_id")
         starts = domain.parse_date(request.starts_on, "starts_on")
         ends = domain.parse_date(request.ends_on, "ends_on") if request.ends_on else None
@@ -394,8 +401,7 @@ class CityApi:
     async def SetApprovingBody(
         self, request: identity_pb2.SetApprovingBodyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ApprovingBody:
-        _, estate_id = authorize(Action.ESTATE_SET_APPROVING_BODY, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ESTATE_SET_APPROVING_BODY, request.estate_id)
         if request.kind not in APPROVING_KINDS:
             raise InvalidArgument(
                 "kind is committee, self_governance_group or property_management_committee"

@@ -20,7 +20,7 @@ from xinyi_kit import audit, clock, idempotency
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument
 from xinyi_kit.outbox import Outbox
-from xinyi_kit.permissions import Action, allowed, authorize
+from xinyi_kit.permissions import Action, allowed, authorize_estate
 
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
@@ -113,8 +113,7 @@ class RosterApi:
     async def ImportEstate(
         self, request: identity_pb2.ImportEstateRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ImportEstateResponse:
-        principal, estate_id = authorize(Action.ESTATE_IMPORT, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.ESTATE_IMPORT, request.estate_id)
         if len(request.csv) > MAX_CSV_BYTES:
             raise InvalidArgument(f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
         if not request.csv.strip():
@@ -318,8 +317,7 @@ class RosterApi:
     async def ListUnits(
         self, request: identity_pb2.ListUnitsRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListUnitsResponse:
-        _, estate_id = authorize(Action.UNITS_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.UNITS_READ, request.estate_id)
         size = request.page_size or 200
         if not 1 <= size <= 1000:
             raise InvalidArgument("page_size must be between 1 and 1000")
@@ -378,8 +376,7 @@ class RosterApi:
     async def ListOwners(
         self, request: identity_pb2.ListOwnersRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListOwnersResponse:
-        principal, estate_id = authorize(Action.UNITS_READ, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.UNITS_READ, request.estate_id)
         personal = allowed(principal, Action.OWNERS_READ_PERSONAL, estate_id)
         size = request.page_size or 200
         if not 1 <= size <= 1000:
@@ -436,8 +433,7 @@ class RosterApi:
     async def GetOwnershipRoll(
         self, request: identity_pb2.GetOwnershipRollRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.GetOwnershipRollResponse:
-        _, estate_id = authorize(Action.ROLL_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ROLL_READ, request.estate_id)
         as_of = (
             request.as_of.ToDatetime(tzinfo=SHANGHAI).astimezone(SHANGHAI)
             if request.HasField("as_of")

@@ -27,7 +27,7 @@ from xinyi_kit.errors import (
     PermissionDenied,
 )
 from xinyi_kit.outbox import Outbox
-from xinyi_kit.permissions import Action, allowed, authorize
+from xinyi_kit.permissions import Action, allowed, authorize_estate
 from xinyi_ledger import chain, decisions, domain, fees, journal, maintenance, money, store
 
 R = TypeVar("R", bound=Message)
@@ -139,8 +139,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ListAccounts(
         self, request: ledger_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ListAccountsResponse:
-        _, estate_id = authorize(Action.ESTATE_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             rows = await store.accounts(session, estate_id)
         return ledger_pb2.ListAccountsResponse(
@@ -158,8 +157,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def AddAccount(
         self, request: ledger_pb2.AddAccountRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Account:
-        _, estate_id = authorize(Action.ACCOUNTS_EXTEND, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ACCOUNTS_EXTEND, request.estate_id)
         kind = domain.account_type_of(request.code)
         name = request.name.strip()
         if not name or len(name) > 100:
@@ -185,8 +183,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: ledger_pb2.SetContractTermsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ContractTerms:
         terms = request.terms
-        _, estate_id = authorize(Action.CONTRACT_TERMS_SET, terms.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.CONTRACT_TERMS_SET, terms.estate_id)
         if bool(terms.ratio) == bool(terms.fixed_monthly_fen):
             raise InvalidArgument("give either a remuneration ratio or a fixed monthly sum")
         ratio = domain.parse_ratio(terms.ratio) if terms.ratio else None
@@ -233,8 +230,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetContractTerms(
         self, request: ledger_pb2.GetContractTermsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ContractTerms:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             terms = await journal.terms_on(session, estate_id, journal.today())
         if terms is None:
@@ -252,8 +248,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def PostIncome(
         self, request: ledger_pb2.PostIncomeRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Entry:
-        principal, estate_id = authorize(Action.LEDGER_POST_INCOME, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.LEDGER_POST_INCOME, request.estate_id)
         account = domain.INCOME_ACCOUNT.get(request.source)
         if account is None:
             raise InvalidArgument("source is one of: " + ", ".join(domain.INCOME_ACCOUNT))
@@ -307,8 +302,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ReverseEntry(
         self, request: ledger_pb2.ReverseEntryRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Entry:
-        principal, estate_id = authorize(Action.LEDGER_REVERSE, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.LEDGER_REVERSE, request.estate_id)
         entry_id = _uuid(request.entry_id, "entry_id")
         reason = request.reason.strip()
         if not reason:
@@ -364,8 +358,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ListEntries(
         self, request: ledger_pb2.ListEntriesRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ListEntriesResponse:
-        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         size = request.page_size or 50
         if not 1 <= size <= 500:
             raise InvalidArgument("page_size must be between 1 and 500")
@@ -415,8 +408,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetEntry(
         self, request: ledger_pb2.GetEntryRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Entry:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         entry_id = _uuid(request.entry_id, "entry_id")
         async with self.db.estate_tx(estate_id) as session:
             row = await session.get(store.Entry, (estate_id, entry_id))
@@ -427,8 +419,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetEntryProof(
         self, request: ledger_pb2.GetEntryProofRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.EntryProof:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         entry_id = _uuid(request.entry_id, "entry_id")
         async with self.db.estate_tx(estate_id) as session:
             proof = await journal.proof_of(session, estate_id, entry_id)
@@ -445,8 +436,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetFund(
         self, request: ledger_pb2.GetFundRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Fund:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         period = domain.period_of(journal.today())
         async with self.db.estate_tx(estate_id) as session:
             accounts = await store.accounts(session, estate_id)
@@ -508,8 +498,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def SetApprovalThresholds(
         self, request: ledger_pb2.SetApprovalThresholdsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ApprovalThresholds:
-        _, estate_id = authorize(Action.CONTRACT_TERMS_SET, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.CONTRACT_TERMS_SET, request.estate_id)
         # The last tier has no bound (0 on the wire); every other bound is above zero.
         ladder: list[tuple[int | None, int]] = [
             (t.up_to_fen if n < len(request.thresholds) - 1 else (t.up_to_fen or None), t.approvals)
@@ -537,8 +526,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetApprovalThresholds(
         self, request: ledger_pb2.GetApprovalThresholdsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ApprovalThresholds:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             return self._thresholds_pb(estate_id, await self._thresholds(session, estate_id))
 
@@ -616,8 +604,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def RequestDisbursement(
         self, request: ledger_pb2.RequestDisbursementRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Disbursement:
-        principal, estate_id = authorize(Action.DISBURSEMENT_REQUEST, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.DISBURSEMENT_REQUEST, request.estate_id)
         amount = domain.check_amount(request.amount_fen)
         payee = request.payee.strip()
         purpose = request.purpose.strip()
@@ -688,8 +675,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ApproveDisbursement(
         self, request: ledger_pb2.ApproveDisbursementRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Disbursement:
-        principal, estate_id = authorize(Action.DISBURSEMENT_APPROVE, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.DISBURSEMENT_APPROVE, request.estate_id)
         if not request.totp:
             raise InvalidArgument("confirm the approval with the code from your authenticator app")
         # The second factor first: identity spends the code, so a replayed request fails here.
@@ -748,8 +734,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def RejectDisbursement(
         self, request: ledger_pb2.RejectDisbursementRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Disbursement:
-        _, estate_id = authorize(Action.DISBURSEMENT_APPROVE, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.DISBURSEMENT_APPROVE, request.estate_id)
         reason = request.reason.strip()
         if not reason:
             raise InvalidArgument("say why the payment is rejected: the company and owners read it")
@@ -776,8 +761,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def CancelDisbursement(
         self, request: ledger_pb2.CancelDisbursementRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Disbursement:
-        _, estate_id = authorize(Action.DISBURSEMENT_CANCEL, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.DISBURSEMENT_CANCEL, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             row = await self._locked(session, estate_id, request.disbursement_id)
             if row.state not in (
@@ -793,8 +777,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def RecordDisbursementPaid(
         self, request: ledger_pb2.RecordDisbursementPaidRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Disbursement:
-        principal, estate_id = authorize(Action.DISBURSEMENT_RECORD_PAID, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.DISBURSEMENT_RECORD_PAID, request.estate_id)
         evidence = request.bank_evidence.strip()
         if not evidence:
             raise InvalidArgument(
@@ -855,8 +838,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ListDisbursements(
         self, request: ledger_pb2.ListDisbursementsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ListDisbursementsResponse:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         query = (
             select(store.Disbursement)
             .where(store.Disbursement.estate_id == estate_id)
@@ -920,8 +902,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def ClosePeriod(
         self, request: ledger_pb2.ClosePeriodRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.PeriodHead:
-        principal, estate_id = authorize(Action.PERIOD_CLOSE, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.PERIOD_CLOSE, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             row = await journal.close_period(
                 session, self.outbox, estate_id, request.period, principal.user_id
@@ -932,8 +913,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetPeriodHead(
         self, request: ledger_pb2.GetPeriodHeadRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.PeriodHead:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             row = await session.get(store.Period, (estate_id, domain.check_period(request.period)))
             if row is None:
@@ -943,8 +923,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def SignPeriodHead(
         self, request: ledger_pb2.SignPeriodHeadRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.PeriodHead:
-        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         if allowed(principal, Action.HEAD_SIGN_COMPANY, estate_id):
             role = "company"
         elif allowed(principal, Action.HEAD_SIGN_COMMITTEE, estate_id):
@@ -1022,8 +1001,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def VerifyLedger(
         self, request: ledger_pb2.VerifyLedgerRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.VerifyLedgerResponse:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             verdict = await journal.verify(session, estate_id)
         return ledger_pb2.VerifyLedgerResponse(
@@ -1038,8 +1016,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def PostOpeningBalances(
         self, request: ledger_pb2.PostOpeningBalancesRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Entry:
-        principal, estate_id = authorize(Action.OPENING_POST, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.OPENING_POST, request.estate_id)
         day = journal.parse_day(request.as_of, "as_of")
         lines = [
             (b.account_code, b.amount_fen, b.unit_id) for b in request.balances if b.amount_fen
@@ -1106,8 +1083,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def SaveBudget(
         self, request: ledger_pb2.SaveBudgetRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Budget:
-        _, estate_id = authorize(Action.BUDGET_DRAFT, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.BUDGET_DRAFT, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             budget = await decisions.save_budget(
                 session, estate_id, request.year, list(request.lines)
@@ -1118,8 +1094,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetBudget(
         self, request: ledger_pb2.GetBudgetRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Budget:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             budget = (
                 (
@@ -1140,8 +1115,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def RaiseMaintenanceFund(
         self, request: ledger_pb2.RaiseMaintenanceFundRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.MaintenanceFund:
-        principal, estate_id = authorize(Action.MAINTENANCE_RAISE, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.MAINTENANCE_RAISE, request.estate_id)
 
         async def run() -> ledger_pb2.MaintenanceFund:
             await maintenance.raise_fund(
@@ -1172,8 +1146,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
         request: ledger_pb2.RecordMaintenancePaymentRequest,
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.MaintenanceFund:
-        principal, estate_id = authorize(Action.MAINTENANCE_RAISE, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.MAINTENANCE_RAISE, request.estate_id)
         unit = str(_uuid(request.unit_id, "unit_id"))
 
         async def run() -> ledger_pb2.MaintenanceFund:
@@ -1201,8 +1174,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     async def GetMaintenanceFund(
         self, request: ledger_pb2.GetMaintenanceFundRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.MaintenanceFund:
-        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             return await maintenance.summary(
                 session,

@@ -22,7 +22,7 @@ from xinyi_kit import audit, clock, idempotency
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
-from xinyi_kit.permissions import Action, allowed, authorize
+from xinyi_kit.permissions import Action, allowed, authorize_estate
 from xinyi_ledger import domain, journal, money, store
 
 Kind = events_pb2.EntryKind
@@ -335,8 +335,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
     async def SetFeeRates(
         self, request: fees_pb2.SetFeeRatesRequest, context: grpc.aio.ServicerContext
     ) -> fees_pb2.FeeRates:
-        principal, estate_id = authorize(Action.FEES_SET_RATES, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.FEES_SET_RATES, request.estate_id)
         if not request.rates:
             raise InvalidArgument("give at least one rate: a unit type, fen per m², and a month")
         wanted: dict[tuple[str, str], Fraction] = {}
@@ -393,16 +392,14 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
     async def GetFeeRates(
         self, request: fees_pb2.GetFeeRatesRequest, context: grpc.aio.ServicerContext
     ) -> fees_pb2.FeeRates:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             return _rates_pb(estate_id, await _rates(session, estate_id))
 
     async def AssessFees(
         self, request: fees_pb2.AssessFeesRequest, context: grpc.aio.ServicerContext
     ) -> fees_pb2.Assessment:
-        principal, estate_id = authorize(Action.FEES_ASSESS, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.FEES_ASSESS, request.estate_id)
         period = domain.check_period(request.period)
         if period > domain.period_of(journal.today()):
             raise FailedPrecondition(
@@ -540,8 +537,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
     async def RecordPayment(
         self, request: fees_pb2.RecordPaymentRequest, context: grpc.aio.ServicerContext
     ) -> fees_pb2.Payment:
-        principal, estate_id = authorize(Action.PAYMENT_RECORD, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.PAYMENT_RECORD, request.estate_id)
         unit_id = _uuid(request.unit_id, "unit_id")
         amount = domain.check_amount(request.amount_fen)
         day = journal.parse_day(request.received_on, "received_on")
@@ -629,8 +625,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
     async def ListArrears(
         self, request: fees_pb2.ListArrearsRequest, context: grpc.aio.ServicerContext
     ) -> fees_pb2.Arrears:
-        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         # A named unit's arrears are personal data: owners see them only as aggregates.
         detail = allowed(principal, Action.ARREARS_READ_UNITS, estate_id)
         async with self.db.estate_tx(estate_id) as session:
@@ -670,8 +665,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
     async def GetPaymentRate(
         self, request: fees_pb2.GetPaymentRateRequest, context: grpc.aio.ServicerContext
     ) -> fees_pb2.PaymentRate:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         period = domain.check_period(request.period)
         async with self.db.estate_tx(estate_id) as session:
             assessed = await _by_unit(

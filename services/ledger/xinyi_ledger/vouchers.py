@@ -23,7 +23,7 @@ from xinyi_kit.errors import (
     NotFound,
     PermissionDenied,
 )
-from xinyi_kit.permissions import Action, allowed, authorize
+from xinyi_kit.permissions import Action, allowed, authorize_estate
 from xinyi_ledger.blobstore import BlobStore, sha256_hex
 from xinyi_ledger.store import Base
 
@@ -164,8 +164,7 @@ class VoucherApi(vouchers_pb2_grpc.VoucherServiceServicer):
     async def UploadVoucher(
         self, request: vouchers_pb2.UploadVoucherRequest, context: grpc.aio.ServicerContext
     ) -> vouchers_pb2.Voucher:
-        principal, estate_id = authorize(Action.VOUCHER_UPLOAD, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.VOUCHER_UPLOAD, request.estate_id)
         if request.kind == Kind.VOUCHER_KIND_UNSPECIFIED or request.kind not in Kind.values():
             raise InvalidArgument(
                 "kind is one of: " + ", ".join(kind_name(k) for k in Kind.values() if k)
@@ -218,8 +217,7 @@ class VoucherApi(vouchers_pb2_grpc.VoucherServiceServicer):
     async def PutRedactedCopy(
         self, request: vouchers_pb2.PutRedactedCopyRequest, context: grpc.aio.ServicerContext
     ) -> vouchers_pb2.Voucher:
-        _, estate_id = authorize(Action.VOUCHER_UPLOAD, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.VOUCHER_UPLOAD, request.estate_id)
         original = _sha(request.sha256)
         sha = check_file(request.content, request.media_type, "the redacted copy")
         if sha == original:
@@ -249,8 +247,7 @@ class VoucherApi(vouchers_pb2_grpc.VoucherServiceServicer):
     async def SetPayrollTotals(
         self, request: vouchers_pb2.SetPayrollTotalsRequest, context: grpc.aio.ServicerContext
     ) -> vouchers_pb2.Voucher:
-        _, estate_id = authorize(Action.VOUCHER_UPLOAD, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.VOUCHER_UPLOAD, request.estate_id)
         sha = _sha(request.sha256)
         totals = check_totals(dict(request.payroll_totals_fen))
         async with self.db.estate_tx(estate_id) as session:
@@ -269,16 +266,14 @@ class VoucherApi(vouchers_pb2_grpc.VoucherServiceServicer):
     async def GetVoucher(
         self, request: vouchers_pb2.GetVoucherRequest, context: grpc.aio.ServicerContext
     ) -> vouchers_pb2.Voucher:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             return voucher_pb(await _row(session, estate_id, _sha(request.sha256)))
 
     async def ListVouchers(
         self, request: vouchers_pb2.ListVouchersRequest, context: grpc.aio.ServicerContext
     ) -> vouchers_pb2.ListVouchersResponse:
-        _, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         query = (
             select(VoucherRow)
             .where(VoucherRow.estate_id == estate_id)
@@ -294,8 +289,7 @@ class VoucherApi(vouchers_pb2_grpc.VoucherServiceServicer):
     async def GetVoucherFile(
         self, request: vouchers_pb2.GetVoucherFileRequest, context: grpc.aio.ServicerContext
     ) -> vouchers_pb2.VoucherFile:
-        principal, estate_id = authorize(Action.LEDGER_READ, request.estate_id)
-        assert estate_id is not None
+        principal, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             row = await _row(session, estate_id, _sha(request.sha256))
         meta = voucher_pb(row)

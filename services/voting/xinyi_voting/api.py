@@ -7,7 +7,7 @@ import grpc
 from xinyi.voting.v1 import voting_pb2, voting_pb2_grpc
 from xinyi_kit.db import Database
 from xinyi_kit.errors import NotFound
-from xinyi_kit.permissions import Action, authorize
+from xinyi_kit.permissions import Action, authorize_estate
 from xinyi_voting import store
 
 
@@ -18,8 +18,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
     async def ListBallots(
         self, request: voting_pb2.ListBallotsRequest, context: grpc.aio.ServicerContext
     ) -> voting_pb2.ListBallotsResponse:
-        _, estate_id = authorize(Action.ESTATE_READ, request.estate_id)
-        assert estate_id is not None
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             if not await store.known(session, estate_id):
                 raise NotFound("no such estate (or its registration has not reached voting yet)")
