@@ -254,7 +254,7 @@ class ReversalIn(BaseModel):
     "/ledger/entries/{entry_id}/reversal",
     response_model=EntryOut,
     status_code=201,
-    summary="Correct a mistaken income entry with a reversal that points at it",
+    summary="Correct an income entry, payment or fee assessment by a reversal pointing at it",
 )
 async def reverse(
     estate_id: EstateId,
@@ -527,6 +527,10 @@ class DisbursementOut(BaseModel):
     paid_on: str | None
     entry_id: str | None
     maintenance_use_id: str | None
+    origin: Literal["request", "bank_debit"] = Field(
+        description="request: asked before paying; bank_debit: taken by the bank, to ratify"
+    )
+    suspense_entry_id: str | None
 
 
 def _disbursement(d: ledger_pb2.Disbursement) -> DisbursementOut:
@@ -551,6 +555,51 @@ def _disbursement(d: ledger_pb2.Disbursement) -> DisbursementOut:
         paid_on=d.paid_on or None,
         entry_id=d.entry_id or None,
         maintenance_use_id=d.maintenance_use_id or None,
+        origin=d.origin or "request",
+        suspense_entry_id=d.suspense_entry_id or None,
+    )
+
+
+class BankDebitIn(BaseModel):
+    amount_fen: Fen
+    debited_on: Day
+    payee: str = Field(min_length=1, max_length=200, description="Who took it, per the statement")
+    purpose: str = Field(min_length=1, max_length=2000, description="The statement's words")
+    expense_code: str = Field(
+        default="5090", pattern=r"^5\d{3}$", description="The expense it is proposed as"
+    )
+    bank_evidence: str = Field(
+        min_length=1, max_length=500, description="The statement's reference for the debit"
+    )
+
+
+@router.post(
+    "/bank-debits",
+    response_model=DisbursementOut,
+    status_code=201,
+    summary="Record a debit the bank made on its own; the approving body ratifies it",
+)
+async def record_bank_debit(
+    estate_id: EstateId,
+    body: BankDebitIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> DisbursementOut:
+    return _disbursement(
+        await svc.ledger.RecordBankDebit(
+            ledger_pb2.RecordBankDebitRequest(
+                idempotency_key=idempotency_key or "",
+                estate_id=estate_id,
+                amount_fen=body.amount_fen,
+                debited_on=body.debited_on,
+                payee=body.payee,
+                purpose=body.purpose,
+                expense_code=body.expense_code,
+                bank_evidence=body.bank_evidence,
+            ),
+            metadata=who.metadata,
+        )
     )
 
 

@@ -185,6 +185,95 @@ async def test_income_payment_approved_twice_paid_and_seen_by_the_owner(
     assert not chinese, chinese
 
 
+async def test_accountant_reverses_a_mistaken_income_and_owners_see_both_entries(
+    web: WebApp, api: httpx.Client, platform: Platform
+) -> None:
+    world = create_ledger_estate(api, platform)
+    users = world["users"]
+    expect_ledger_statuses(web, world)
+    web.expect_status(estate_path(world, "/ledger/entries/"), 422)  # the second reversal
+    with user_client(platform, users["accountant"]) as acc:
+        posted = acc.post(
+            estate_path(world, "/ledger/entries"),
+            json={"source": "venue", "amount_fen": 123_400, "description": "会所租金（重复录入）"},
+        )
+        assert posted.status_code == 201, posted.text
+    page = web.page
+    live = page.locator("#feedback")
+    await web.open()
+    await sign_in(web, users["accountant"]["username"], users["accountant"]["password"])
+    await open_fund(web)
+    await expect(page.locator("#fund-bank dd")).to_have_text("1,234.00 元")
+    entry = page.locator("#entry-list li[data-kind='income']", has_text="会所租金（重复录入）")
+    await entry.locator("summary").click()
+    await entry.get_by_role("button", name=f"冲销第 {posted.json()['chain_index']} 号记录").click()
+    await expect(live).to_contain_text("请填写")
+    await entry.get_by_label("冲销理由（业主可见）").fill("同一笔租金录入两次")
+    await entry.get_by_role("button", name=re.compile("冲销第")).click()
+    await expect(live).to_contain_text(f"已冲销第 {posted.json()['chain_index']} 号记录")
+    await expect(page.locator("#fund-bank dd")).to_have_text("0.00 元")
+    reversal = page.locator("#entry-list li[data-kind='reversal']")
+    await expect(reversal).to_contain_text("同一笔租金录入两次")
+    # A second reversal of the same entry is refused in plain words.
+    await entry.locator("summary").click()
+    await entry.get_by_label("冲销理由（业主可见）").fill("再来一次")
+    await entry.get_by_role("button", name=re.compile("冲销第")).click()
+    await expect(live).to_contain_text("这条记录已经冲销过")
+    await sign_out(web)
+
+    # Owners see the entry and its reversal, and no reversal form.
+    await sign_in(web, users["owner"]["username"], users["owner"]["password"])
+    await open_fund(web)
+    await expect(page.locator("#entry-list li[data-kind='reversal']")).to_have_count(1)
+    await entry.locator("summary").click()
+    await expect(entry.locator("form.reverse-form")).to_have_count(0)
+
+
+async def test_a_bank_debit_is_recorded_flagged_and_ratified_with_totp(
+    web: WebApp, api: httpx.Client, platform: Platform
+) -> None:
+    world = create_ledger_estate(api, platform)
+    users = world["users"]
+    expect_ledger_statuses(web, world)
+    with user_client(platform, users["accountant"]) as acc:
+        posted = acc.post(
+            estate_path(world, "/ledger/entries"), json={"source": "parking", "amount_fen": 500_000}
+        )
+        assert posted.status_code == 201, posted.text
+    page = web.page
+    live = page.locator("#feedback")
+    await web.open()
+    await sign_in(web, users["accountant"]["username"], users["accountant"]["password"])
+    await open_fund(web)
+    await page.get_by_label("扣款金额（元）").fill("15.50")
+    await page.get_by_label("扣款日期").fill(date.today().isoformat())
+    await page.get_by_label("扣款方（如开户银行）").fill("中国工商银行")
+    await page.get_by_label("对账单摘要").fill("账户管理费")
+    await page.get_by_label("对账单流水号").fill("ICBC-20261126-77")
+    await page.get_by_role("button", name="登记扣款").click()
+    await expect(live).to_contain_text("已登记银行扣款 15.50 元，待业委会追认（需 1 人）")
+    await expect(page.locator("#fund-bank dd")).to_have_text("4,984.50 元")
+    flagged = page.locator("#disbursement-list li[data-origin='bank_debit']")
+    await expect(flagged).to_contain_text("待追认")
+    await expect(flagged.locator(".badge.flag")).to_have_text("银行自行扣款")
+    await sign_out(web)
+
+    await sign_in_with_totp(web, users["member"], platform)
+    await open_fund(web)
+    item = page.locator("#fund-queue li[data-origin='bank_debit']")
+    await item.get_by_label("验证码").fill(next_totp(users["member"], platform))
+    await item.get_by_role("button", name="追认“中国工商银行”扣去的 15.50 元").click()
+    await expect(live).to_contain_text("已追认“中国工商银行”扣去的 15.50 元，已记为支出")
+    done = page.locator("#disbursement-list li[data-origin='bank_debit']")
+    await expect(done).to_contain_text("已追认入账")
+    await page.get_by_label("类型").select_option("expense")
+    await page.get_by_role("button", name="筛选").click()
+    expense = page.locator("#entry-list li[data-kind='expense']")
+    await expense.locator("summary").click()
+    await expect(expense.locator("table.lines")).to_contain_text("5090 银行手续费及其他扣款")
+    await expect(expense.locator("table.lines")).to_contain_text("1190 待追认银行扣款")
+
+
 async def test_owner_verifies_an_entry_of_a_signed_month_in_the_browser(
     web: WebApp, browser: Browser, api: httpx.Client, platform: Platform
 ) -> None:

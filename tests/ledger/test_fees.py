@@ -459,6 +459,199 @@ def test_remuneration_accrues_on_fees_received_not_on_fees_assessed(fees_world: 
     assert accrued == int(exact + Fraction(1, 2))  # 1913.5 -> 1914, rounded once on the total
 
 
+# -- corrections ---------------------------------------------------------------------------------
+def reverse(client: httpx.Client, world: Estate, entry_id: str, reason: str) -> httpx.Response:
+    return client.post(path(world, f"/ledger/entries/{entry_id}/reversal"), json={"reason": reason})
+
+
+def balances(client: httpx.Client, world: Estate) -> dict[str, int]:
+    return {b["code"]: b["balance_fen"] for b in ok(client.get(path(world, "/fund")))["balances"]}
+
+
+def owed_by_unit(client: httpx.Client, world: Estate) -> dict[str, list[tuple[str, int]]]:
+    arrears = ok(client.get(path(world, "/fees/arrears")))
+    return {
+        u["number"]: [(p["period"], p["amount_fen"]) for p in u["by_period"]]
+        for u in arrears["units"]
+    }
+
+
+def remuneration(client: httpx.Client, world: Estate) -> int:
+    return -sum(
+        ln["amount_fen"]
+        for e in entries(client, world, "remuneration")
+        for ln in e["lines"]
+        if ln["account"] == "2101"
+    )
+
+
+def test_a_payment_taken_back_reopens_the_newest_months_and_its_remuneration(
+    fees_world: Estate,
+) -> None:
+    world = fees_world
+    with world.client("operator") as op:
+        ok(
+            op.put(
+                path(world, "/ledger/contract-terms"),
+                json={"ratio": "1/10", "sources": ["property_fee"], "effective_from": "2020-01-01"},
+            )
+        )
+    fee = oracle_fee("1-101")
+    with world.client("company_accountant") as acc:
+        ok(assess(acc, world, month(-2)))
+        ok(assess(acc, world, month(-1)))
+        # Two months and 500 fen ahead; the current month's assessment uses the 500.
+        paid = ok(pay(acc, world, "1-101", 2 * fee + 500))
+        assert paid["prepaid_fen"] == 500
+        ok(assess(acc, world, month(0)))
+        assert remuneration(acc, world) == int(Fraction(2 * fee + 500, 10) + Fraction(1, 2))
+        with world.client("owner") as owner:
+            assert reverse(owner, world, paid["entry_id"], "bounced").status_code == 403
+        assert reverse(acc, world, paid["entry_id"], " ").status_code == 400
+        taken = reverse(acc, world, paid["entry_id"], "转账退回：付款人账户有误")
+        assert taken.status_code == 201, taken.text
+        back = taken.json()
+        assert back["kind"] == "reversal" and back["reverses_entry_id"] == paid["entry_id"]
+        assert "退回物业费" in back["description"]
+        unit = unit_id(world, "1-101")
+        lines = sorted((ln["account"], ln["amount_fen"], ln["unit_id"]) for ln in back["lines"])
+        # Newest first: this month's 500 (settled from the prepayment), then the two months.
+        reopened = [("1101", 500, unit), ("1101", fee, unit), ("1101", fee, unit)]
+        assert lines == sorted([("1001", -(2 * fee + 500), None), *reopened])
+        again = reverse(acc, world, paid["entry_id"], "twice")
+        assert again.status_code == 422 and "reversed already" in again.json()["detail"]
+        owed = owed_by_unit(acc, world)
+        assert owed["1-101"] == [(month(-2), fee), (month(-1), fee), (month(0), fee)]
+        assert balances(acc, world)["1001"] == 0 and balances(acc, world)["2001"] == 0
+        # The fees were received and given back within the month: no remuneration is due.
+        assert remuneration(acc, world) == 0
+        assert ok(acc.get(path(world, "/ledger/verify")))["ok"] is True
+        rate = ok(acc.get(path(world, "/fees/payment-rate"), params={"period": month(-2)}))
+        assert rate["collected_fen"] == 0
+
+
+def test_a_wrong_assessment_is_withdrawn_and_what_was_paid_becomes_prepaid(
+    fees_world: Estate,
+) -> None:
+    world = fees_world
+    period = month(-1)
+    with world.client("company_accountant") as acc:
+        wrong = ok(assess(acc, world, period))
+        ok(pay(acc, world, "1-101", oracle_fee("1-101")))
+        ok(pay(acc, world, "1-102", 1000))
+        ok(acc.post(path(world, "/ledger/entries"), json={"source": "parking", "amount_fen": 9}))
+        before = balances(acc, world)
+        # The rate was wrong: a new rate for an assessed month is refused until it is withdrawn.
+        with world.client("company_manager") as manager:
+            rates = {
+                "rates": [
+                    {
+                        "unit_type": "residential",
+                        "fen_per_m2_month": "200",
+                        "effective_from": period,
+                    }
+                ]
+            }
+            assert manager.put(path(world, "/fees/rates"), json=rates).status_code == 422
+            taken = reverse(acc, world, wrong["entry_id"], "住宅费率录入错误")
+            assert taken.status_code == 201, taken.text
+            assert "转为预收" in taken.json()["description"]
+            assert reverse(acc, world, wrong["entry_id"], "again").status_code == 422
+            ok(manager.put(path(world, "/fees/rates"), json=rates))
+        after = balances(acc, world)
+        prepaid = oracle_fee("1-101") + 1000
+        assert after["1101"] == 0, "no fee of the month stands"
+        assert after["2001"] == before["2001"] - prepaid
+        assert after["4001"] == before["4001"] + wrong["total_fen"]
+        assert after["1001"] == before["1001"], "no money moved"
+        assert ok(acc.get(path(world, "/fees/arrears")))["total_fen"] == 0
+        rate = ok(acc.get(path(world, "/fees/payment-rate"), params={"period": period}))
+        assert rate["units_assessed"] == 0
+
+        # Assessed again at the right rate; the prepaid credit pays what it can.
+        right = ok(assess(acc, world, period))
+        fees = {f["number"]: f for f in right["fees"]}
+        new_fee = {
+            n: int(
+                (Fraction(AREAS[n][1]) * Fraction("200" if t == "residential" else RATES[t]))
+                + Fraction(1, 2)
+            )
+            for n, (t, _) in AREAS.items()
+        }
+        assert {n: f["amount_fen"] for n, f in fees.items()} == new_fee
+        assert fees["1-101"]["prepaid_applied_fen"] == min(oracle_fee("1-101"), new_fee["1-101"])
+        assert fees["1-102"]["prepaid_applied_fen"] == 1000
+        owed = owed_by_unit(acc, world)
+        assert owed["1-102"] == [(period, new_fee["1-102"] - 1000)]
+        assert "1-101" not in owed
+        assert owed["2-201"] == [(period, new_fee["2-201"])]
+        assert len(entries(acc, world, "assessment")) == 2
+        assert ok(acc.get(path(world, "/ledger/verify")))["ok"] is True
+
+
+async def test_assessments_stay_history_and_only_their_withdrawal_is_marked(
+    platform: Platform, fees_world: Estate
+) -> None:
+    import asyncpg
+
+    from xinyi_dev.platform import _with_user
+
+    world = fees_world
+    with world.client("company_accountant") as acc:
+        first = ok(assess(acc, world, month(0)))
+        ok(pay(acc, world, "1-101", 700))
+        ok(reverse(acc, world, first["entry_id"], "面积有误"))
+        ok(assess(acc, world, month(0)))
+    conn = await asyncpg.connect(
+        _with_user(platform.admin_url, "xinyi_ledger", platform.app_password)
+    )
+    try:
+        for statement in (
+            "UPDATE ledger.fee_assessments SET amount_fen = 1",
+            "UPDATE ledger.fee_assessments SET reversed_by = NULL WHERE reversed_by IS NOT NULL",
+            "UPDATE ledger.fee_assessments SET reversed_by = entry_id WHERE reversed_by IS NULL",
+            "DELETE FROM ledger.fee_assessments",
+            "DELETE FROM ledger.fee_settlements",
+        ):
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('xinyi.estate_id', $1, true)", world.estate_id
+                )
+                rows = await conn.fetch(
+                    "SELECT reversed_by IS NULL AS live FROM ledger.fee_assessments"
+                )
+                assert sorted(r["live"] for r in rows) == [False] * 3 + [True] * 3
+                settled = await conn.fetch("SELECT amount_fen FROM ledger.fee_settlements")
+                # paid, withdrawn with the assessment, and the prepaid credit applied again
+                assert sorted(r["amount_fen"] for r in settled) == [-700, 700, 700]
+                with pytest.raises(asyncpg.RaiseError):
+                    await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def test_what_follows_from_other_entries_is_not_reversed(fees_world: Estate) -> None:
+    world = fees_world
+    with world.client("operator") as op:
+        ok(
+            op.put(
+                path(world, "/ledger/contract-terms"),
+                json={"ratio": "1/10", "sources": ["parking"], "effective_from": "2020-01-01"},
+            )
+        )
+    with world.client("company_accountant") as acc:
+        income = ok(
+            acc.post(path(world, "/ledger/entries"), json={"source": "parking", "amount_fen": 1000})
+        )
+        accrual = entries(acc, world, "remuneration")[0]
+        refused = reverse(acc, world, accrual["entry_id"], "no")
+        assert refused.status_code == 422 and "reverse that income" in refused.json()["detail"]
+        back = ok(reverse(acc, world, income["entry_id"], "录入重复"))
+        again = reverse(acc, world, back["entry_id"], "undo")
+        assert again.status_code == 422 and "post the entry again" in again.json()["detail"]
+        assert remuneration(acc, world) == 0
+
+
 # -- the posting rules, for every input ----------------------------------------------------------
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 10**7), st.integers(0, 10**7)), min_size=1, max_size=20))

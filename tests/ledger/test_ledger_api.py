@@ -173,6 +173,88 @@ def test_no_path_moves_money_out_without_approvals(world: World, totp) -> None:
         assert refused.status_code == 422
 
 
+def test_a_debit_the_bank_made_alone_waits_flagged_until_the_committee_ratifies_it(
+    world: World, totp
+) -> None:
+    def balances(c: httpx.Client) -> dict[str, int]:
+        return {b["code"]: b["balance_fen"] for b in ok(c.get(path(world, "/fund")))["balances"]}
+
+    def debit(c: httpx.Client, amount: int, words: str) -> httpx.Response:
+        return c.post(
+            path(world, "/bank-debits"),
+            json={
+                "amount_fen": amount,
+                "debited_on": date.today().isoformat(),
+                "payee": "中国工商银行",
+                "purpose": words,
+                "bank_evidence": f"STMT-{uuid.uuid4().hex[:8]}",
+            },
+        )
+
+    with world.client("owner") as owner:
+        assert debit(owner, 1_500, "账户管理费").status_code == 403
+    with world.client("company_accountant") as acc:
+        ok(income(acc, world, 1_000_000))
+        before = balances(acc)
+        fee = debit(acc, 1_500, "账户管理费")
+        assert fee.status_code == 201, fee.text
+        small = fee.json()
+        assert (small["origin"], small["state"], small["approvals_required"]) == (
+            "bank_debit",
+            "requested",
+            1,
+        )
+        assert small["expense_code"] == "5090" and small["paid_on"] == date.today().isoformat()
+        # The money is gone from the bank at once, into the account of debits to ratify.
+        after = balances(acc)
+        assert before["1001"] - after["1001"] == 1_500
+        assert after["1190"] - before.get("1190", 0) == 1_500
+        held = ok(acc.get(path(world, f"/ledger/entries/{small['suspense_entry_id']}")))
+        assert held["kind"] == "bank_debit" and "待追认" in held["description"]
+        # The company can neither pay it (the bank did) nor cancel it (the money is gone).
+        d = small["disbursement_id"]
+        paid = acc.post(path(world, f"/disbursements/{d}/payment"), json={"bank_evidence": "x"})
+        assert paid.status_code == 422 and "ratif" in paid.json()["detail"]
+        cancelled = acc.post(path(world, f"/disbursements/{d}/cancellation"))
+        assert cancelled.status_code == 422, cancelled.text
+    # The committee may record what it sees first; it cannot ratify what it recorded itself.
+    with world.client("committee_member") as member:
+        big = ok(debit(member, 300_000, "法院扣划"))
+        assert big["approvals_required"] == 2
+        own = member.post(
+            path(world, f"/disbursements/{big['disbursement_id']}/approvals"),
+            json={"totp": totp("committee_member")},
+        )
+        assert own.status_code == 403
+        ratified = ok(
+            member.post(
+                path(world, f"/disbursements/{d}/approvals"),
+                json={"totp": totp("committee_member")},
+            )
+        )
+    assert ratified["state"] == "posted" and ratified["entry_id"]
+    with world.client("committee_chair") as chair:
+        disputed = ok(
+            chair.post(
+                path(world, f"/disbursements/{big['disbursement_id']}/rejection"),
+                json={"reason": "无法院文书，要求银行说明"},
+            )
+        )
+        assert disputed["state"] == "rejected"
+        final = balances(chair)
+        expense = ok(chair.get(path(world, f"/ledger/entries/{ratified['entry_id']}")))
+        assert ok(chair.get(path(world, "/ledger/verify")))["ok"] is True
+    assert expense["kind"] == "expense" and expense["disbursement_id"] == d
+    assert sorted((ln["account"], ln["amount_fen"]) for ln in expense["lines"]) == [
+        ("1190", -1_500),
+        ("5090", 1_500),
+    ]
+    # Ratified, the small one left the holding account; the disputed one stays there, flagged.
+    assert final["1190"] - before.get("1190", 0) == 300_000
+    assert final["5090"] - before.get("5090", 0) == 1_500
+    assert before["1001"] - final["1001"] == 301_500
+
+
 def test_two_approvals_at_once_and_two_payments_at_once_post_once(world: World, totp) -> None:
     with world.client("company_accountant") as acc:
         ok(income(acc, world, 5_000_000))

@@ -11,10 +11,12 @@ import { base64url, verifyProof } from "/proof.js";
 addMessages(messages);
 
 const FINANCE = new Set(["company_accountant", "company_manager"]);
+// What the company may correct by a reversal (the ledger refuses the rest, saying why).
+const REVERSIBLE = new Set(["income", "payment", "assessment"]);
 const APPROVERS = new Set(["committee_member", "committee_chair"]);
 const SOURCES = ["property_fee", "parking", "advertising", "venue", "other"];
 const KINDS = ["income", "expense", "remuneration", "reversal", "assessment", "payment",
-  "transfer", "opening"];
+  "transfer", "opening", "bank_debit"];
 const STATES = ["requested", "approved", "rejected", "cancelled", "paid", "posted"];
 // Accounts whose balances are credits: shown as positive amounts under their type.
 const CREDIT_TYPES = new Set(["liability", "equity", "income"]);
@@ -261,6 +263,25 @@ export function mount(app) {
     fieldOf("request-account", "ledger.request.account", requestAccount, t),
     requestSubmit);
 
+  // A debit the bank made on its own, as the statement shows it: the committee ratifies it.
+  const debitForm = el("form", "form");
+  debitForm.id = "debit-form";
+  debitForm.noValidate = true;
+  const debitAmount = input("text", { inputmode: "decimal", autocomplete: "off", required: "" });
+  const debitDate = input("date", { required: "" });
+  const debitPayee = input("text", { maxlength: "200", required: "" });
+  const debitPurpose = input("text", { maxlength: "2000", required: "" });
+  const debitEvidence = input("text", { maxlength: "500", required: "" });
+  const debitSubmit = button("ledger.debit.submit", "button primary", "submit");
+  debitSubmit.id = "debit-submit";
+  debitForm.append(
+    fieldOf("debit-amount", "ledger.debit.amount", debitAmount, t, "ledger.amountHint"),
+    fieldOf("debit-date", "ledger.debit.date", debitDate, t),
+    fieldOf("debit-payee", "ledger.debit.payee", debitPayee, t),
+    fieldOf("debit-purpose", "ledger.debit.purpose", debitPurpose, t),
+    fieldOf("debit-evidence", "ledger.debit.evidence", debitEvidence, t),
+    debitSubmit);
+
   const closeForm = el("form", "form");
   closeForm.id = "close-form";
   closeForm.noValidate = true;
@@ -273,6 +294,7 @@ export function mount(app) {
   company.append(
     heading(3, "ledger.income.heading", "income-heading"), incomeForm,
     heading(3, "ledger.request.heading", "request-heading"), requestForm,
+    heading(3, "ledger.debit.heading", "debit-heading"), para("ledger.debit.intro"), debitForm,
     heading(3, "ledger.close.heading", "close-heading"), closeForm);
 
   // The approving body's queue.
@@ -434,11 +456,15 @@ export function mount(app) {
     const item = el("li", "disbursement");
     item.dataset.disbursementId = d.disbursement_id;
     item.dataset.state = d.state;
+    const bankDebit = d.origin === "bank_debit";
+    item.dataset.origin = d.origin ?? "request";
     const top = el("div", "line");
+    const stateKey = bankDebit ? `ledger.debitState.${d.state}` : `ledger.state.${d.state}`;
     top.append(
       el("span", "item-name", d.payee),
       el("span", "amount", money(d.amount_fen)),
-      el("span", `badge state-${d.state}`, label(`ledger.state.${d.state}`, d.state)));
+      el("span", `badge state-${d.state}`, label(stateKey, label(`ledger.state.${d.state}`, d.state))));
+    if (bankDebit) top.append(el("span", "badge flag", t("ledger.debit.badge")));
     const facts = el("dl", "facts");
     const fact = (key, value) => {
       if (value === null || value === undefined || value === "") return;
@@ -452,7 +478,7 @@ export function mount(app) {
     fact("ledger.disb.requestedAt", formatDate(d.requested_at));
     fact("ledger.disb.rejectedReason", d.rejected_reason);
     fact("ledger.disb.evidence", d.bank_evidence);
-    fact("ledger.disb.paidOn", d.paid_on);
+    fact(bankDebit ? "ledger.debit.debitedOn" : "ledger.disb.paidOn", d.paid_on);
     item.append(top, facts);
     if (d.entry_id) {
       const link = el("a", null, t("ledger.disb.entry"));
@@ -476,8 +502,9 @@ export function mount(app) {
     const code = input("text", {
       inputmode: "numeric", pattern: "[0-9]{6}", maxlength: "6", autocomplete: "one-time-code",
     });
-    const go = button("ledger.queue.approve", "button primary", "submit");
-    go.setAttribute("aria-label", t("ledger.queue.approveLabel", {
+    const ratify = d.origin === "bank_debit";
+    const go = button(ratify ? "ledger.queue.ratify" : "ledger.queue.approve", "button primary", "submit");
+    go.setAttribute("aria-label", t(ratify ? "ledger.queue.ratifyLabel" : "ledger.queue.approveLabel", {
       payee: d.payee, amount: money(d.amount_fen),
     }));
     approve.append(fieldOf(`approve-code-${id}`, "ledger.queue.code", code, t, "ledger.queue.codeHint"), go);
@@ -673,7 +700,43 @@ export function mount(app) {
     renderChecks(result, state.checks.get(entry.entry_id));
     verify.addEventListener("click", () => onVerify(entry, verify, result));
     box.append(verify, result);
+    if (isFinance() && REVERSIBLE.has(entry.kind)) box.append(reversalForm(entry));
     return box;
+  }
+
+  function reversalForm(entry) {
+    const form = el("form", "reverse-form");
+    form.noValidate = true;
+    const legend = el("p", "hint", t(`ledger.reverse.hint.${entry.kind}`));
+    const field = el("input");
+    field.id = `reverse-reason-${entry.entry_id}`;
+    field.maxLength = 500;
+    field.required = true;
+    const name = el("label", null, t("ledger.reverse.reason"));
+    name.htmlFor = field.id;
+    const submit = el("button", "button", t("ledger.reverse.submit"));
+    submit.type = "submit";
+    submit.setAttribute("aria-label", t("ledger.reverse.label", { index: entry.chain_index }));
+    form.append(legend, name, field, submit);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!requireFilled([field])) return;
+      await busy(submit, async () => {
+        try {
+          const made = await call(
+            "POST", estatePath(`/ledger/entries/${encodeURIComponent(entry.entry_id)}/reversal`),
+            { body: { reason: field.value.trim() } });
+          await refreshMoney();
+          say("success", "ledger.feedback.reversed", {
+            index: entry.chain_index, made: made.chain_index,
+          });
+          await showEntry(made.entry_id);
+        } catch (error) {
+          explain(error, { "422 reversed already": "ledger.error.reversedAlready" });
+        }
+      });
+    });
+    return form;
   }
 
   function checkWords(c) {
@@ -847,7 +910,9 @@ export function mount(app) {
         head: null, headPeriod: null, headMissing: false, openEntry: null, checks: new Map(),
         filter: { period: "", kind: "" },
       });
-      for (const form of [incomeForm, requestForm, closeForm, headForm, filterForm]) form.reset();
+      for (const form of [incomeForm, requestForm, debitForm, closeForm, headForm, filterForm]) {
+        form.reset();
+      }
       itemRows.replaceChildren();
     }
     state.loading = "loading";
@@ -1022,6 +1087,33 @@ export function mount(app) {
     });
   }
 
+  async function onDebit(event) {
+    event.preventDefault();
+    if (!requireFilled([debitAmount, debitDate, debitPayee, debitPurpose, debitEvidence])) return;
+    const amount = amountIn(debitAmount);
+    if (amount === null) return;
+    await busy(debitSubmit, async () => {
+      try {
+        const d = await call("POST", estatePath("/bank-debits"), {
+          body: {
+            amount_fen: amount,
+            debited_on: debitDate.value,
+            payee: debitPayee.value.trim(),
+            purpose: debitPurpose.value.trim(),
+            bank_evidence: debitEvidence.value.trim(),
+          },
+        });
+        debitForm.reset();
+        await refreshMoney();
+        say("success", "ledger.feedback.debit", {
+          amount: money(d.amount_fen), required: d.approvals_required,
+        });
+      } catch (error) {
+        explain(error);
+      }
+    });
+  }
+
   async function onApprove(event, d, field, go) {
     event.preventDefault();
     const code = field.value.replace(/\s+/g, "");
@@ -1038,8 +1130,9 @@ export function mount(app) {
           "POST", estatePath(`/disbursements/${encodeURIComponent(d.disbursement_id)}/approvals`),
           { body: { totp: code } });
         await refreshMoney();
-        say("success", after.state === "approved" ? "ledger.feedback.approvedFully"
-          : "ledger.feedback.approved", {
+        const words = after.state === "posted" ? "ledger.feedback.ratified"
+          : after.state === "approved" ? "ledger.feedback.approvedFully" : "ledger.feedback.approved";
+        say("success", words, {
           payee: after.payee, amount: money(after.amount_fen),
           count: after.approvals.length, required: after.approvals_required,
         });
@@ -1259,6 +1352,7 @@ export function mount(app) {
   incomeForm.addEventListener("submit", onIncome);
   addItem.addEventListener("click", addItemRow);
   requestForm.addEventListener("submit", onRequest);
+  debitForm.addEventListener("submit", onDebit);
   closeForm.addEventListener("submit", onClose);
   headForm.addEventListener("submit", onHead);
   filterForm.addEventListener("submit", onFilter);

@@ -34,6 +34,22 @@ R = TypeVar("R", bound=Message)
 State = events_pb2.DisbursementState
 Kind = events_pb2.EntryKind
 COMMITTEE_WEEK = 7 * 24 * 3600
+BANK_DEBIT = "bank_debit"
+# What a reversal may take back, and why the rest cannot be: money out only moves by
+# disbursement, and the entries the ledger derives follow from the ones they derive from.
+REVERSIBLE: set[int] = {Kind.ENTRY_KIND_INCOME, Kind.ENTRY_KIND_PAYMENT, Kind.ENTRY_KIND_ASSESSMENT}
+REVERSIBLE_NOT: dict[int, str] = {
+    Kind.ENTRY_KIND_EXPENSE: (
+        "a payment out is not reversed: the bank paid it; money coming back is income "
+        "(a refund) on the bank's evidence"
+    ),
+    Kind.ENTRY_KIND_REMUNERATION: (
+        "remuneration follows the income it accrues on: reverse that income instead"
+    ),
+    Kind.ENTRY_KIND_REVERSAL: "a reversal is not reversed: post the entry again instead",
+    Kind.ENTRY_KIND_OPENING: "opening balances are not reversed: they are the estate's start",
+    Kind.ENTRY_KIND_TRANSFER: "a transfer between the fund's accounts is not reversed",
+}
 
 
 def _stamp(value: object) -> timestamp_pb2.Timestamp | None:
@@ -312,11 +328,9 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             original = await session.get(store.Entry, (estate_id, entry_id))
             if original is None:
                 raise NotFound("no such entry")
-            if original.kind not in (Kind.ENTRY_KIND_INCOME,):
-                # Money out only moves by disbursement; the rest of the books follow from it.
+            if original.kind not in REVERSIBLE:
                 raise FailedPrecondition(
-                    "only income entries are reversed; a payment out is "
-                    "corrected by income (a refund) on the bank's evidence"
+                    REVERSIBLE_NOT.get(original.kind, "this entry is not reversed")
                 )
             done = await session.execute(
                 select(store.Entry.entry_id).where(
@@ -326,6 +340,11 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             if done.first() is not None:
                 raise FailedPrecondition("this entry was reversed already")
             lines = (await store.lines_of(session, estate_id, [entry_id]))[entry_id]
+            correction = None
+            if original.kind == Kind.ENTRY_KIND_PAYMENT:
+                correction = await fees.payment_correction(session, estate_id, lines)
+            elif original.kind == Kind.ENTRY_KIND_ASSESSMENT:
+                correction = await fees.assessment_correction(session, estate_id, entry_id)
             row = await journal.post(
                 session,
                 self.outbox,
@@ -333,15 +352,27 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 journal.Draft(
                     kind=Kind.ENTRY_KIND_REVERSAL,
                     booked_on=journal.today(),
-                    description=f"冲销 #{original.chain_index}: {reason}"[:500],
-                    lines=[
-                        (ln.account_code, -ln.amount_fen, str(ln.unit_id or "")) for ln in lines
-                    ],
+                    description=(
+                        f"冲销 #{original.chain_index}"
+                        + (f"（{correction.note}）" if correction else "")
+                        + f": {reason}"
+                    )[:500],
+                    lines=(
+                        correction.lines
+                        if correction
+                        else [
+                            (ln.account_code, -ln.amount_fen, str(ln.unit_id or "")) for ln in lines
+                        ]
+                    ),
                     income_source=original.income_source,
                     reverses=str(entry_id),
                 ),
                 principal.user_id,
             )
+            if correction:
+                await fees.apply_correction(
+                    session, self.outbox, estate_id, correction, row, original
+                )
             await journal.accrue_remuneration(
                 session, self.outbox, estate_id, row.period, row.booked_on, principal.user_id
             )
@@ -567,6 +598,8 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             paid_on=row.paid_on.isoformat() if row.paid_on else "",
             entry_id=str(row.entry_id or ""),
             maintenance_use_id=row.maintenance_use_id,
+            origin=row.origin,
+            suspense_entry_id=str(row.suspense_entry_id or ""),
         )
 
     async def _emit_disbursement(
@@ -598,6 +631,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 approvals=count,
                 approvals_required=row.approvals_required,
                 actor_user_id=principal.user_id if principal else "",
+                origin=row.origin,
             ),
         )
 
@@ -618,7 +652,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             kind = await store.account_type(session, estate_id, request.expense_code)
             if not domain.disbursable(request.expense_code, kind):
                 raise InvalidArgument(
-                    "expense_code is one of the estate's expense accounts (5001-5008 and any "
+                    "expense_code is one of the estate's expense accounts (5001-5008, 5090 and any "
                     "added) or 2101 (paying the company's accrued remuneration)"
                 )
             if use_id:
@@ -661,6 +695,107 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             return await self._once(
                 session, estate_id, "RequestDisbursement", request, ledger_pb2.Disbursement, run
             )
+
+    async def RecordBankDebit(
+        self, request: ledger_pb2.RecordBankDebitRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.Disbursement:
+        principal, estate_id = authorize_estate(Action.BANK_DEBIT_RECORD, request.estate_id)
+        amount = domain.check_amount(request.amount_fen)
+        day = journal.parse_day(request.debited_on, "debited_on")
+        if day > journal.today():
+            raise InvalidArgument("debited_on is in the future; record a debit the statement shows")
+        payee = request.payee.strip()
+        purpose = request.purpose.strip()
+        evidence = request.bank_evidence.strip()
+        if not payee or len(payee) > 200:
+            raise InvalidArgument("name who took the money, as the statement shows (at most 200)")
+        if not purpose:
+            raise InvalidArgument("copy the statement's words for the debit: owners read them")
+        if not evidence:
+            raise InvalidArgument("give the statement's reference for the debit")
+        code = request.expense_code or domain.BANK_CHARGES
+
+        async def run() -> ledger_pb2.Disbursement:
+            kind = await store.account_type(session, estate_id, code)
+            if kind != domain.AccountType.EXPENSE:
+                raise InvalidArgument("expense_code is one of the estate's expense accounts")
+            disbursement_id = uuid.uuid4()
+            entry = await journal.post(
+                session,
+                self.outbox,
+                estate_id,
+                journal.Draft(
+                    kind=Kind.ENTRY_KIND_BANK_DEBIT,
+                    booked_on=day,
+                    description=f"银行扣款待追认：{purpose}（{payee}）"[:500],
+                    lines=[
+                        (domain.UNRATIFIED_DEBITS, amount, ""),
+                        (domain.FUND_BANK, -amount, ""),
+                    ],
+                    vouchers=[evidence] if _is_sha(evidence) else [],
+                    disbursement_id=str(disbursement_id),
+                ),
+                principal.user_id,
+            )
+            row = store.Disbursement(
+                estate_id=estate_id,
+                disbursement_id=disbursement_id,
+                state=State.DISBURSEMENT_STATE_REQUESTED,
+                amount_fen=amount,
+                payee=payee,
+                purpose=purpose[:2000],
+                expense_code=code,
+                budget_line_id="",
+                voucher_sha256=[],
+                approvals_required=money.approvals_required(
+                    amount, await self._thresholds(session, estate_id)
+                ),
+                requested_by=uuid.UUID(principal.user_id),
+                requested_at=clock.now(),
+                bank_evidence=evidence[:500],
+                paid_on=day,
+                origin=BANK_DEBIT,
+                suspense_entry_id=entry.entry_id,
+            )
+            session.add(row)
+            await session.flush()
+            await self._emit_disbursement(session, row, "disbursement_requested")
+            await audit.record(
+                session,
+                estate_id,
+                "bank_debit.record",
+                str(row.disbursement_id),
+                {"amount_fen": amount, "payee": payee, "evidence": evidence[:100]},
+            )
+            return await self._disbursement(session, row)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await self._once(
+                session, estate_id, "RecordBankDebit", request, ledger_pb2.Disbursement, run
+            )
+
+    async def _ratify(self, session: AsyncSession, row: store.Disbursement, actor: str) -> None:
+        """The approving body's ratification of a bank debit: the expense posts, out of the
+        account that held it awaiting ratification."""
+        entry = await journal.post(
+            session,
+            self.outbox,
+            row.estate_id,
+            journal.Draft(
+                kind=Kind.ENTRY_KIND_EXPENSE,
+                booked_on=journal.today(),
+                description=f"追认银行扣款：{row.purpose}（{row.payee}）"[:500],
+                lines=[
+                    (row.expense_code, row.amount_fen, ""),
+                    (domain.UNRATIFIED_DEBITS, -row.amount_fen, ""),
+                ],
+                vouchers=[row.bank_evidence] if _is_sha(row.bank_evidence) else [],
+                disbursement_id=str(row.disbursement_id),
+            ),
+            actor,
+        )
+        row.state, row.entry_id = State.DISBURSEMENT_STATE_POSTED, entry.entry_id
+        await self._emit_disbursement(session, row, "disbursement_posted")
 
     async def _locked(
         self, session: AsyncSession, estate_id: uuid.UUID, raw_id: str
@@ -722,6 +857,8 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             if count >= row.approvals_required:
                 row.state = State.DISBURSEMENT_STATE_APPROVED
             await self._emit_disbursement(session, row, "disbursement_approved")
+            if row.state == State.DISBURSEMENT_STATE_APPROVED and row.origin == BANK_DEBIT:
+                await self._ratify(session, row, principal.user_id)
             await audit.record(
                 session,
                 estate_id,
@@ -764,6 +901,11 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
         _, estate_id = authorize_estate(Action.DISBURSEMENT_CANCEL, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             row = await self._locked(session, estate_id, request.disbursement_id)
+            if row.origin == BANK_DEBIT:
+                raise FailedPrecondition(
+                    "the bank took this money already: the approving body ratifies or "
+                    "disputes it; it cannot be cancelled"
+                )
             if row.state not in (
                 State.DISBURSEMENT_STATE_REQUESTED,
                 State.DISBURSEMENT_STATE_APPROVED,
@@ -787,6 +929,10 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
 
         async def run() -> ledger_pb2.Disbursement:
             row = await self._locked(session, estate_id, request.disbursement_id)
+            if row.origin == BANK_DEBIT:
+                raise FailedPrecondition(
+                    "the bank paid this debit itself; it posts when the approving body ratifies it"
+                )
             if row.state != State.DISBURSEMENT_STATE_APPROVED:
                 raise FailedPrecondition(
                     "only an approved disbursement is paid; it needs its "

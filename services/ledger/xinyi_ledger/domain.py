@@ -32,6 +32,7 @@ DEFAULT_CHART: tuple[AccountSpec, ...] = (
     AccountSpec("1002", "维修资金银行存款", AccountType.ASSET),
     AccountSpec("1101", "应收物业费", AccountType.ASSET),
     AccountSpec("1102", "应收维修资金", AccountType.ASSET),
+    AccountSpec("1190", "待追认银行扣款", AccountType.ASSET),
     AccountSpec("2001", "预收物业费", AccountType.LIABILITY),
     AccountSpec("2101", "应付酬金", AccountType.LIABILITY),
     AccountSpec("3001", "共有基金", AccountType.EQUITY),
@@ -49,6 +50,7 @@ DEFAULT_CHART: tuple[AccountSpec, ...] = (
     AccountSpec("5006", "水电费用", AccountType.EXPENSE),
     AccountSpec("5007", "保险费用", AccountType.EXPENSE),
     AccountSpec("5008", "物业服务酬金", AccountType.EXPENSE),
+    AccountSpec("5090", "银行手续费及其他扣款", AccountType.EXPENSE),
 )
 
 
@@ -62,6 +64,8 @@ PREPAID = "2001"
 REMUNERATION_PAYABLE = "2101"
 REMUNERATION_EXPENSE = "5008"
 FUND_EQUITY = "3001"
+UNRATIFIED_DEBITS = "1190"
+BANK_CHARGES = "5090"
 
 INCOME_ACCOUNT = {
     "property_fee": "4001",

@@ -67,11 +67,17 @@ class FeeAssessment(store.Base):
     rate_num: Mapped[int] = mapped_column(BigInteger)
     rate_den: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    entry_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    # The reversal entry that took this assessment back; the month may then be assessed again.
+    reversed_by: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+
+
+LIVE = FeeAssessment.reversed_by.is_(None)
 
 
 class FeeSettlement(store.Base):
-    """What an entry (a payment, or a prepaid balance applied) paid towards a month's fee."""
+    """What an entry (a payment, or a prepaid balance applied) paid towards a month's fee; a
+    reversal's rows are negative: what it took back."""
 
     __tablename__ = "fee_settlements"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
@@ -217,7 +223,7 @@ async def arrears_of(
             paid,
             (paid.c.unit_id == FeeAssessment.unit_id) & (paid.c.period == FeeAssessment.period),
         )
-        .where(FeeAssessment.estate_id == estate_id, owed > 0)
+        .where(FeeAssessment.estate_id == estate_id, LIVE, owed > 0)
         .order_by(FeeAssessment.unit_id, FeeAssessment.period)
     )
     if unit_id is not None:
@@ -283,6 +289,154 @@ async def prepaid_of(
         .group_by(store.EntryLine.unit_id)
     )
     return {unit: -int(total) for unit, total in rows.all() if unit is not None and total < 0}
+
+
+# -- corrections -------------------------------------------------------------------------------
+@dataclass
+class Correction:
+    """What reversing a fee entry takes back: the reversal's lines, the settlements it undoes
+    (negative), the assessments it withdraws, and a sentence for owners."""
+
+    lines: list[tuple[str, int, str]]
+    settlements: list[tuple[uuid.UUID, str, int]]  # unit, month, fen (negative: taken back)
+    note: str
+    assessments: list[FeeAssessment]
+
+
+async def _settled(
+    session: AsyncSession, estate_id: uuid.UUID, unit_ids: Sequence[uuid.UUID], period: str = ""
+) -> dict[tuple[uuid.UUID, str], int]:
+    """What stands settled per unit and month of the live assessments."""
+    query = (
+        select(FeeSettlement.unit_id, FeeSettlement.period, func.sum(FeeSettlement.amount_fen))
+        .where(FeeSettlement.estate_id == estate_id, FeeSettlement.unit_id.in_(unit_ids))
+        .group_by(FeeSettlement.unit_id, FeeSettlement.period)
+    )
+    if period:
+        query = query.where(FeeSettlement.period == period)
+    rows = (await session.execute(query)).all()
+    return {(u, p): int(fen) for u, p, fen in rows if fen}
+
+
+async def payment_correction(
+    session: AsyncSession, estate_id: uuid.UUID, lines: Sequence[store.EntryLine]
+) -> Correction:
+    """Taking back a payment (it bounced, or belonged to another unit). The money leaves the
+    unit's account the way it came, mirrored: its prepaid credit first, then the newest months
+    it settled, so what the unit's other payments cover stays the oldest months."""
+    await _lock_fees(session, estate_id)
+    amount = sum(ln.amount_fen for ln in lines if ln.account_code == domain.FUND_BANK)
+    units = {ln.unit_id for ln in lines if ln.unit_id is not None}
+    if len(units) != 1 or amount <= 0:
+        raise FailedPrecondition("this entry is not one unit's payment")
+    (unit_id,) = units
+    take_prepaid = min(amount, (await prepaid_of(session, estate_id, [unit_id])).get(unit_id, 0))
+    rest = amount - take_prepaid
+    out: list[tuple[str, int, str]] = [(domain.FUND_BANK, -amount, "")]
+    if take_prepaid:
+        out.append((domain.PREPAID, take_prepaid, str(unit_id)))
+    settlements: list[tuple[uuid.UUID, str, int]] = []
+    settled = await _settled(session, estate_id, [unit_id])
+    for (_, period), fen in sorted(settled.items(), key=lambda kv: kv[0][1], reverse=True):
+        if rest == 0:
+            break
+        back = min(fen, rest)
+        rest -= back
+        out.append((domain.RECEIVABLES, back, str(unit_id)))
+        settlements.append((unit_id, period, -back))
+    if rest:
+        raise FailedPrecondition(
+            "the unit's account no longer holds this payment (its fees were corrected since); "
+            "correct those first"
+        )
+    months = sorted(p for _, p, _ in settlements)
+    note = f"退回物业费 {money.format_yuan(amount)} 元" + (
+        f"，重新计欠 {_months(months)}" if months else ""
+    )
+    return Correction(out, settlements, note, [])
+
+
+async def assessment_correction(
+    session: AsyncSession, estate_id: uuid.UUID, entry_id: uuid.UUID
+) -> Correction:
+    """Taking back a month's assessment (a wrong rate or area), so it can be assessed again:
+    every unit's fee is withdrawn, and whatever was already paid towards it becomes the unit's
+    prepaid credit, which the new assessment applies first."""
+    await _lock_fees(session, estate_id)
+    rows = list(
+        (
+            await session.execute(
+                select(FeeAssessment).where(
+                    FeeAssessment.estate_id == estate_id,
+                    FeeAssessment.entry_id == entry_id,
+                    LIVE,
+                )
+            )
+        ).scalars()
+    )
+    if not rows:
+        raise FailedPrecondition("this entry holds no fees that stand; nothing to take back")
+    (period,) = {r.period for r in rows}
+    settled = await _settled(session, estate_id, [r.unit_id for r in rows], period)
+    total = sum(r.amount_fen for r in rows)
+    out: list[tuple[str, int, str]] = [(domain.INCOME_ACCOUNT["property_fee"], total, "")]
+    settlements: list[tuple[uuid.UUID, str, int]] = []
+    for r in rows:
+        paid = settled.get((r.unit_id, period), 0)
+        out.append((domain.RECEIVABLES, paid - r.amount_fen, str(r.unit_id)))
+        if paid:
+            out.append((domain.PREPAID, -paid, str(r.unit_id)))
+            settlements.append((r.unit_id, period, -paid))
+    credited = -sum(fen for _, _, fen in settlements)
+    note = f"撤销 {period} 物业费计费 {len(rows)} 户，合计 {money.format_yuan(total)} 元" + (
+        f"；已收 {money.format_yuan(credited)} 元转为预收" if credited else ""
+    )
+    return Correction([ln for ln in out if ln[1]], settlements, note, rows)
+
+
+async def apply_correction(
+    session: AsyncSession,
+    outbox: Outbox,
+    estate_id: uuid.UUID,
+    correction: Correction,
+    reversal: store.Entry,
+    original: store.Entry,
+) -> None:
+    """Records what a fee reversal took back, once its entry is posted."""
+    session.add_all(
+        FeeSettlement(
+            estate_id=estate_id,
+            entry_id=reversal.entry_id,
+            unit_id=unit,
+            period=period,
+            amount_fen=fen,
+        )
+        for unit, period, fen in correction.settlements
+    )
+    for row in correction.assessments:
+        row.reversed_by = reversal.entry_id
+    await session.flush()
+    periods = sorted(
+        {r.period for r in correction.assessments} | {p for _, p, _ in correction.settlements}
+    )
+    await outbox.emit(
+        session,
+        estate_id,
+        "fees_corrected",
+        events_pb2.FeesCorrected(
+            estate_id=str(estate_id),
+            entry_id=str(reversal.entry_id),
+            reverses_entry_id=str(original.entry_id),
+            kind="assessment" if correction.assessments else "payment",
+            periods=periods,
+            unit_ids=sorted(
+                {str(r.unit_id) for r in correction.assessments}
+                | {str(u) for u, _, _ in correction.settlements}
+            ),
+            withdrawn_fen=sum(r.amount_fen for r in correction.assessments),
+            unsettled_fen=-sum(fen for _, _, fen in correction.settlements),
+        ),
+    )
 
 
 async def _units(session: AsyncSession, estate_id: uuid.UUID) -> list[Unit]:
@@ -355,6 +509,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
                             FeeAssessment.estate_id == estate_id,
                             FeeAssessment.unit_type == unit_type,
                             FeeAssessment.period >= starts,
+                            LIVE,
                         )
                     )
                 ).scalar_one()
@@ -417,7 +572,9 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
                 (
                     await session.execute(
                         select(FeeAssessment.unit_id).where(
-                            FeeAssessment.estate_id == estate_id, FeeAssessment.period == period
+                            FeeAssessment.estate_id == estate_id,
+                            FeeAssessment.period == period,
+                            LIVE,
                         )
                     )
                 ).scalars()
@@ -671,7 +828,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
             assessed = await _by_unit(
                 session,
                 select(FeeAssessment.unit_id, FeeAssessment.amount_fen).where(
-                    FeeAssessment.estate_id == estate_id, FeeAssessment.period == period
+                    FeeAssessment.estate_id == estate_id, FeeAssessment.period == period, LIVE
                 ),
             )
             collected = await _by_unit(

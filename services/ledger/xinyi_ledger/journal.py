@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from xinyi.ledger.v1 import events_pb2
 from xinyi_kit import clock
@@ -289,12 +290,21 @@ async def _period_sum(
     kind: int | None = None,
     exclude_kind: int | None = None,
 ) -> int:
+    """The period's sum of the accounts' lines, by the kind of entry they belong to; a reversal
+    counts as the kind it reverses (a payment taken back lowers the fees received)."""
+    original = aliased(store.Entry)
+    kind_of = func.coalesce(original.kind, store.Entry.kind)
     query = (
         select(func.coalesce(func.sum(store.EntryLine.amount_fen), 0))
         .join(
             store.Entry,
             (store.Entry.estate_id == store.EntryLine.estate_id)
             & (store.Entry.entry_id == store.EntryLine.entry_id),
+        )
+        .outerjoin(
+            original,
+            (original.estate_id == store.Entry.estate_id)
+            & (original.entry_id == store.Entry.reverses_entry_id),
         )
         .where(
             store.EntryLine.estate_id == estate_id,
@@ -303,9 +313,9 @@ async def _period_sum(
         )
     )
     if kind is not None:
-        query = query.where(store.Entry.kind == kind)
+        query = query.where(kind_of == kind)
     if exclude_kind is not None:
-        query = query.where(store.Entry.kind != exclude_kind)
+        query = query.where(kind_of != exclude_kind)
     return int((await session.execute(query)).scalar_one())
 
 

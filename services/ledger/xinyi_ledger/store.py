@@ -167,6 +167,8 @@ class Disbursement(Base):
     paid_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
     maintenance_use_id: Mapped[str] = mapped_column(String(64), default="")
+    origin: Mapped[str] = mapped_column(String(20), default="request")
+    suspense_entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
 
 
 class DisbursementApproval(Base):
