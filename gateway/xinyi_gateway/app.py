@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from xinyi_gateway import (
     problems,
+    routes_ballots,
     routes_fees,
     routes_identity,
     routes_ledger,
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_ledger.router)
     app.include_router(routes_vouchers.router)
     app.include_router(routes_fees.router)
+    app.include_router(routes_ballots.router)
 
     @app.api_route(
         "/api/{rest:path}",

@@ -9,7 +9,6 @@ from pydantic import BaseModel
 
 from xinyi.disclosure.v1 import disclosure_pb2
 from xinyi.notifications.v1 import notifications_pb2
-from xinyi.voting.v1 import voting_pb2
 from xinyi_gateway.deps import Authed, EstateId, Svc, iso
 
 router = APIRouter(prefix="/api/v1")
@@ -43,25 +42,6 @@ async def overview(estate_id: EstateId, who: Authed, svc: Svc) -> OverviewOut:
         registered_at=iso(o.registered_at),
         applied_sequences=dict(o.applied_sequences),
     )
-
-
-class BallotOut(BaseModel):
-    ballot_id: str
-    title: str
-    state: str
-
-
-@router.get(
-    "/estates/{estate_id}/ballots",
-    response_model=list[BallotOut],
-    tags=["voting"],
-    summary="The estate's ballots",
-)
-async def ballots(estate_id: EstateId, who: Authed, svc: Svc) -> list[BallotOut]:
-    reply = await svc.voting.ListBallots(
-        voting_pb2.ListBallotsRequest(estate_id=estate_id), metadata=who.metadata
-    )
-    return [BallotOut(ballot_id=b.ballot_id, title=b.title, state=b.state) for b in reply.ballots]
 
 
 class InboxMessageOut(BaseModel):

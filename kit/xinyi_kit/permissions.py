@@ -101,6 +101,9 @@ class Action(enum.StrEnum):
     ACCOUNTS_EXTEND = "accounts.extend"
     MAINTENANCE_RAISE = "maintenance.raise"  # on the assembly's decision; also its payments
     OPENING_POST = "ledger.post_opening"
+    # the owners' assembly
+    BALLOT_ORGANISE = "ballot.organise"  # draft, announce, open, close, finalise, cancel
+    BALLOT_VOTE = "ballot.vote"  # and only for the holdings the frozen roll gives the caller
 
 
 MATRIX: dict[Action, frozenset[Role]] = {
@@ -140,6 +143,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ACCOUNTS_EXTEND: frozenset({Role.COMPANY_MANAGER, Role.OPERATOR}),
     Action.MAINTENANCE_RAISE: FINANCE,
     Action.OPENING_POST: FINANCE | {Role.OPERATOR},
+    Action.BALLOT_ORGANISE: APPROVING_BODY,
+    Action.BALLOT_VOTE: frozenset({Role.OWNER}),
 }
 
 

@@ -1,19 +1,274 @@
-"""Voting's gRPC servicer."""
+"""Voting's gRPC servicer: an assembly's ballot from draft to its final decision.
+
+draft -> announced (the roll published for objections; voting opens at least 15 days later)
+-> open (the roll frozen as identity knows it at that instant) -> published (closed, counted,
+result and receipts out, objections open) -> final (ballot_decided per question). The approving
+body organises; owners vote for the holdings the frozen roll gives them; the operator cannot vote.
+"""
 
 from __future__ import annotations
 
-import grpc
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from xinyi.voting.v1 import voting_pb2, voting_pb2_grpc
+import grpc
+from google.protobuf import timestamp_pb2
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xinyi.common.v1 import common_pb2
+from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
+from xinyi.voting.v1 import events_pb2, voting_pb2, voting_pb2_grpc
+from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.db import Database
-from xinyi_kit.errors import NotFound
+from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, authorize_estate
-from xinyi_voting import store
+from xinyi_voting import store, tally
+
+# 物业管理条例 art. 14: the assembly is announced at least 15 days before it meets.
+NOTICE = timedelta(days=15)
+DEFAULT_OBJECTION_DAYS = 7
+MAX_QUESTIONS = 50
+MAX_CANDIDATES = 100
+Subject = common_pb2.DecisionSubject
+
+
+def _stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value.astimezone(UTC))
+    return out
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{what} is not a valid id") from None
+
+
+def subject_ref(kind: int, subject_id: str) -> str:
+    """The canonical "<kind>:<id>" the acting service matches, e.g. "budget:2027"."""
+    if not kind:
+        return ""
+    return f"{Subject.Kind.Name(kind).removeprefix('KIND_').lower()}:{subject_id}"
+
+
+def _questions(raw: Sequence[voting_pb2.Question]) -> list[dict[str, Any]]:
+    """Checks and stores a ballot's questions; ids are given here when the caller gave none."""
+    if not raw:
+        raise InvalidArgument("a ballot puts at least one question")
+    if len(raw) > MAX_QUESTIONS:
+        raise InvalidArgument(f"a ballot puts at most {MAX_QUESTIONS} questions")
+    out: list[dict[str, Any]] = []
+    for n, q in enumerate(raw, 1):
+        text_ = q.text.strip()
+        if not text_ or len(text_) > 4000:
+            raise InvalidArgument(f"question {n}: say what is decided (1-4000 characters)")
+        if not 1 <= int(q.matter_class) <= 9:
+            raise InvalidArgument(
+                f"question {n}: matter_class names its item of Civil Code art. 278 (1-9), "
+                "which fixes its thresholds"
+            )
+        kind = q.kind or "yes_no"
+        if kind not in ("yes_no", "candidates"):
+            raise InvalidArgument(f"question {n}: kind is yes_no or candidates")
+        candidates: list[dict[str, str]] = []
+        seats = 0
+        if kind == "candidates":
+            if not 1 <= len(q.candidates) <= MAX_CANDIDATES:
+                raise InvalidArgument(f"question {n}: name 1 to {MAX_CANDIDATES} candidates")
+            for c in q.candidates:
+                name = c.name.strip()
+                if not name or len(name) > 200:
+                    raise InvalidArgument(f"question {n}: every candidate needs a name")
+                candidates.append(
+                    {"candidate_id": c.candidate_id or uuid.uuid4().hex[:12], "name": name}
+                )
+            if len({c["candidate_id"] for c in candidates}) != len(candidates):
+                raise InvalidArgument(f"question {n}: a candidate is listed twice")
+            seats = q.seats or 1
+            if not 1 <= seats <= len(candidates):
+                raise InvalidArgument(f"question {n}: seats is between 1 and the candidates")
+        elif q.candidates or q.seats:
+            raise InvalidArgument(f"question {n}: a yes/no question has no candidates or seats")
+        sid = q.subject.id.strip()
+        if q.subject.kind and (not sid or len(sid) > 100):
+            raise InvalidArgument(f"question {n}: the subject needs the id of what is decided")
+        out.append(
+            {
+                "question_id": q.question_id or f"q{n}",
+                "text": text_,
+                "matter": int(q.matter_class),
+                "kind": kind,
+                "seats": seats,
+                "candidates": candidates,
+                "subject_kind": int(q.subject.kind),
+                "subject_id": sid if q.subject.kind else "",
+            }
+        )
+    if len({q["question_id"] for q in out}) != len(out):
+        raise InvalidArgument("two questions share an id")
+    return out
+
+
+def _question_pb(q: dict[str, Any]) -> voting_pb2.Question:
+    return voting_pb2.Question(
+        question_id=q["question_id"],
+        text=q["text"],
+        matter_class=q["matter"],
+        kind=q["kind"],
+        seats=q["seats"],
+        candidates=[voting_pb2.Candidate(**c) for c in q["candidates"]],
+        subject=Subject(kind=q["subject_kind"], id=q["subject_id"]),
+    )
+
+
+def _tally_question(q: dict[str, Any]) -> tally.Question:
+    if q["kind"] == "candidates":
+        return tally.CandidateQuestion(
+            q["question_id"],
+            tally.Matter(q["matter"]),
+            q["seats"],
+            tuple(c["candidate_id"] for c in q["candidates"]),
+        )
+    return tally.YesNoQuestion(q["question_id"], tally.Matter(q["matter"]))
+
+
+def _choices(questions: list[dict[str, Any]], raw: Sequence[voting_pb2.Choice]) -> dict[str, Any]:
+    """One valid choice per question: "yes"/"no"/"abstain", or a list of candidate ids."""
+    by_id = {q["question_id"]: q for q in questions}
+    out: dict[str, Any] = {}
+    for c in raw:
+        q = by_id.get(c.question_id)
+        if q is None:
+            raise InvalidArgument(f"no question {c.question_id[:40]!r} on this ballot")
+        if c.question_id in out:
+            raise InvalidArgument(f"question {c.question_id} is answered twice")
+        if q["kind"] == "yes_no":
+            if c.answer not in tally.YES_NO_CHOICES or c.candidate_ids:
+                raise InvalidArgument(f"question {c.question_id}: answer yes, no or abstain")
+            out[c.question_id] = c.answer
+        else:
+            offered = {x["candidate_id"] for x in q["candidates"]}
+            chosen = sorted(set(c.candidate_ids))
+            if c.answer or len(chosen) != len(c.candidate_ids) or not set(chosen) <= offered:
+                raise InvalidArgument(
+                    f"question {c.question_id}: choose among its candidates, each once "
+                    "(none at all abstains)"
+                )
+            if len(chosen) > q["seats"]:
+                raise InvalidArgument(
+                    f"question {c.question_id}: choose at most {q['seats']} candidate(s)"
+                )
+            out[c.question_id] = chosen
+    missing = [qid for qid in by_id if qid not in out]
+    if missing:
+        raise InvalidArgument(f"answer every question; missing: {', '.join(missing)}")
+    return out
+
+
+def _choice_pbs(choices: dict[str, Any]) -> list[voting_pb2.Choice]:
+    return [
+        voting_pb2.Choice(question_id=qid, answer=c)
+        if isinstance(c, str)
+        else voting_pb2.Choice(question_id=qid, candidate_ids=c)
+        for qid, c in choices.items()
+    ]
+
+
+def _receipt_code() -> str:
+    raw = secrets.token_hex(8).upper()
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
 class VotingApi(voting_pb2_grpc.VotingServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, outbox: Outbox, identity: Callable[[], grpc.aio.Channel]
+    ) -> None:
         self.db = db
+        self.outbox = outbox
+        self._identity_channel = identity
+
+    @property
+    def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
+        return identity_pb2_grpc.IdentityServiceStub(self._identity_channel())
+
+    # -- reads -----------------------------------------------------------------------------------
+    async def _ballot_pb(self, session: AsyncSession, row: store.Ballot) -> voting_pb2.Ballot:
+        units, area = (
+            await session.execute(
+                select(
+                    func.count(), func.coalesce(func.sum(store.RollUnit.area_centi_m2), 0)
+                ).where(
+                    store.RollUnit.estate_id == row.estate_id,
+                    store.RollUnit.ballot_id == row.ballot_id,
+                )
+            )
+        ).one()
+        heads = (
+            await session.execute(
+                select(func.count(func.distinct(store.RollUnit.owner_ids))).where(
+                    store.RollUnit.estate_id == row.estate_id,
+                    store.RollUnit.ballot_id == row.ballot_id,
+                )
+            )
+        ).scalar_one()
+        counted = (
+            await session.execute(
+                select(func.count()).where(
+                    store.Vote.estate_id == row.estate_id,
+                    store.Vote.ballot_id == row.ballot_id,
+                    store.Vote.superseded_by.is_(None),
+                )
+            )
+        ).scalar_one()
+        return voting_pb2.Ballot(
+            estate_id=str(row.estate_id),
+            ballot_id=str(row.ballot_id),
+            title=row.title,
+            state=row.state,
+            description=row.description,
+            questions=[_question_pb(q) for q in row.questions],
+            announced_at=_stamp(row.announced_at),
+            voting_opens_at=_stamp(row.voting_opens_at),
+            voting_closes_at=_stamp(row.voting_closes_at),
+            objection_days=row.objection_days,
+            closed_at=_stamp(row.closed_at),
+            objections_until=_stamp(row.objections_until),
+            finalized_at=_stamp(row.finalized_at),
+            roll_units=int(units),
+            roll_area_centi_m2=int(area),
+            roll_headcount=int(heads),
+            roll_as_of=_stamp(row.roll_as_of),
+            receipts_counted=int(counted),
+            created_by=str(row.created_by or ""),
+            cancelled_reason=row.cancelled_reason,
+        )
+
+    async def _row(
+        self, session: AsyncSession, estate_id: uuid.UUID, ballot_id: str, *, lock: str = ""
+    ) -> store.Ballot:
+        query = select(store.Ballot).where(
+            store.Ballot.estate_id == estate_id,
+            store.Ballot.ballot_id == _uuid(ballot_id, "ballot_id"),
+        )
+        if lock == "update":
+            query = query.with_for_update()
+        elif lock == "share":
+            query = query.with_for_update(read=True)
+        row = (await session.execute(query)).scalar_one_or_none()
+        if row is None:
+            raise NotFound("no such ballot")
+        return row
 
     async def ListBallots(
         self, request: voting_pb2.ListBallotsRequest, context: grpc.aio.ServicerContext
@@ -23,14 +278,517 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             if not await store.known(session, estate_id):
                 raise NotFound("no such estate (or its registration has not reached voting yet)")
             rows = await store.ballots(session, estate_id)
-        return voting_pb2.ListBallotsResponse(
-            ballots=[
-                voting_pb2.Ballot(
-                    estate_id=str(r.estate_id),
-                    ballot_id=str(r.ballot_id),
-                    title=r.title,
-                    state=r.state,
-                )
-                for r in rows
-            ]
+            return voting_pb2.ListBallotsResponse(
+                ballots=[await self._ballot_pb(session, r) for r in rows]
+            )
+
+    async def GetBallot(
+        self, request: voting_pb2.GetBallotRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Ballot:
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            return await self._ballot_pb(session, row)
+
+    # -- the organiser's steps -------------------------------------------------------------------
+    async def CreateBallot(
+        self, request: voting_pb2.CreateBallotRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Ballot:
+        principal, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        title = request.title.strip()
+        if not title or len(title) > 200:
+            raise InvalidArgument("give the ballot a title (at most 200 characters)")
+        if len(request.description) > 20_000:
+            raise InvalidArgument("the description has at most 20,000 characters")
+        questions = _questions(request.questions)
+
+        async def run() -> voting_pb2.Ballot:
+            if not await store.known(session, estate_id):
+                raise NotFound("no such estate (or its registration has not reached voting yet)")
+            row = store.Ballot(
+                estate_id=estate_id,
+                ballot_id=uuid.uuid4(),
+                title=title,
+                state="draft",
+                description=request.description.strip(),
+                questions=questions,
+                created_by=uuid.UUID(principal.user_id),
+                created_at=clock.now(),
+                objection_days=DEFAULT_OBJECTION_DAYS,
+                cancelled_reason="",
+            )
+            session.add(row)
+            await session.flush()
+            await audit.record(
+                session, estate_id, "ballot.create", str(row.ballot_id), {"title": title}
+            )
+            return await self._ballot_pb(session, row)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await idempotency.once(
+                session,
+                estate_id,
+                f"{principal.user_id}:CreateBallot",
+                request.idempotency_key,
+                request,
+                voting_pb2.Ballot,
+                run,
+            )
+
+    async def _fetch_roll(
+        self, session: AsyncSession, row: store.Ballot, at: datetime, *, voters: bool
+    ) -> None:
+        """The roll as identity knows it at `at`, replacing any earlier copy of it."""
+        as_of = timestamp_pb2.Timestamp()
+        as_of.FromDatetime(at.astimezone(UTC))
+        roll = await self.identity.GetOwnershipRoll(
+            identity_pb2.GetOwnershipRollRequest(estate_id=str(row.estate_id), as_of=as_of),
+            metadata=auth.forwarded_metadata(),
+            timeout=30,
         )
+        if not roll.entries:
+            raise FailedPrecondition("the estate has no units on its roll; import them first")
+        where = (store.RollUnit.estate_id == row.estate_id) & (
+            store.RollUnit.ballot_id == row.ballot_id
+        )
+        await session.execute(delete(store.RollUnit).where(where))
+        session.add_all(
+            store.RollUnit(
+                estate_id=row.estate_id,
+                ballot_id=row.ballot_id,
+                unit_id=uuid.UUID(e.unit_id),
+                building=e.building[:100],
+                number=e.number[:100],
+                area_centi_m2=e.exclusive_area_centi_m2,
+                owner_ids=sorted(e.owner_ids),
+            )
+            for e in roll.entries
+        )
+        if voters:
+            users: dict[str, uuid.UUID] = {}
+            token = ""
+            while True:
+                page = await self.identity.ListOwners(
+                    identity_pb2.ListOwnersRequest(
+                        estate_id=str(row.estate_id), page_size=500, page_token=token
+                    ),
+                    metadata=auth.forwarded_metadata(),
+                    timeout=30,
+                )
+                users.update({o.owner_id: uuid.UUID(o.user_id) for o in page.owners if o.user_id})
+                token = page.next_page_token
+                if not token:
+                    break
+            session.add_all(
+                store.RollVoter(
+                    estate_id=row.estate_id, ballot_id=row.ballot_id, owner_id=o, user_id=u
+                )
+                for o, u in users.items()
+            )
+        await session.flush()
+
+    async def _emit_state(self, session: AsyncSession, row: store.Ballot, name: str) -> None:
+        await self.outbox.emit(
+            session,
+            row.estate_id,
+            name,
+            events_pb2.BallotStateChanged(
+                estate_id=str(row.estate_id),
+                ballot_id=str(row.ballot_id),
+                state=row.state,
+                voting_opens_at=_stamp(row.voting_opens_at),
+                voting_closes_at=_stamp(row.voting_closes_at),
+            ),
+        )
+
+    async def AnnounceBallot(
+        self, request: voting_pb2.AnnounceBallotRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Ballot:
+        _, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        if not request.HasField("voting_opens_at") or not request.HasField("voting_closes_at"):
+            raise InvalidArgument("say when voting opens and when it closes")
+        opens = request.voting_opens_at.ToDatetime(tzinfo=UTC)
+        closes = request.voting_closes_at.ToDatetime(tzinfo=UTC)
+        days = request.objection_days or DEFAULT_OBJECTION_DAYS
+        if not 1 <= days <= 60:
+            raise InvalidArgument("objection_days is between 1 and 60 (default 7)")
+        now = clock.now()
+        if opens < now + NOTICE:
+            raise FailedPrecondition(
+                "voting opens at least 15 days after the announcement (物业管理条例 art. 14); "
+                f"the earliest now is {(now + NOTICE).isoformat(timespec='minutes')}"
+            )
+        if closes <= opens:
+            raise InvalidArgument("voting closes after it opens")
+        if closes - opens > timedelta(days=90):
+            raise InvalidArgument("voting stays open at most 90 days")
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id, lock="update")
+            if row.state != "draft":
+                raise FailedPrecondition(f"the ballot is {row.state}; only a draft is announced")
+            await self._fetch_roll(session, row, now, voters=False)
+            row.state, row.announced_at = "announced", now
+            row.voting_opens_at, row.voting_closes_at, row.objection_days = opens, closes, days
+            await self._emit_state(session, row, "ballot_announced")
+            await audit.record(session, estate_id, "ballot.announce", str(row.ballot_id))
+            return await self._ballot_pb(session, row)
+
+    async def OpenBallot(
+        self, request: voting_pb2.BallotRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Ballot:
+        _, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        now = clock.now()
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id, lock="update")
+            if row.state != "announced":
+                raise FailedPrecondition(f"the ballot is {row.state}; only an announced one opens")
+            assert row.voting_opens_at is not None and row.voting_closes_at is not None
+            if now < row.voting_opens_at:
+                raise FailedPrecondition(
+                    f"voting opens at {row.voting_opens_at.isoformat(timespec='minutes')}, as "
+                    "announced; not before"
+                )
+            if now >= row.voting_closes_at:
+                raise FailedPrecondition("the announced voting period is over; cancel the ballot")
+            await session.execute(
+                delete(store.RollVoter).where(
+                    (store.RollVoter.estate_id == estate_id)
+                    & (store.RollVoter.ballot_id == row.ballot_id)
+                )
+            )
+            await self._fetch_roll(session, row, now, voters=True)
+            row.state, row.roll_as_of, row.voter_secret = "open", now, secrets.token_bytes(32)
+            await self._emit_state(session, row, "ballot_opened")
+            await audit.record(session, estate_id, "ballot.open", str(row.ballot_id))
+            return await self._ballot_pb(session, row)
+
+    async def CancelBallot(
+        self, request: voting_pb2.CancelBallotRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Ballot:
+        _, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        reason = request.reason.strip()
+        if not reason:
+            raise InvalidArgument("say why the ballot is cancelled: owners read it")
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id, lock="update")
+            if row.state not in ("draft", "announced", "open"):
+                raise FailedPrecondition(
+                    f"the ballot is {row.state}; it can no longer be cancelled"
+                )
+            row.state, row.cancelled_reason = "cancelled", reason[:2000]
+            await self._emit_state(session, row, "ballot_cancelled")
+            await audit.record(
+                session, estate_id, "ballot.cancel", str(row.ballot_id), {"reason": reason}
+            )
+            return await self._ballot_pb(session, row)
+
+    # -- votes -----------------------------------------------------------------------------------
+    async def _holdings(
+        self, session: AsyncSession, row: store.Ballot, user_id: str
+    ) -> dict[str, tuple[list[str], int]]:
+        """The persons (holdings) the user speaks for on the frozen roll: person key -> (unit
+        ids, summed area). A co-owner speaks for the co-owned holding, like each co-owner."""
+        owners = list(
+            (
+                await session.execute(
+                    select(store.RollVoter.owner_id).where(
+                        store.RollVoter.estate_id == row.estate_id,
+                        store.RollVoter.ballot_id == row.ballot_id,
+                        store.RollVoter.user_id == uuid.UUID(user_id),
+                    )
+                )
+            ).scalars()
+        )
+        if not owners:
+            return {}
+        owner_sets = (
+            await session.execute(
+                select(store.RollUnit.owner_ids)
+                .where(
+                    store.RollUnit.estate_id == row.estate_id,
+                    store.RollUnit.ballot_id == row.ballot_id,
+                    store.RollUnit.owner_ids.overlap(owners),
+                )
+                .distinct()
+            )
+        ).scalars()
+        out: dict[str, tuple[list[str], int]] = {}
+        for owner_ids in owner_sets:
+            units = (
+                await session.execute(
+                    select(store.RollUnit.unit_id, store.RollUnit.area_centi_m2).where(
+                        store.RollUnit.estate_id == row.estate_id,
+                        store.RollUnit.ballot_id == row.ballot_id,
+                        store.RollUnit.owner_ids == owner_ids,
+                    )
+                )
+            ).all()
+            key = tally.person_key(tally.RollUnit("", 0, frozenset(owner_ids)))
+            out[key] = ([str(u) for u, _ in units], sum(int(a) for _, a in units))
+        return out
+
+    def _voter_key(self, row: store.Ballot, person: str) -> str:
+        assert row.voter_secret is not None
+        return hmac.new(row.voter_secret, person.encode(), hashlib.sha256).hexdigest()[:20]
+
+    def _receipt_pb(
+        self, row: store.Ballot, vote: store.Vote, holding: tuple[list[str], int] | None
+    ) -> voting_pb2.Receipt:
+        return voting_pb2.Receipt(
+            receipt_code=vote.receipt_code,
+            state="superseded" if vote.superseded_by else "counted",
+            superseded_by=vote.superseded_by or "",
+            cast_at=_stamp(vote.cast_at),
+            voter_key=self._voter_key(row, vote.person_key),
+            unit_count=len(holding[0]) if holding else 0,
+            area_centi_m2=holding[1] if holding else 0,
+            choices=_choice_pbs(vote.choices),
+            ballot_id=str(row.ballot_id),
+        )
+
+    async def CastVote(
+        self, request: voting_pb2.CastVoteRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.CastVoteResponse:
+        principal, estate_id = authorize_estate(Action.BALLOT_VOTE, request.estate_id)
+
+        async def run() -> voting_pb2.CastVoteResponse:
+            # A share lock: votes go on side by side, and closing waits for them.
+            row = await self._row(session, estate_id, request.ballot_id, lock="share")
+            if row.state != "open":
+                raise FailedPrecondition(
+                    f"the ballot is {row.state}; votes are taken only while it is open"
+                )
+            assert row.voting_closes_at is not None
+            now = clock.now()
+            if now >= row.voting_closes_at:
+                raise FailedPrecondition(
+                    f"voting closed at {row.voting_closes_at.isoformat(timespec='minutes')}; "
+                    "no vote is taken after that"
+                )
+            choices = _choices(row.questions, request.choices)
+            holdings = await self._holdings(session, row, principal.user_id)
+            if not holdings:
+                raise PermissionDenied(
+                    "you hold no unit on this ballot's roll (frozen when voting opened)"
+                )
+            receipts = []
+            for person, holding in sorted(holdings.items()):
+                # One vote per holding across every channel, however many arrive at once.
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                    {"k": f"vote:{row.ballot_id}:{person}"},
+                )
+                code = _receipt_code()
+                previous = (
+                    await session.execute(
+                        update(store.Vote)
+                        .where(
+                            store.Vote.estate_id == estate_id,
+                            store.Vote.ballot_id == row.ballot_id,
+                            store.Vote.person_key == person,
+                            store.Vote.superseded_by.is_(None),
+                        )
+                        .values(superseded_by=code)
+                        .returning(store.Vote.receipt_code)
+                    )
+                ).scalar_one_or_none()
+                vote = store.Vote(
+                    estate_id=estate_id,
+                    ballot_id=row.ballot_id,
+                    receipt_code=code,
+                    person_key=person,
+                    voter_user_id=uuid.UUID(principal.user_id),
+                    channel="online",
+                    choices=choices,
+                    cast_at=now,
+                )
+                session.add(vote)
+                await session.flush()
+                await self.outbox.emit(
+                    session,
+                    estate_id,
+                    "vote_recorded",
+                    events_pb2.VoteRecorded(
+                        estate_id=str(estate_id),
+                        ballot_id=str(row.ballot_id),
+                        receipt_code=code,
+                        voter_user_id=principal.user_id,
+                        superseded_receipt_code=previous or "",
+                    ),
+                )
+                receipts.append(self._receipt_pb(row, vote, holding))
+            return voting_pb2.CastVoteResponse(receipts=receipts)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await idempotency.once(
+                session,
+                estate_id,
+                f"{principal.user_id}:CastVote",
+                request.idempotency_key,
+                request,
+                voting_pb2.CastVoteResponse,
+                run,
+            )
+
+    async def GetMyVote(
+        self, request: voting_pb2.BallotRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.CastVoteResponse:
+        principal, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            holdings = await self._holdings(session, row, principal.user_id)
+            if not holdings:
+                return voting_pb2.CastVoteResponse()
+            votes = (
+                await session.execute(
+                    select(store.Vote)
+                    .where(
+                        store.Vote.estate_id == estate_id,
+                        store.Vote.ballot_id == row.ballot_id,
+                        store.Vote.person_key.in_(list(holdings)),
+                    )
+                    .order_by(store.Vote.cast_at.desc())
+                )
+            ).scalars()
+            return voting_pb2.CastVoteResponse(
+                receipts=[self._receipt_pb(row, v, holdings[v.person_key]) for v in votes]
+            )
+
+    async def GetReceipt(
+        self, request: voting_pb2.GetReceiptRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Receipt:
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            vote = await session.get(
+                store.Vote, (estate_id, row.ballot_id, request.receipt_code.strip().upper())
+            )
+            if vote is None:
+                raise NotFound("no such receipt on this ballot")
+            return self._receipt_pb(row, vote, None)
+
+    # -- the count -------------------------------------------------------------------------------
+    async def _count(
+        self, session: AsyncSession, row: store.Ballot
+    ) -> tuple[tally.Roll, list[tally.CountedQuestion], dict[str, str]]:
+        units = (
+            await session.execute(
+                select(store.RollUnit).where(
+                    store.RollUnit.estate_id == row.estate_id,
+                    store.RollUnit.ballot_id == row.ballot_id,
+                )
+            )
+        ).scalars()
+        roll = tally.group_roll(
+            tally.RollUnit(str(u.unit_id), u.area_centi_m2, frozenset(u.owner_ids)) for u in units
+        )
+        live = list(
+            (
+                await session.execute(
+                    select(store.Vote).where(
+                        store.Vote.estate_id == row.estate_id,
+                        store.Vote.ballot_id == row.ballot_id,
+                        store.Vote.superseded_by.is_(None),
+                    )
+                )
+            ).scalars()
+        )
+        counted = []
+        for q in row.questions:
+            qid = q["question_id"]
+            votes = {
+                v.person_key: (
+                    v.choices[qid] if isinstance(v.choices[qid], str) else frozenset(v.choices[qid])
+                )
+                for v in live
+            }
+            counted.append(
+                tally.CountedQuestion(
+                    _tally_question(q), votes, {v.person_key: v.receipt_code for v in live}
+                )
+            )
+        keys = {p: self._voter_key(row, p) for p in roll.persons}
+        return roll, counted, keys
+
+    async def CloseBallot(
+        self, request: voting_pb2.BallotRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Ballot:
+        _, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        now = clock.now()
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id, lock="update")
+            if row.state != "open":
+                raise FailedPrecondition(f"the ballot is {row.state}; only an open one closes")
+            assert row.voting_closes_at is not None
+            if now < row.voting_closes_at:
+                raise FailedPrecondition(
+                    f"voting closes at {row.voting_closes_at.isoformat(timespec='minutes')}, as "
+                    "announced; not before"
+                )
+            roll, counted, keys = await self._count(session, row)
+            row.result_json = tally.result_document(roll, counted, keys)
+            row.state, row.closed_at = "published", now
+            row.objections_until = now + timedelta(days=row.objection_days)
+            await self._emit_state(session, row, "ballot_closed")
+            await audit.record(session, estate_id, "ballot.close", str(row.ballot_id))
+            return await self._ballot_pb(session, row)
+
+    async def FinalizeBallot(
+        self, request: voting_pb2.BallotRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Ballot:
+        _, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        now = clock.now()
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id, lock="update")
+            if row.state != "published":
+                raise FailedPrecondition(
+                    f"the ballot is {row.state}; a result becomes final after it is published"
+                )
+            assert row.objections_until is not None and row.result_json is not None
+            if now < row.objections_until:
+                raise FailedPrecondition(
+                    "objections to the result are open until "
+                    f"{row.objections_until.isoformat(timespec='minutes')}"
+                )
+            document = json.loads(row.result_json)
+            by_id = {q["question_id"]: q for q in row.questions}
+            for published in document["questions"]:
+                q = by_id[published["question_id"]]
+                result = published["result"]
+                approved = bool(result.get("approved", bool(result.get("chosen"))))
+                event = events_pb2.BallotDecided(
+                    estate_id=str(estate_id),
+                    ballot_id=str(row.ballot_id),
+                    question_id=q["question_id"],
+                    matter_class=q["matter"],
+                    subject=Subject(kind=q["subject_kind"], id=q["subject_id"]),
+                    subject_ref=subject_ref(q["subject_kind"], q["subject_id"]),
+                    approved=approved,
+                    chosen_candidate_ids=result.get("chosen", []),
+                    tally=events_pb2.Tally(
+                        total_area_centi_m2=published["roll"]["total_area_centi_m2"],
+                        total_headcount=published["roll"]["total_headcount"],
+                        participating_area_centi_m2=result["participating_area_centi_m2"],
+                        participating_headcount=result["participating_headcount"],
+                        approving_area_centi_m2=result.get("approving_area_centi_m2", 0),
+                        approving_headcount=result.get("approving_headcount", 0),
+                    ),
+                    decided_at=_stamp(now),
+                )
+                await self.outbox.emit(session, estate_id, "ballot_decided", event)
+            row.state, row.finalized_at = "final", now
+            await self._emit_state(session, row, "ballot_final")
+            await audit.record(session, estate_id, "ballot.finalize", str(row.ballot_id))
+            return await self._ballot_pb(session, row)
+
+    async def GetResult(
+        self, request: voting_pb2.BallotRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.BallotResult:
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            if row.result_json is None:
+                raise FailedPrecondition(f"the ballot is {row.state}; its result is not out yet")
+            return voting_pb2.BallotResult(
+                ballot=await self._ballot_pb(session, row), document_json=row.result_json
+            )

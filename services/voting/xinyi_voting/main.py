@@ -17,7 +17,7 @@ def main() -> None:
     kit = ServiceKit("voting", load(Settings))
     kit.add_servicer(
         voting_pb2_grpc.add_VotingServiceServicer_to_server,
-        VotingApi(kit.db),
+        VotingApi(kit.db, kit.outbox, kit.identity_channel),
         voting_pb2.DESCRIPTOR.services_by_name["VotingService"].full_name,
     )
     kit.consume("identity", events.IDENTITY)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, select
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -28,6 +30,59 @@ class Ballot(Base):
     ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text, default="")
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    voting_opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    voting_closes_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    objection_days: Mapped[int] = mapped_column(Integer, default=7)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    objections_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    roll_as_of: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cancelled_reason: Mapped[str] = mapped_column(Text, default="")
+    voter_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RollUnit(Base):
+    __tablename__ = "roll_units"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    building: Mapped[str] = mapped_column(String(100))
+    number: Mapped[str] = mapped_column(String(100))
+    area_centi_m2: Mapped[int] = mapped_column(BigInteger)
+    owner_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+
+
+class RollVoter(Base):
+    """Which user account speaks for an owner on the frozen roll."""
+
+    __tablename__ = "roll_voters"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID)
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    receipt_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    person_key: Mapped[str] = mapped_column(Text)
+    voter_user_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    channel: Mapped[str] = mapped_column(String(20), default="online")
+    choices: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    cast_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    superseded_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 async def record_estate(session: AsyncSession, estate_id: uuid.UUID, name: str) -> None:
@@ -42,6 +97,6 @@ async def known(session: AsyncSession, estate_id: uuid.UUID) -> bool:
 
 async def ballots(session: AsyncSession, estate_id: uuid.UUID) -> list[Ballot]:
     rows = await session.execute(
-        select(Ballot).where(Ballot.estate_id == estate_id).order_by(Ballot.title)
+        select(Ballot).where(Ballot.estate_id == estate_id).order_by(Ballot.created_at.desc())
     )
     return list(rows.scalars())

@@ -1,0 +1,358 @@
+"""An owners' assembly end to end through the gateway: drafted by the committee, announced at
+least 15 days ahead, opened on a roll frozen from identity, voted (and re-voted) by owners of one
+unit, of two units and of a co-owned unit, closed and counted by art. 278, recounted from the
+published receipts by the independent script, and made final: the ledger's budget it names is
+approved by the ballot_decided event. The platform clock moves through the weeks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.identity.world import PASSWORD, credit_code, ok, random_phone, signin
+from tests.poll import eventually
+from xinyi_dev.platform import Platform
+from xinyi_kit.clock import move_clock
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = 24 * 3600
+
+# Holders: A owns two flats (one person, 150 m²), B one, C and D co-own one (one person), and
+# the developer's unsold parking spaces (one person, 50 m², no account, does not vote).
+CSV = (
+    "building,unit,unit_type,exclusive_area_m2,owner_name,owner_kind,phone,id_number\n"
+    "1栋,1-101,residential,100.00,甲,person,{a},\n"
+    "1栋,1-102,residential,50.00,甲,person,{a},\n"
+    "1栋,1-103,residential,100.00,乙,person,{b},\n"
+    "1栋,1-104,residential,100.00,丙,person,{c},\n"
+    "1栋,1-104,residential,100.00,丁,person,{d},\n"
+    "P,P-01,parking,30.00,锦华置业有限公司,developer,,\n"
+    "P,P-02,parking,20.00,锦华置业有限公司,developer,,\n"
+)
+OWNERS = ("a", "b", "c", "d")
+
+
+@dataclass
+class Assembly:
+    base: str
+    estate_id: str
+    usernames: dict[str, str] = field(default_factory=dict)
+    offset: float = 0.0
+    clock_file: Path = Path()
+
+    def at(self, seconds: float) -> None:
+        """Moves the platform's clock to `seconds` after the test began (never back)."""
+        self.offset = seconds
+        move_clock(self.clock_file, seconds)
+
+    def client(self, who: str) -> httpx.Client:
+        token = signin(self.base, self.usernames[who])  # a token of the moved clock's time
+        return httpx.Client(
+            base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def path(self, tail: str = "") -> str:
+        return f"/api/v1/estates/{self.estate_id}/ballots{tail}"
+
+
+@pytest.fixture
+def assembly(platform: Platform, operator_token: str) -> Iterator[Assembly]:
+    base, tag = platform.gateway_url, uuid.uuid4().hex[:6]
+    phones = {who: random_phone() for who in OWNERS}
+    world = Assembly(base, "", clock_file=platform.data_dir / "clock-offset")
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {operator_token}"}, timeout=30
+    ) as op:
+        district = ok(op.post("/api/v1/districts", json={"name": f"成华区{tag}"}))
+        street = ok(
+            op.post("/api/v1/streets", json={"district_id": district["district_id"], "name": "街"})
+        )
+        community = ok(
+            op.post("/api/v1/communities", json={"street_id": street["street_id"], "name": "社区"})
+        )
+        company = ok(
+            op.post(
+                "/api/v1/companies",
+                json={"name": f"信达物业{tag}", "credit_code": credit_code(tag + "vote")},
+            )
+        )
+        estate = ok(
+            op.post(
+                "/api/v1/estates",
+                json={"name": f"表决小区{tag}", "community_id": community["community_id"]},
+            )
+        )["estate_id"]
+        world.estate_id = estate
+        ok(
+            op.put(
+                f"/api/v1/estates/{estate}/company",
+                json={"company_id": company["company_id"], "starts_on": "2020-01-01"},
+            )
+        )
+        ok(
+            op.post(
+                f"/api/v1/estates/{estate}/imports",
+                content=CSV.format(**phones).encode(),
+                headers={"content-type": "text/csv"},
+            )
+        )
+        people = {
+            **{who: ("owner", {"estate_id": estate}, phones[who]) for who in OWNERS},
+            "chair": ("committee_chair", {"estate_id": estate}, random_phone()),
+            "manager": ("company_manager", {"company_id": company["company_id"]}, random_phone()),
+        }
+        for who, (role, scope, phone) in people.items():
+            username = f"vote-{who}-{tag}"
+            user = ok(
+                op.post(
+                    "/api/v1/users",
+                    json={
+                        "username": username,
+                        "display_name": who,
+                        "phone": phone,
+                        "password": PASSWORD,
+                    },
+                )
+            )
+            ok(
+                op.post(
+                    "/api/v1/role-grants", json={"user_id": user["user_id"], "role": role, **scope}
+                )
+            )
+            world.usernames[who] = username
+    world.usernames["operator"] = "operator"
+    with world.client("chair") as chair:
+        eventually(
+            lambda: chair.get(world.path()).status_code == 200,
+            what="voting learning of the estate",
+        )
+    try:
+        yield world
+    finally:
+        move_clock(world.clock_file, 0)
+
+
+def operator_client(platform: Platform, base: str) -> httpx.Client:
+    token = signin(base, "operator", platform.operator_password)
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def vote(
+    c: httpx.Client, world: Assembly, ballot: dict, budget: str, raise_: str, company: str
+) -> httpx.Response:  # type: ignore[type-arg]
+    return c.put(
+        world.path(f"/{ballot['ballot_id']}/vote"),
+        json={
+            "choices": [
+                {"question_id": "budget", "answer": budget},
+                {"question_id": "raise", "answer": raise_},
+                {"question_id": "company", "candidate_ids": [company] if company else []},
+            ]
+        },
+    )
+
+
+def test_an_assembly_from_draft_to_a_final_decision_the_ledger_acts_on(
+    platform: Platform, assembly: Assembly, tmp_path: Path
+) -> None:
+    world = assembly
+    year = datetime.now(UTC).year + 1
+    with world.client("manager") as manager:
+        budget = ok(
+            manager.put(
+                f"/api/v1/estates/{world.estate_id}/budgets/{year}",
+                json={
+                    "lines": [
+                        {
+                            "line_id": "cleaning",
+                            "name": "保洁",
+                            "expense_code": "5002",
+                            "amount_fen": 1_200_000,
+                        }
+                    ]
+                },
+            )
+        )
+    assert budget["state"] == "draft"
+    body = {
+        "title": f"{year} 年度业主大会",
+        "description": "审议预算、续筹维修资金、选聘物业",
+        "questions": [
+            {
+                "question_id": "budget",
+                "text": f"批准 {year} 年度共有基金预算",
+                "matter_class": 9,
+                "subject": {"kind": "budget", "id": budget["budget_id"]},
+            },
+            {"question_id": "raise", "text": "续筹维修资金", "matter_class": 6},
+            {
+                "question_id": "company",
+                "text": "选聘物业服务企业",
+                "matter_class": 4,
+                "kind": "candidates",
+                "seats": 1,
+                "candidates": [
+                    {"candidate_id": "x", "name": "信达物业"},
+                    {"candidate_id": "y", "name": "蓉城物业"},
+                ],
+            },
+        ],
+    }
+    with world.client("a") as owner:
+        assert owner.post(world.path(), json=body).status_code == 403
+    with world.client("chair") as chair:
+        bad = chair.post(
+            world.path(), json={**body, "questions": [{"text": "x", "matter_class": 10}]}
+        )
+        assert bad.status_code == 422
+        ballot = ok(chair.post(world.path(), json=body, headers={"Idempotency-Key": "assembly-1"}))
+        again = ok(chair.post(world.path(), json=body, headers={"Idempotency-Key": "assembly-1"}))
+        assert again["ballot_id"] == ballot["ballot_id"] and ballot["state"] == "draft"
+        b = ballot["ballot_id"]
+        now = datetime.now(UTC)
+        early = chair.post(
+            world.path(f"/{b}/announce"),
+            json={
+                "voting_opens_at": (now + timedelta(days=14)).isoformat(),
+                "voting_closes_at": (now + timedelta(days=21)).isoformat(),
+            },
+        )
+        assert early.status_code == 422 and "15 days" in early.json()["detail"]
+        opens, closes = now + timedelta(days=15, hours=1), now + timedelta(days=22)
+        announced = ok(
+            chair.post(
+                world.path(f"/{b}/announce"),
+                json={
+                    "voting_opens_at": opens.isoformat(),
+                    "voting_closes_at": closes.isoformat(),
+                },
+            )
+        )
+        assert announced["state"] == "announced"
+        # The roll published for objections: 6 units, 400 m², 4 persons (A, B, C+D, developer).
+        assert (announced["roll_units"], announced["roll_area_centi_m2"]) == (6, 40_000)
+        assert announced["roll_headcount"] == 4
+        assert chair.post(world.path(f"/{b}/open")).status_code == 422, "not before the day"
+    with world.client("a") as owner:
+        shut = vote(owner, world, ballot, "yes", "yes", "x")
+        assert shut.status_code == 422 and "only while it is open" in shut.json()["detail"]
+
+    world.at(15 * DAY + 2 * 3600)
+    with world.client("chair") as chair:
+        opened = ok(chair.post(world.path(f"/{b}/open")))
+    assert opened["state"] == "open" and opened["roll_as_of"]
+    with operator_client(platform, world.base) as op:
+        assert vote(op, world, ballot, "yes", "yes", "x").status_code == 403
+    with world.client("chair") as chair:
+        refused = vote(chair, world, ballot, "yes", "yes", "x")
+        assert refused.status_code == 403, "the committee's chair holds no unit here"
+
+    receipts: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+    with world.client("a") as a:
+        first = ok(vote(a, world, ballot, "no", "yes", "x"))["receipts"]
+        assert len(first) == 1 and first[0]["unit_count"] == 2
+        assert first[0]["area_centi_m2"] == 15_000
+        wrong = a.put(
+            world.path(f"/{b}/vote"), json={"choices": [{"question_id": "budget", "answer": "yes"}]}
+        )
+        assert wrong.status_code == 400 and "missing" in wrong.json()["detail"]
+        unknown = vote(a, world, ballot, "yes", "yes", "z")
+        assert unknown.status_code == 400 and "candidates" in unknown.json()["detail"]
+        # A changes the vote: a new receipt, the first one superseded.
+        receipts["a"] = ok(vote(a, world, ballot, "yes", "yes", "x"))["receipts"]
+        old = ok(a.get(world.path(f"/{b}/receipts/{first[0]['receipt_code']}")))
+        assert old["state"] == "superseded"
+        assert old["superseded_by"] == receipts["a"][0]["receipt_code"]
+    # B votes twice at the same instant: one vote counts.
+    with world.client("b") as bclient:
+        with ThreadPoolExecutor(2) as pool:
+            both = list(
+                pool.map(lambda c: vote(bclient, world, ballot, "yes", "yes", c), ["y", "y"])
+            )
+        assert [r.status_code for r in both] == [200, 200], [r.text for r in both]
+        mine = ok(bclient.get(world.path(f"/{b}/vote")))["receipts"]
+        assert sorted(r["state"] for r in mine) == ["counted", "superseded"]
+    # C votes for the co-owned flat; D, the other co-owner, changes that one vote.
+    with world.client("c") as c:
+        c_receipt = ok(vote(c, world, ballot, "no", "no", "y"))["receipts"][0]
+    with world.client("d") as d:
+        d_receipt = ok(vote(d, world, ballot, "abstain", "abstain", ""))["receipts"][0]
+        assert d_receipt["voter_key"] == c_receipt["voter_key"], "one holding, one vote"
+        assert (
+            ok(d.get(world.path(f"/{b}/receipts/{c_receipt['receipt_code']}")))["state"]
+            == "superseded"
+        )
+    with world.client("chair") as chair:
+        assert chair.post(world.path(f"/{b}/close")).status_code == 422, "not before the end"
+
+    world.at(22 * DAY + 3600)
+    with world.client("a") as a:
+        late = vote(a, world, ballot, "no", "no", "y")
+        assert late.status_code == 422 and "voting closed" in late.json()["detail"]
+    with world.client("chair") as chair:
+        closed = ok(chair.post(world.path(f"/{b}/close")))
+        assert closed["state"] == "published" and closed["receipts_counted"] == 3
+        assert chair.post(world.path(f"/{b}/finalize")).status_code == 422, "objections open"
+    with world.client("a") as a:
+        result = ok(a.get(world.path(f"/{b}/result")))
+    doc = result["document"]
+    by_q = {q["question_id"]: q for q in doc["questions"]}
+    # Voted: A (150 m²), B (100), C+D (100) of 400 m² and 3 of 4 persons: participation met.
+    budget_q = by_q["budget"]["result"]
+    assert (budget_q["participating_area_centi_m2"], budget_q["participating_headcount"]) == (
+        35_000,
+        3,
+    )
+    # The budget (item 9): yes from A and B, 250 of 350 m² and 2 of 3 persons: more than half.
+    assert (budget_q["approving_area_centi_m2"], budget_q["approving_headcount"]) == (25_000, 2)
+    assert budget_q["approved"] is True
+    # Raising the maintenance fund (item 6) needs 3/4: 250/350 m² falls short.
+    assert by_q["raise"]["result"]["approved"] is False
+    # The company: x from A (150), y from B (100): x has 150/350 m², not more than half.
+    assert by_q["company"]["result"]["chosen"] == []
+    counted = {r["receipt"] for r in by_q["budget"]["receipts"]}
+    assert receipts["a"][0]["receipt_code"] in counted
+    assert d_receipt["receipt_code"] in counted and c_receipt["receipt_code"] not in counted
+
+    # Anyone can recount from the published document with the independent script.
+    published = tmp_path / "result.json"
+    published.write_text(json.dumps(doc, ensure_ascii=False))
+    recount = subprocess.run(
+        [sys.executable, str(ROOT / "services/voting/recount.py"), str(published)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert recount.returncode == 0, recount.stdout + recount.stderr
+    doc["questions"][0]["result"]["approved"] = False
+    published.write_text(json.dumps(doc, ensure_ascii=False))
+    tampered = subprocess.run(
+        [sys.executable, str(ROOT / "services/voting/recount.py"), str(published)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert tampered.returncode == 1 and "budget" in tampered.stdout + tampered.stderr
+
+    world.at(30 * DAY)
+    with world.client("chair") as chair:
+        final = ok(chair.post(world.path(f"/{b}/finalize")))
+        assert final["state"] == "final"
+    with world.client("manager") as manager:
+        eventually(
+            lambda: (
+                ok(manager.get(f"/api/v1/estates/{world.estate_id}/budgets/{year}"))["state"]
+                == "approved"
+            ),
+            what="the ledger approving the budget the assembly decided",
+        )
