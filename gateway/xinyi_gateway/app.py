@@ -21,6 +21,7 @@ from xinyi_gateway import (
     routes_identity,
     routes_ledger,
     routes_services,
+    routes_voice,
     routes_vouchers,
 )
 from xinyi_gateway.config import Settings
@@ -104,7 +105,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_ledger.router)
     app.include_router(routes_vouchers.router)
     app.include_router(routes_fees.router)
+    app.include_router(routes_voice.router)
     app.include_router(routes_ballots.router)
+    app.include_router(routes_ballots.petitions)
 
     @app.api_route(
         "/api/{rest:path}",
@@ -122,7 +125,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
     app.add_middleware(
-        BodyLimit, limit=settings.max_body_bytes, allowances=routes_vouchers.BODY_ALLOWANCES
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        allowances=[
+            *routes_vouchers.BODY_ALLOWANCES,
+            *routes_voice.BODY_ALLOWANCES,
+            *routes_ballots.BODY_ALLOWANCES,
+        ],
     )
     app.add_middleware(SecurityHeaders)
     return app

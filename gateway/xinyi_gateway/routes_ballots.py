@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AwareDatetime, BaseModel, Field
 
 from xinyi.common.v1 import common_pb2
 from xinyi.voting.v1 import voting_pb2
 from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, IdempotencyKey, Svc, iso
+from xinyi_gateway.limits import Allowance
+from xinyi_gateway.problems import problem
 
 router = APIRouter(prefix="/api/v1/estates/{estate_id}/ballots", tags=["voting"])
 BallotId = Annotated[str, Path(pattern=UUID_PATTERN)]
@@ -47,6 +50,9 @@ class BallotIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20_000)
     questions: list[QuestionIO] = Field(min_length=1, max_length=50)
+    petition_id: str = Field(
+        default="", pattern=f"^$|{UUID_PATTERN}", description="The petition that called it"
+    )
 
 
 class BallotOut(BaseModel):
@@ -68,6 +74,7 @@ class BallotOut(BaseModel):
     roll_as_of: str | None
     receipts_counted: int
     cancelled_reason: str | None
+    petition_id: str | None
 
 
 def _ballot(b: voting_pb2.Ballot) -> BallotOut:
@@ -110,6 +117,7 @@ def _ballot(b: voting_pb2.Ballot) -> BallotOut:
         roll_as_of=iso(b.roll_as_of),
         receipts_counted=b.receipts_counted,
         cancelled_reason=b.cancelled_reason or None,
+        petition_id=b.petition_id or None,
     )
 
 
@@ -164,6 +172,7 @@ async def create_ballot(
                 title=body.title,
                 description=body.description,
                 questions=questions,
+                petition_id=body.petition_id,
             ),
             metadata=who.metadata,
         )
@@ -275,6 +284,15 @@ class VoteIn(BaseModel):
     choices: list[ChoiceIO] = Field(min_length=1, max_length=50)
 
 
+def _choice_in(choices: list[ChoiceIO]) -> list[voting_pb2.Choice]:
+    return [
+        voting_pb2.Choice(
+            question_id=c.question_id, answer=c.answer or "", candidate_ids=c.candidate_ids
+        )
+        for c in choices
+    ]
+
+
 class ReceiptOut(BaseModel):
     receipt_code: str
     state: Literal["counted", "superseded"]
@@ -284,6 +302,8 @@ class ReceiptOut(BaseModel):
     unit_count: int
     area_centi_m2: int
     choices: list[ChoiceIO]
+    channel: Literal["online", "proxy", "paper"]
+    scan_sha256: str | None
 
 
 class VoteOut(BaseModel):
@@ -307,6 +327,8 @@ def _receipt(r: voting_pb2.Receipt) -> ReceiptOut:
             )
             for c in r.choices
         ],
+        channel=r.channel or "online",
+        scan_sha256=r.scan_sha256 or None,
     )
 
 
@@ -328,12 +350,7 @@ async def vote(
             idempotency_key=idempotency_key or "",
             estate_id=estate_id,
             ballot_id=ballot_id,
-            choices=[
-                voting_pb2.Choice(
-                    question_id=c.question_id, answer=c.answer or "", candidate_ids=c.candidate_ids
-                )
-                for c in body.choices
-            ],
+            choices=_choice_in(body.choices),
         ),
         metadata=who.metadata,
     )
@@ -390,3 +407,293 @@ async def result(estate_id: EstateId, ballot_id: BallotId, who: Authed, svc: Svc
         voting_pb2.BallotRef(estate_id=estate_id, ballot_id=ballot_id), metadata=who.metadata
     )
     return ResultOut(ballot=_ballot(reply.ballot), document=json.loads(reply.document_json))
+
+
+# -- proxies -------------------------------------------------------------------------------------
+class ProxyIn(BaseModel):
+    proxy_username: str = Field(min_length=1, max_length=100)
+
+
+class ProxyOut(BaseModel):
+    proxy_id: str
+    grantor_username: str
+    proxy_username: str
+    state: Literal["active", "revoked"]
+    granted_at: str | None
+    revoked_at: str | None
+
+
+def _proxy(p: voting_pb2.Proxy) -> ProxyOut:
+    return ProxyOut(
+        proxy_id=p.proxy_id,
+        grantor_username=p.grantor_username,
+        proxy_username=p.proxy_username,
+        state=p.state,
+        granted_at=iso(p.granted_at),
+        revoked_at=iso(p.revoked_at),
+    )
+
+
+@router.post(
+    "/{ballot_id}/proxies",
+    response_model=ProxyOut,
+    status_code=201,
+    summary="Name a proxy for my holdings on this ballot (replaces an earlier one)",
+)
+async def grant_proxy(
+    estate_id: EstateId,
+    ballot_id: BallotId,
+    body: ProxyIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> ProxyOut:
+    return _proxy(
+        await svc.voting.GrantProxy(
+            voting_pb2.GrantProxyRequest(
+                idempotency_key=idempotency_key or "",
+                estate_id=estate_id,
+                ballot_id=ballot_id,
+                proxy_username=body.proxy_username,
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+@router.delete(
+    "/{ballot_id}/proxies/{proxy_id}", response_model=ProxyOut, summary="Revoke my proxy"
+)
+async def revoke_proxy(
+    estate_id: EstateId,
+    ballot_id: BallotId,
+    proxy_id: Annotated[str, Path(pattern=UUID_PATTERN)],
+    who: Authed,
+    svc: Svc,
+) -> ProxyOut:
+    return _proxy(
+        await svc.voting.RevokeProxy(
+            voting_pb2.RevokeProxyRequest(
+                estate_id=estate_id, ballot_id=ballot_id, proxy_id=proxy_id
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+@router.get(
+    "/{ballot_id}/proxies",
+    response_model=list[ProxyOut],
+    summary="Proxies I gave or hold (the approving body: all of them)",
+)
+async def list_proxies(
+    estate_id: EstateId, ballot_id: BallotId, who: Authed, svc: Svc
+) -> list[ProxyOut]:
+    reply = await svc.voting.ListProxies(
+        voting_pb2.BallotRef(estate_id=estate_id, ballot_id=ballot_id), metadata=who.metadata
+    )
+    return [_proxy(p) for p in reply.proxies]
+
+
+# -- paper ballots -------------------------------------------------------------------------------
+SCAN_TYPES = ("image/jpeg", "image/png", "application/pdf")
+MAX_SCAN_BYTES = 10 * 1024 * 1024
+BODY_ALLOWANCES: list[Allowance] = [
+    ("POST", re.compile(r"/api/v1/estates/[^/]+/ballots/[^/]+/scans"), MAX_SCAN_BYTES)
+]
+
+
+class ScanOut(BaseModel):
+    sha256: str
+    content_type: str
+    size: int
+
+
+@router.post(
+    "/{ballot_id}/scans",
+    response_model=ScanOut,
+    status_code=201,
+    summary="Keep the scan of a signed paper ballot (approving body): the raw body",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in SCAN_TYPES},
+        }
+    },
+)
+async def upload_scan(
+    estate_id: EstateId, ballot_id: BallotId, request: Request, who: Authed, svc: Svc
+) -> ScanOut | Response:
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared not in SCAN_TYPES:
+        return problem(415, f"a scan is one of {', '.join(SCAN_TYPES)}; not {declared or 'none'}")
+    content = await request.body()
+    if len(content) > MAX_SCAN_BYTES:
+        return problem(413, f"a scan is at most {MAX_SCAN_BYTES} bytes")
+    reply = await svc.voting.UploadScan(
+        voting_pb2.UploadScanRequest(
+            estate_id=estate_id, ballot_id=ballot_id, content=content, content_type=declared
+        ),
+        metadata=who.metadata,
+        timeout=30,
+    )
+    return ScanOut(sha256=reply.sha256, content_type=reply.content_type, size=reply.size)
+
+
+@router.get(
+    "/{ballot_id}/scans/{sha256}",
+    summary="A paper ballot's scan (approving body, supervisors, the company)",
+    response_class=Response,
+)
+async def get_scan(
+    estate_id: EstateId,
+    ballot_id: BallotId,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    who: Authed,
+    svc: Svc,
+) -> Response:
+    reply = await svc.voting.GetScan(
+        voting_pb2.GetScanRequest(estate_id=estate_id, ballot_id=ballot_id, sha256=sha256),
+        metadata=who.metadata,
+        timeout=30,
+    )
+    return Response(
+        reply.content,
+        media_type=reply.scan.content_type,
+        headers={"Cache-Control": "private, max-age=3600, immutable"},
+    )
+
+
+class PaperVoteIn(VoteIn):
+    unit_id: str = Field(pattern=UUID_PATTERN, description="Any unit of the holding")
+    scan_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+@router.post(
+    "/{ballot_id}/paper-votes",
+    response_model=VoteOut,
+    status_code=201,
+    summary="Enter a signed paper ballot with its scan (approving body)",
+)
+async def paper_vote(
+    estate_id: EstateId,
+    ballot_id: BallotId,
+    body: PaperVoteIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> VoteOut:
+    reply = await svc.voting.EnterPaperVote(
+        voting_pb2.EnterPaperVoteRequest(
+            idempotency_key=idempotency_key or "",
+            estate_id=estate_id,
+            ballot_id=ballot_id,
+            unit_id=body.unit_id,
+            scan_sha256=body.scan_sha256,
+            choices=_choice_in(body.choices),
+        ),
+        metadata=who.metadata,
+    )
+    return VoteOut(receipts=[_receipt(r) for r in reply.receipts])
+
+
+# -- petitions for an extraordinary assembly -----------------------------------------------------
+petitions = APIRouter(prefix="/api/v1/estates/{estate_id}/petitions", tags=["voting"])
+PetitionId = Annotated[str, Path(pattern=UUID_PATTERN)]
+
+
+class PetitionIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=20_000)
+
+
+class PetitionOut(BaseModel):
+    petition_id: str
+    title: str
+    reason: str
+    created_at: str | None
+    state: Literal["collecting", "reached", "answered"]
+    signed_headcount: int
+    total_headcount: int
+    threshold: str = Field(description="At least this share of the headcount: 1/5")
+    reached_at: str | None
+    ballot_id: str | None
+    signed_by_me: bool
+
+
+def _petition(p: voting_pb2.Petition) -> PetitionOut:
+    return PetitionOut(
+        petition_id=p.petition_id,
+        title=p.title,
+        reason=p.reason,
+        created_at=iso(p.created_at),
+        state=p.state,
+        signed_headcount=p.signed_headcount,
+        total_headcount=p.total_headcount,
+        threshold=p.threshold,
+        reached_at=iso(p.reached_at),
+        ballot_id=p.ballot_id or None,
+        signed_by_me=p.signed_by_me,
+    )
+
+
+@petitions.post(
+    "",
+    response_model=PetitionOut,
+    status_code=201,
+    summary="Petition for an extraordinary assembly (owner); my holdings sign it",
+)
+async def create_petition(
+    estate_id: EstateId,
+    body: PetitionIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> PetitionOut:
+    return _petition(
+        await svc.voting.CreatePetition(
+            voting_pb2.CreatePetitionRequest(
+                idempotency_key=idempotency_key or "",
+                estate_id=estate_id,
+                title=body.title,
+                reason=body.reason,
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+@petitions.get("", response_model=list[PetitionOut], summary="The estate's petitions")
+async def list_petitions(estate_id: EstateId, who: Authed, svc: Svc) -> list[PetitionOut]:
+    reply = await svc.voting.ListPetitions(
+        voting_pb2.ListPetitionsRequest(estate_id=estate_id), metadata=who.metadata
+    )
+    return [_petition(p) for p in reply.petitions]
+
+
+@petitions.get("/{petition_id}", response_model=PetitionOut, summary="One petition")
+async def get_petition(
+    estate_id: EstateId, petition_id: PetitionId, who: Authed, svc: Svc
+) -> PetitionOut:
+    return _petition(
+        await svc.voting.GetPetition(
+            voting_pb2.PetitionRef(estate_id=estate_id, petition_id=petition_id),
+            metadata=who.metadata,
+        )
+    )
+
+
+@petitions.post(
+    "/{petition_id}/signatures",
+    response_model=PetitionOut,
+    summary="Sign a petition for my holdings (owner); signing twice changes nothing",
+)
+async def sign_petition(
+    estate_id: EstateId, petition_id: PetitionId, who: Authed, svc: Svc
+) -> PetitionOut:
+    return _petition(
+        await svc.voting.SignPetition(
+            voting_pb2.PetitionRef(estate_id=estate_id, petition_id=petition_id),
+            metadata=who.metadata,
+        )
+    )

@@ -104,6 +104,13 @@ class Action(enum.StrEnum):
     # the owners' assembly
     BALLOT_ORGANISE = "ballot.organise"  # draft, announce, open, close, finalise, cancel
     BALLOT_VOTE = "ballot.vote"  # and only for the holdings the frozen roll gives the caller
+    # owners' voice (voting). Confirming or reopening an item is its submitter's alone.
+    VOICE_READ = "voice.read"  # suggestions with their timelines and photos; surveys
+    SUGGESTION_SUBMIT = "suggestion.submit"  # also complaints
+    INQUIRY_OPEN = "inquiry.open"  # on a ledger entry or a disbursement
+    SUGGESTION_HANDLE = "suggestion.handle"  # answer, commit to a rectification, report it done
+    SURVEY_PUBLISH = "survey.publish"  # also close early
+    SURVEY_ANSWER = "survey.answer"
 
 
 MATRIX: dict[Action, frozenset[Role]] = {
@@ -145,6 +152,12 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.OPENING_POST: FINANCE | {Role.OPERATOR},
     Action.BALLOT_ORGANISE: APPROVING_BODY,
     Action.BALLOT_VOTE: frozenset({Role.OWNER}),
+    Action.VOICE_READ: EVERYONE_IN_ESTATE,
+    Action.SUGGESTION_SUBMIT: RESIDENTS | APPROVING_BODY | SUPERVISORS,
+    Action.INQUIRY_OPEN: SUPERVISORS,
+    Action.SUGGESTION_HANDLE: COMPANY,
+    Action.SURVEY_PUBLISH: APPROVING_BODY | {Role.COMPANY_MANAGER},
+    Action.SURVEY_ANSWER: RESIDENTS,
 }
 
 

@@ -39,6 +39,11 @@ CSV = (
     "P,P-01,parking,30.00,锦华置业有限公司,developer,,\n"
     "P,P-02,parking,20.00,锦华置业有限公司,developer,,\n"
 )
+MORE = (
+    "2栋,2-101,residential,80.00,戊,person,13800000001,\n"
+    "2栋,2-102,residential,80.00,己,person,13800000002,\n"
+    "2栋,2-103,residential,80.00,庚,person,13800000003,\n"
+)
 OWNERS = ("a", "b", "c", "d")
 
 
@@ -65,8 +70,7 @@ class Assembly:
         return f"/api/v1/estates/{self.estate_id}/ballots{tail}"
 
 
-@pytest.fixture
-def assembly(platform: Platform, operator_token: str) -> Iterator[Assembly]:
+def build(platform: Platform, operator_token: str, csv: str) -> Assembly:
     base, tag = platform.gateway_url, uuid.uuid4().hex[:6]
     phones = {who: random_phone() for who in OWNERS}
     world = Assembly(base, "", clock_file=platform.data_dir / "clock-offset")
@@ -102,7 +106,7 @@ def assembly(platform: Platform, operator_token: str) -> Iterator[Assembly]:
         ok(
             op.post(
                 f"/api/v1/estates/{estate}/imports",
-                content=CSV.format(**phones).encode(),
+                content=csv.format(**phones).encode(),
                 headers={"content-type": "text/csv"},
             )
         )
@@ -136,6 +140,22 @@ def assembly(platform: Platform, operator_token: str) -> Iterator[Assembly]:
             lambda: chair.get(world.path()).status_code == 200,
             what="voting learning of the estate",
         )
+    return world
+
+
+@pytest.fixture
+def assembly(platform: Platform, operator_token: str) -> Iterator[Assembly]:
+    world = build(platform, operator_token, CSV)
+    try:
+        yield world
+    finally:
+        move_clock(world.clock_file, 0)
+
+
+@pytest.fixture
+def larger(platform: Platform, operator_token: str) -> Iterator[Assembly]:
+    """Seven persons: the four above, and three owners without an account yet."""
+    world = build(platform, operator_token, CSV + MORE)
     try:
         yield world
     finally:
@@ -356,3 +376,235 @@ def test_an_assembly_from_draft_to_a_final_decision_the_ledger_acts_on(
             ),
             what="the ledger approving the budget the assembly decided",
         )
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # stands in for the photo of a signed paper ballot
+
+
+def test_a_petition_calls_the_assembly_where_proxies_and_paper_ballots_count_once(
+    platform: Platform, larger: Assembly
+) -> None:
+    world = larger
+    body = {
+        "title": "临时业主大会：更换电梯维保单位",
+        "questions": [{"question_id": "q1", "text": "更换电梯维保单位", "matter_class": 9}],
+    }
+    # A petition needs a fifth of the headcount: 1 of 7 persons is not enough, 2 of 7 is.
+    with world.client("a") as a:
+        petition = ok(
+            a.post(
+                f"/api/v1/estates/{world.estate_id}/petitions",
+                json={"title": "召开临时业主大会", "reason": "电梯半年内停运六次"},
+            )
+        )
+        assert (petition["state"], petition["signed_headcount"]) == ("collecting", 1)
+        assert (petition["total_headcount"], petition["threshold"]) == (7, "1/5")
+        pid = petition["petition_id"]
+        again = ok(a.post(f"/api/v1/estates/{world.estate_id}/petitions/{pid}/signatures"))
+        assert again["signed_headcount"] == 1, "a holding signs once"
+    with world.client("chair") as chair:
+        early = chair.post(world.path(), json={**body, "petition_id": pid})
+        assert early.status_code == 422 and "fifth" in early.json()["detail"]
+        assert (
+            chair.post(f"/api/v1/estates/{world.estate_id}/petitions/{pid}/signatures").status_code
+            == 403
+        ), "the chair holds no unit"
+    with world.client("b") as b:
+        reached = ok(b.post(f"/api/v1/estates/{world.estate_id}/petitions/{pid}/signatures"))
+        assert (reached["state"], reached["signed_headcount"]) == ("reached", 2)
+        assert reached["signed_by_me"] is True and reached["reached_at"]
+    now = datetime.now(UTC)
+    with world.client("chair") as chair:
+        ballot = ok(chair.post(world.path(), json={**body, "petition_id": pid}))
+        b_id = ballot["ballot_id"]
+        ok(
+            chair.post(
+                world.path(f"/{b_id}/announce"),
+                json={
+                    "voting_opens_at": (now + timedelta(days=15, hours=1)).isoformat(),
+                    "voting_closes_at": (now + timedelta(days=20)).isoformat(),
+                },
+            )
+        )
+        answered = ok(chair.get(f"/api/v1/estates/{world.estate_id}/petitions/{pid}"))
+        assert (answered["state"], answered["ballot_id"]) == ("answered", b_id)
+    # A names B as proxy while the assembly is announced.
+    with world.client("a") as a:
+        assert (
+            a.post(
+                world.path(f"/{b_id}/proxies"), json={"proxy_username": world.usernames["a"]}
+            ).status_code
+            == 400
+        )
+        proxy = ok(
+            a.post(world.path(f"/{b_id}/proxies"), json={"proxy_username": world.usernames["b"]})
+        )
+        assert proxy["state"] == "active"
+
+    world.at(15 * DAY + 2 * 3600)
+    with world.client("chair") as chair:
+        ok(chair.post(world.path(f"/{b_id}/open")))
+        units = {
+            u["number"]: u["unit_id"]
+            for u in ok(chair.get(f"/api/v1/estates/{world.estate_id}/units"))["units"]
+        }
+    yes = {"choices": [{"question_id": "q1", "answer": "yes"}]}
+    no = {"choices": [{"question_id": "q1", "answer": "no"}]}
+    with world.client("b") as b:
+        cast = ok(b.put(world.path(f"/{b_id}/vote"), json=yes))["receipts"]
+        assert sorted((r["channel"], r["area_centi_m2"]) for r in cast) == [
+            ("online", 10_000),
+            ("proxy", 15_000),
+        ]
+    with world.client("a") as a:
+        own = ok(a.put(world.path(f"/{b_id}/vote"), json=no))["receipts"]
+        assert [r["channel"] for r in own] == ["online"]
+    with world.client("b") as b:
+        # A voted: A's own vote prevails over the proxy's, before and after.
+        later = ok(b.put(world.path(f"/{b_id}/vote"), json=yes))["receipts"]
+        assert [r["channel"] for r in later] == ["online"]
+    # The committee enters C and D's paper ballot with its scan.
+    with world.client("chair") as chair:
+        wrong_type = chair.post(
+            world.path(f"/{b_id}/scans"), content=b"GIF89a", headers={"content-type": "image/gif"}
+        )
+        assert wrong_type.status_code == 415
+        not_png = chair.post(
+            world.path(f"/{b_id}/scans"), content=b"hello", headers={"content-type": "image/png"}
+        )
+        assert not_png.status_code == 400
+        scan = ok(
+            chair.post(
+                world.path(f"/{b_id}/scans"), content=PNG, headers={"content-type": "image/png"}
+            )
+        )
+        no_scan = chair.post(
+            world.path(f"/{b_id}/paper-votes"),
+            json={**yes, "unit_id": units["1-104"], "scan_sha256": "0" * 64},
+        )
+        assert no_scan.status_code == 422 and "scan" in no_scan.json()["detail"]
+        paper = ok(
+            chair.post(
+                world.path(f"/{b_id}/paper-votes"),
+                json={**yes, "unit_id": units["1-104"], "scan_sha256": scan["sha256"]},
+            )
+        )["receipts"][0]
+        assert (paper["channel"], paper["scan_sha256"]) == ("paper", scan["sha256"])
+        assert chair.get(world.path(f"/{b_id}/scans/{scan['sha256']}")).content == PNG
+    with world.client("c") as c:
+        assert c.get(world.path(f"/{b_id}/scans/{scan['sha256']}")).status_code == 403
+        mine = ok(c.get(world.path(f"/{b_id}/vote")))["receipts"]
+        assert [r["channel"] for r in mine] == ["paper"], "C sees the paper vote of the flat"
+
+    world.at(20 * DAY + 3600)
+    with world.client("chair") as chair:
+        closed = ok(chair.post(world.path(f"/{b_id}/close")))
+        assert closed["receipts_counted"] == 3
+        result = ok(chair.get(world.path(f"/{b_id}/result")))["document"]["questions"][0]
+    choices = sorted((r["area_centi_m2"], r["choice"]) for r in result["receipts"])
+    assert choices == [(10_000, "yes"), (10_000, "yes"), (15_000, "no")]
+    # 350 of 640 m² took part: below 2/3 of the area, so nothing is decided.
+    assert result["result"]["participating_area_centi_m2"] == 35_000
+    assert result["result"]["participation_met"] is False
+
+
+@pytest.mark.slow
+def test_two_hundred_owners_voting_at_once_are_each_counted_once(
+    platform: Platform, operator_token: str
+) -> None:
+    count = 200
+    rows = "".join(
+        f"3栋,3-{n:03d},residential,{60 + n % 40}.25,业主{n},person,{{p{n}}},\n"
+        for n in range(count)
+    )
+    header = CSV.splitlines()[0] + "\n"
+    world = build(platform, operator_token, header + "1栋,1-101,residential,90.00,甲,person,{a},\n")
+    # The builder made the accounts a-d and the chair; add 200 owners of their own flats.
+    phones = {f"p{n}": random_phone() for n in range(count)}
+    names = {f"p{n}": f"crowd-{n}-{uuid.uuid4().hex[:6]}" for n in range(count)}
+    with httpx.Client(
+        base_url=world.base, headers={"Authorization": f"Bearer {operator_token}"}, timeout=60
+    ) as op:
+        ok(
+            op.post(
+                f"/api/v1/estates/{world.estate_id}/imports",
+                content=(header + rows.format(**phones)).encode(),
+                headers={"content-type": "text/csv"},
+            )
+        )
+
+        def enrol(key: str) -> None:
+            user = ok(
+                op.post(
+                    "/api/v1/users",
+                    json={
+                        "username": names[key],
+                        "display_name": key,
+                        "phone": phones[key],
+                        "password": PASSWORD,
+                    },
+                )
+            )
+            ok(
+                op.post(
+                    "/api/v1/role-grants",
+                    json={
+                        "user_id": user["user_id"],
+                        "role": "owner",
+                        "estate_id": world.estate_id,
+                    },
+                )
+            )
+            return signin(world.base, names[key])
+
+        keys = list(phones)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(enrol, keys))
+    now = datetime.now(UTC)
+    try:
+        with world.client("chair") as chair:
+            ballot = ok(
+                chair.post(
+                    world.path(),
+                    json={
+                        "title": "续聘物业",
+                        "questions": [{"question_id": "q", "text": "续聘", "matter_class": 4}],
+                    },
+                )
+            )
+            b = ballot["ballot_id"]
+            ok(
+                chair.post(
+                    world.path(f"/{b}/announce"),
+                    json={
+                        "voting_opens_at": (now + timedelta(days=15, hours=1)).isoformat(),
+                        "voting_closes_at": (now + timedelta(days=20)).isoformat(),
+                    },
+                )
+            )
+        world.at(15 * DAY + 2 * 3600)
+        with world.client("chair") as chair:
+            opened = ok(chair.post(world.path(f"/{b}/open")))
+        assert opened["roll_units"] == count + 1
+        with ThreadPoolExecutor(8) as pool:
+            tokens = list(pool.map(lambda k: signin(world.base, names[k]), keys))
+
+        def cast(token: str) -> int:
+            with httpx.Client(
+                base_url=world.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as c:
+                reply = c.put(
+                    world.path(f"/{b}/vote"),
+                    json={"choices": [{"question_id": "q", "answer": "yes"}]},
+                )
+                return reply.status_code
+
+        # Everyone at once, and the first ten a second time at the same instant.
+        with ThreadPoolExecutor(64) as pool:
+            statuses = list(pool.map(cast, tokens + tokens[:10]))
+        assert statuses == [200] * (count + 10)
+        with world.client("chair") as chair:
+            shown = ok(chair.get(world.path(f"/{b}")))
+        assert shown["receipts_counted"] == count
+    finally:
+        move_clock(world.clock_file, 0)

@@ -15,11 +15,13 @@ import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
@@ -29,7 +31,7 @@ from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from xinyi_kit.outbox import Outbox
-from xinyi_kit.permissions import Action, authorize_estate
+from xinyi_kit.permissions import Action, Role, allowed, authorize_estate, roles_in
 from xinyi_voting import store, tally
 
 # 物业管理条例 art. 14: the assembly is announced at least 15 days before it meets.
@@ -37,6 +39,15 @@ NOTICE = timedelta(days=15)
 DEFAULT_OBJECTION_DAYS = 7
 MAX_QUESTIONS = 50
 MAX_CANDIDATES = 100
+MAX_SCAN_BYTES = 10 * 2**20
+# 物业管理条例 art. 13: owners holding 20% of the headcount can call an extraordinary assembly.
+PETITION_SHARE = Fraction(1, 5)
+# Scans of signed paper ballots: what the first bytes of each accepted type are.
+SCAN_TYPES = (
+    ("image/jpeg", b"\xff\xd8\xff"),
+    ("image/png", b"\x89PNG\r\n\x1a\n"),
+    ("application/pdf", b"%PDF-"),
+)
 Subject = common_pb2.DecisionSubject
 
 
@@ -185,6 +196,11 @@ def _choice_pbs(choices: dict[str, Any]) -> list[voting_pb2.Choice]:
     ]
 
 
+def sniff_scan(content: bytes) -> str | None:
+    """The scan's type by its content, whatever it is called."""
+    return next((kind for kind, magic in SCAN_TYPES if content.startswith(magic)), None)
+
+
 def _receipt_code() -> str:
     raw = secrets.token_hex(8).upper()
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
@@ -252,6 +268,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             receipts_counted=int(counted),
             created_by=str(row.created_by or ""),
             cancelled_reason=row.cancelled_reason,
+            petition_id=str(row.petition_id or ""),
         )
 
     async def _row(
@@ -301,10 +318,17 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         if len(request.description) > 20_000:
             raise InvalidArgument("the description has at most 20,000 characters")
         questions = _questions(request.questions)
+        petition_id = _uuid(request.petition_id, "petition_id") if request.petition_id else None
 
         async def run() -> voting_pb2.Ballot:
             if not await store.known(session, estate_id):
                 raise NotFound("no such estate (or its registration has not reached voting yet)")
+            if petition_id is not None:
+                petition = await self._petition(session, estate_id, str(petition_id))
+                if petition.state == "collecting":
+                    raise FailedPrecondition(
+                        "the petition has not reached a fifth of the headcount yet"
+                    )
             row = store.Ballot(
                 estate_id=estate_id,
                 ballot_id=uuid.uuid4(),
@@ -316,6 +340,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 created_at=clock.now(),
                 objection_days=DEFAULT_OBJECTION_DAYS,
                 cancelled_reason="",
+                petition_id=petition_id,
             )
             session.add(row)
             await session.flush()
@@ -429,6 +454,9 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             await self._fetch_roll(session, row, now, voters=False)
             row.state, row.announced_at = "announced", now
             row.voting_opens_at, row.voting_closes_at, row.objection_days = opens, closes, days
+            if row.petition_id is not None:
+                petition = await self._petition(session, estate_id, str(row.petition_id), lock=True)
+                petition.state, petition.ballot_id = "answered", row.ballot_id
             await self._emit_state(session, row, "ballot_announced")
             await audit.record(session, estate_id, "ballot.announce", str(row.ballot_id))
             return await self._ballot_pb(session, row)
@@ -544,79 +572,157 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             area_centi_m2=holding[1] if holding else 0,
             choices=_choice_pbs(vote.choices),
             ballot_id=str(row.ballot_id),
+            channel=vote.channel,
+            scan_sha256=vote.scan_sha256 or "",
         )
+
+    async def _open_for_votes(
+        self, session: AsyncSession, estate_id: uuid.UUID, ballot_id: str
+    ) -> store.Ballot:
+        # A share lock: votes go on side by side, and closing waits for them.
+        row = await self._row(session, estate_id, ballot_id, lock="share")
+        if row.state != "open":
+            raise FailedPrecondition(
+                f"the ballot is {row.state}; votes are taken only while it is open"
+            )
+        assert row.voting_closes_at is not None
+        if clock.now() >= row.voting_closes_at:
+            raise FailedPrecondition(
+                f"voting closed at {row.voting_closes_at.isoformat(timespec='minutes')}; "
+                "no vote is taken after that"
+            )
+        return row
+
+    async def _owner_users(
+        self, session: AsyncSession, row: store.Ballot, person: str
+    ) -> set[uuid.UUID]:
+        """The accounts of the owners of a holding: whose own vote prevails over a proxy's."""
+        owners = (
+            sorted(person.removeprefix("owners:").split("+"))
+            if person.startswith("owners:")
+            else []
+        )
+        if not owners:
+            return set()
+        rows = await session.execute(
+            select(store.RollVoter.user_id).where(
+                store.RollVoter.estate_id == row.estate_id,
+                store.RollVoter.ballot_id == row.ballot_id,
+                store.RollVoter.owner_id.in_(owners),
+            )
+        )
+        return set(rows.scalars())
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        row: store.Ballot,
+        person: str,
+        holding: tuple[list[str], int],
+        choices: dict[str, Any],
+        voter: str,
+        channel: str,
+        scan: str | None = None,
+    ) -> voting_pb2.Receipt | None:
+        """One holding's vote, superseding its live one; None when a proxy's vote meets the
+        owner's own, which prevails."""
+        # One vote per holding across every channel, however many arrive at once.
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+            {"k": f"vote:{row.ballot_id}:{person}"},
+        )
+        live = (
+            await session.execute(
+                select(store.Vote).where(
+                    store.Vote.estate_id == row.estate_id,
+                    store.Vote.ballot_id == row.ballot_id,
+                    store.Vote.person_key == person,
+                    store.Vote.superseded_by.is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+        if channel == "proxy" and live is not None and live.channel != "proxy":
+            return None
+        code = _receipt_code()
+        if live is not None:
+            live.superseded_by = code
+            await session.flush()
+        vote = store.Vote(
+            estate_id=row.estate_id,
+            ballot_id=row.ballot_id,
+            receipt_code=code,
+            person_key=person,
+            voter_user_id=uuid.UUID(voter),
+            channel=channel,
+            choices=choices,
+            cast_at=clock.now(),
+            scan_sha256=scan,
+        )
+        session.add(vote)
+        await session.flush()
+        await self.outbox.emit(
+            session,
+            row.estate_id,
+            "vote_recorded",
+            events_pb2.VoteRecorded(
+                estate_id=str(row.estate_id),
+                ballot_id=str(row.ballot_id),
+                receipt_code=code,
+                voter_user_id=voter,
+                superseded_receipt_code=live.receipt_code if live else "",
+            ),
+        )
+        return self._receipt_pb(row, vote, holding)
 
     async def CastVote(
         self, request: voting_pb2.CastVoteRequest, context: grpc.aio.ServicerContext
     ) -> voting_pb2.CastVoteResponse:
-        principal, estate_id = authorize_estate(Action.BALLOT_VOTE, request.estate_id)
+        # Owners vote for their holdings; anyone of the estate an owner named votes as proxy.
+        principal, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        if Role.OPERATOR in roles_in(principal, estate_id):
+            raise PermissionDenied("the operator administers the platform; it never votes")
 
         async def run() -> voting_pb2.CastVoteResponse:
-            # A share lock: votes go on side by side, and closing waits for them.
-            row = await self._row(session, estate_id, request.ballot_id, lock="share")
-            if row.state != "open":
-                raise FailedPrecondition(
-                    f"the ballot is {row.state}; votes are taken only while it is open"
-                )
-            assert row.voting_closes_at is not None
-            now = clock.now()
-            if now >= row.voting_closes_at:
-                raise FailedPrecondition(
-                    f"voting closed at {row.voting_closes_at.isoformat(timespec='minutes')}; "
-                    "no vote is taken after that"
-                )
+            row = await self._open_for_votes(session, estate_id, request.ballot_id)
             choices = _choices(row.questions, request.choices)
-            holdings = await self._holdings(session, row, principal.user_id)
-            if not holdings:
+            own = (
+                await self._holdings(session, row, principal.user_id)
+                if allowed(principal, Action.BALLOT_VOTE, estate_id)
+                else {}
+            )
+            proxied: dict[str, tuple[list[str], int]] = {}
+            grantors = (
+                await session.execute(
+                    select(store.Proxy.grantor_user_id).where(
+                        store.Proxy.estate_id == estate_id,
+                        store.Proxy.ballot_id == row.ballot_id,
+                        store.Proxy.proxy_username == principal.username,
+                        store.Proxy.state == "active",
+                    )
+                )
+            ).scalars()
+            for grantor in grantors:
+                for person, holding in (await self._holdings(session, row, str(grantor))).items():
+                    if person not in own:
+                        proxied[person] = holding
+            if not own and not proxied:
                 raise PermissionDenied(
-                    "you hold no unit on this ballot's roll (frozen when voting opened)"
+                    "you hold no unit on this ballot's roll (frozen when voting opened), and no "
+                    "owner has named you their proxy"
                 )
             receipts = []
-            for person, holding in sorted(holdings.items()):
-                # One vote per holding across every channel, however many arrive at once.
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                    {"k": f"vote:{row.ballot_id}:{person}"},
+            for person, holding in sorted(own.items()):
+                made = await self._record(
+                    session, row, person, holding, choices, principal.user_id, "online"
                 )
-                code = _receipt_code()
-                previous = (
-                    await session.execute(
-                        update(store.Vote)
-                        .where(
-                            store.Vote.estate_id == estate_id,
-                            store.Vote.ballot_id == row.ballot_id,
-                            store.Vote.person_key == person,
-                            store.Vote.superseded_by.is_(None),
-                        )
-                        .values(superseded_by=code)
-                        .returning(store.Vote.receipt_code)
-                    )
-                ).scalar_one_or_none()
-                vote = store.Vote(
-                    estate_id=estate_id,
-                    ballot_id=row.ballot_id,
-                    receipt_code=code,
-                    person_key=person,
-                    voter_user_id=uuid.UUID(principal.user_id),
-                    channel="online",
-                    choices=choices,
-                    cast_at=now,
+                assert made is not None
+                receipts.append(made)
+            for person, holding in sorted(proxied.items()):
+                made = await self._record(
+                    session, row, person, holding, choices, principal.user_id, "proxy"
                 )
-                session.add(vote)
-                await session.flush()
-                await self.outbox.emit(
-                    session,
-                    estate_id,
-                    "vote_recorded",
-                    events_pb2.VoteRecorded(
-                        estate_id=str(estate_id),
-                        ballot_id=str(row.ballot_id),
-                        receipt_code=code,
-                        voter_user_id=principal.user_id,
-                        superseded_receipt_code=previous or "",
-                    ),
-                )
-                receipts.append(self._receipt_pb(row, vote, holding))
+                if made is not None:  # the owner voted already: theirs prevails
+                    receipts.append(made)
             return voting_pb2.CastVoteResponse(receipts=receipts)
 
         async with self.db.estate_tx(estate_id) as session:
@@ -624,6 +730,219 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 session,
                 estate_id,
                 f"{principal.user_id}:CastVote",
+                request.idempotency_key,
+                request,
+                voting_pb2.CastVoteResponse,
+                run,
+            )
+
+    # -- proxies ---------------------------------------------------------------------------------
+    def _proxy_pb(self, p: store.Proxy) -> voting_pb2.Proxy:
+        return voting_pb2.Proxy(
+            proxy_id=str(p.proxy_id),
+            ballot_id=str(p.ballot_id),
+            grantor_user_id=str(p.grantor_user_id),
+            grantor_username=p.grantor_username,
+            proxy_username=p.proxy_username,
+            state=p.state,
+            granted_at=_stamp(p.granted_at),
+            revoked_at=_stamp(p.revoked_at),
+        )
+
+    async def GrantProxy(
+        self, request: voting_pb2.GrantProxyRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Proxy:
+        principal, estate_id = authorize_estate(Action.BALLOT_VOTE, request.estate_id)
+        name = request.proxy_username.strip()
+        if not name or len(name) > 100:
+            raise InvalidArgument("name your proxy by their username on the platform")
+        if name == principal.username:
+            raise InvalidArgument("you vote for yourself without a proxy")
+
+        async def run() -> voting_pb2.Proxy:
+            row = await self._row(session, estate_id, request.ballot_id, lock="share")
+            if row.state not in ("announced", "open"):
+                raise FailedPrecondition(
+                    f"the ballot is {row.state}; a proxy is named while it is announced or open"
+                )
+            if row.state == "open" and not await self._holdings(session, row, principal.user_id):
+                raise PermissionDenied("you hold no unit on this ballot's roll")
+            await session.execute(
+                update(store.Proxy)
+                .where(
+                    store.Proxy.estate_id == estate_id,
+                    store.Proxy.ballot_id == row.ballot_id,
+                    store.Proxy.grantor_user_id == uuid.UUID(principal.user_id),
+                    store.Proxy.state == "active",
+                )
+                .values(state="revoked", revoked_at=clock.now())
+            )
+            proxy = store.Proxy(
+                estate_id=estate_id,
+                ballot_id=row.ballot_id,
+                proxy_id=uuid.uuid4(),
+                grantor_user_id=uuid.UUID(principal.user_id),
+                grantor_username=principal.username,
+                proxy_username=name,
+                state="active",
+                granted_at=clock.now(),
+            )
+            session.add(proxy)
+            await session.flush()
+            await audit.record(
+                session, estate_id, "ballot.proxy", str(row.ballot_id), {"proxy": name}
+            )
+            return self._proxy_pb(proxy)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await idempotency.once(
+                session,
+                estate_id,
+                f"{principal.user_id}:GrantProxy",
+                request.idempotency_key,
+                request,
+                voting_pb2.Proxy,
+                run,
+            )
+
+    async def RevokeProxy(
+        self, request: voting_pb2.RevokeProxyRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Proxy:
+        principal, estate_id = authorize_estate(Action.BALLOT_VOTE, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id, lock="share")
+            proxy = await session.get(
+                store.Proxy,
+                (estate_id, row.ballot_id, _uuid(request.proxy_id, "proxy_id")),
+                with_for_update=True,
+            )
+            if proxy is None or proxy.grantor_user_id != uuid.UUID(principal.user_id):
+                raise NotFound("no such proxy of yours on this ballot")
+            if row.state not in ("announced", "open"):
+                raise FailedPrecondition(
+                    f"the ballot is {row.state}; its proxies stand as they were"
+                )
+            if proxy.state == "active":
+                proxy.state, proxy.revoked_at = "revoked", clock.now()
+                await audit.record(session, estate_id, "ballot.proxy_revoke", str(row.ballot_id))
+            return self._proxy_pb(proxy)
+
+    async def ListProxies(
+        self, request: voting_pb2.BallotRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.ListProxiesResponse:
+        principal, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            query = select(store.Proxy).where(
+                store.Proxy.estate_id == estate_id, store.Proxy.ballot_id == row.ballot_id
+            )
+            if not allowed(principal, Action.BALLOT_ORGANISE, estate_id):
+                query = query.where(
+                    (store.Proxy.grantor_user_id == uuid.UUID(principal.user_id))
+                    | (store.Proxy.proxy_username == principal.username)
+                )
+            rows = (await session.execute(query.order_by(store.Proxy.granted_at))).scalars()
+            return voting_pb2.ListProxiesResponse(proxies=[self._proxy_pb(p) for p in rows])
+
+    # -- paper ballots ---------------------------------------------------------------------------
+    async def UploadScan(
+        self, request: voting_pb2.UploadScanRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Scan:
+        principal, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        content = bytes(request.content)
+        if not content:
+            raise InvalidArgument("the scan is empty")
+        if len(content) > MAX_SCAN_BYTES:
+            raise InvalidArgument(f"a scan is at most {MAX_SCAN_BYTES // 2**20} MiB")
+        kind = sniff_scan(content)
+        if kind is None:
+            raise InvalidArgument("a scan is a JPEG, PNG or PDF file")
+        digest = hashlib.sha256(content).hexdigest()
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            known = await session.get(store.Scan, (estate_id, row.ballot_id, digest))
+            if known is None:
+                session.add(
+                    store.Scan(
+                        estate_id=estate_id,
+                        ballot_id=row.ballot_id,
+                        sha256=digest,
+                        content_type=kind,
+                        size=len(content),
+                        content=content,
+                        uploaded_by=uuid.UUID(principal.user_id),
+                        uploaded_at=clock.now(),
+                    )
+                )
+            return voting_pb2.Scan(sha256=digest, content_type=kind, size=len(content))
+
+    async def GetScan(
+        self, request: voting_pb2.GetScanRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.ScanFile:
+        # A signed paper ballot names its owner: those who check the roll see it, not everyone.
+        _, estate_id = authorize_estate(Action.ROLL_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            scan = await session.get(store.Scan, (estate_id, row.ballot_id, request.sha256))
+            if scan is None:
+                raise NotFound("no such scan on this ballot")
+            return voting_pb2.ScanFile(
+                scan=voting_pb2.Scan(
+                    sha256=scan.sha256, content_type=scan.content_type, size=scan.size
+                ),
+                content=scan.content,
+            )
+
+    async def EnterPaperVote(
+        self, request: voting_pb2.EnterPaperVoteRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.CastVoteResponse:
+        principal, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        unit_id = _uuid(request.unit_id, "unit_id")
+
+        async def run() -> voting_pb2.CastVoteResponse:
+            row = await self._open_for_votes(session, estate_id, request.ballot_id)
+            choices = _choices(row.questions, request.choices)
+            scan = await session.get(store.Scan, (estate_id, row.ballot_id, request.scan_sha256))
+            if scan is None:
+                raise FailedPrecondition(
+                    "upload the scan of the signed paper ballot first; it is the vote's evidence"
+                )
+            unit = await session.get(store.RollUnit, (estate_id, row.ballot_id, unit_id))
+            if unit is None:
+                raise NotFound("no such unit on this ballot's roll")
+            person = tally.person_key(
+                tally.RollUnit(str(unit.unit_id), unit.area_centi_m2, frozenset(unit.owner_ids))
+            )
+            units = (
+                await session.execute(
+                    select(store.RollUnit.unit_id, store.RollUnit.area_centi_m2).where(
+                        store.RollUnit.estate_id == estate_id,
+                        store.RollUnit.ballot_id == row.ballot_id,
+                        store.RollUnit.owner_ids == unit.owner_ids,
+                    )
+                )
+            ).all()
+            holding = ([str(u) for u, _ in units], sum(int(a) for _, a in units))
+            if not unit.owner_ids:
+                holding = ([str(unit.unit_id)], unit.area_centi_m2)
+            made = await self._record(
+                session, row, person, holding, choices, principal.user_id, "paper", scan.sha256
+            )
+            assert made is not None
+            await audit.record(
+                session,
+                estate_id,
+                "ballot.paper_vote",
+                str(row.ballot_id),
+                {"unit": str(unit_id), "scan": scan.sha256, "receipt": made.receipt_code},
+            )
+            return voting_pb2.CastVoteResponse(receipts=[made])
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await idempotency.once(
+                session,
+                estate_id,
+                f"{principal.user_id}:EnterPaperVote",
                 request.idempotency_key,
                 request,
                 voting_pb2.CastVoteResponse,
@@ -666,6 +985,194 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             if vote is None:
                 raise NotFound("no such receipt on this ballot")
             return self._receipt_pb(row, vote, None)
+
+    # -- petitions for an extraordinary assembly -------------------------------------------------
+    async def _persons_now(self, estate_id: uuid.UUID, user_id: str) -> tuple[set[str], int]:
+        """From identity's current owners (as the caller may see them): the holdings the caller
+        speaks for, and the estate's headcount (persons as the tally counts them)."""
+        owners_of_unit: dict[str, set[str]] = {}
+        mine: set[str] = set()
+        token = ""
+        while True:
+            page = await self.identity.ListOwners(
+                identity_pb2.ListOwnersRequest(
+                    estate_id=str(estate_id), page_size=1000, page_token=token
+                ),
+                metadata=auth.forwarded_metadata(),
+                timeout=30,
+            )
+            for o in page.owners:
+                for unit in o.unit_ids:
+                    owners_of_unit.setdefault(unit, set()).add(o.owner_id)
+                if o.user_id == user_id:
+                    mine.add(o.owner_id)
+            token = page.next_page_token
+            if not token:
+                break
+        persons = {
+            tally.person_key(tally.RollUnit(unit, 0, frozenset(owners)))
+            for unit, owners in owners_of_unit.items()
+        }
+        held = {
+            tally.person_key(tally.RollUnit(unit, 0, frozenset(owners)))
+            for unit, owners in owners_of_unit.items()
+            if owners & mine
+        }
+        return held, len(persons)
+
+    async def _petition_pb(
+        self, session: AsyncSession, p: store.Petition, user_id: str
+    ) -> voting_pb2.Petition:
+        signed = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(store.PetitionSignature.user_id == uuid.UUID(user_id)),
+                ).where(
+                    store.PetitionSignature.estate_id == p.estate_id,
+                    store.PetitionSignature.petition_id == p.petition_id,
+                )
+            )
+        ).one()
+        return voting_pb2.Petition(
+            estate_id=str(p.estate_id),
+            petition_id=str(p.petition_id),
+            title=p.title,
+            reason=p.reason,
+            created_by=str(p.created_by),
+            created_at=_stamp(p.created_at),
+            state=p.state,
+            signed_headcount=int(signed[0]),
+            total_headcount=p.total_headcount,
+            threshold=str(PETITION_SHARE),
+            reached_at=_stamp(p.reached_at),
+            ballot_id=str(p.ballot_id or ""),
+            signed_by_me=bool(signed[1]),
+        )
+
+    async def _sign(self, session: AsyncSession, p: store.Petition, principal_id: str) -> None:
+        held, total = await self._persons_now(p.estate_id, principal_id)
+        if not held:
+            raise PermissionDenied("only owners of the estate's units sign a petition")
+        p.total_headcount = total
+        for person in sorted(held):
+            await session.execute(
+                insert(store.PetitionSignature)
+                .values(
+                    estate_id=p.estate_id,
+                    petition_id=p.petition_id,
+                    person_key=person,
+                    user_id=uuid.UUID(principal_id),
+                    signed_at=clock.now(),
+                )
+                .on_conflict_do_nothing()
+            )
+        signed = (
+            await session.execute(
+                select(func.count()).where(
+                    store.PetitionSignature.estate_id == p.estate_id,
+                    store.PetitionSignature.petition_id == p.petition_id,
+                )
+            )
+        ).scalar_one()
+        if p.state == "collecting" and Fraction(int(signed), max(total, 1)) >= PETITION_SHARE:
+            p.state, p.reached_at = "reached", clock.now()
+            await self.outbox.emit(
+                session,
+                p.estate_id,
+                "petition_reached",
+                events_pb2.PetitionReached(
+                    estate_id=str(p.estate_id),
+                    petition_id=str(p.petition_id),
+                    title=p.title,
+                    signed_headcount=int(signed),
+                    total_headcount=total,
+                ),
+            )
+
+    async def CreatePetition(
+        self, request: voting_pb2.CreatePetitionRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Petition:
+        principal, estate_id = authorize_estate(Action.BALLOT_VOTE, request.estate_id)
+        title, reason = request.title.strip(), request.reason.strip()
+        if not title or len(title) > 200:
+            raise InvalidArgument("give the petition a title (at most 200 characters)")
+        if not reason or len(reason) > 20_000:
+            raise InvalidArgument("say what the assembly should decide, and why")
+
+        async def run() -> voting_pb2.Petition:
+            if not await store.known(session, estate_id):
+                raise NotFound("no such estate (or its registration has not reached voting yet)")
+            p = store.Petition(
+                estate_id=estate_id,
+                petition_id=uuid.uuid4(),
+                title=title,
+                reason=reason,
+                created_by=uuid.UUID(principal.user_id),
+                created_at=clock.now(),
+                state="collecting",
+                total_headcount=0,
+            )
+            session.add(p)
+            await session.flush()
+            await self._sign(session, p, principal.user_id)
+            return await self._petition_pb(session, p, principal.user_id)
+
+        async with self.db.estate_tx(estate_id) as session:
+            return await idempotency.once(
+                session,
+                estate_id,
+                f"{principal.user_id}:CreatePetition",
+                request.idempotency_key,
+                request,
+                voting_pb2.Petition,
+                run,
+            )
+
+    async def _petition(
+        self, session: AsyncSession, estate_id: uuid.UUID, raw: str, *, lock: bool = False
+    ) -> store.Petition:
+        p = await session.get(
+            store.Petition, (estate_id, _uuid(raw, "petition_id")), with_for_update=lock
+        )
+        if p is None:
+            raise NotFound("no such petition")
+        return p
+
+    async def SignPetition(
+        self, request: voting_pb2.PetitionRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Petition:
+        principal, estate_id = authorize_estate(Action.BALLOT_VOTE, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            p = await self._petition(session, estate_id, request.petition_id, lock=True)
+            if p.state == "answered":
+                raise FailedPrecondition("the assembly this petition asked for is called already")
+            await self._sign(session, p, principal.user_id)
+            return await self._petition_pb(session, p, principal.user_id)
+
+    async def GetPetition(
+        self, request: voting_pb2.PetitionRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Petition:
+        principal, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            p = await self._petition(session, estate_id, request.petition_id)
+            return await self._petition_pb(session, p, principal.user_id)
+
+    async def ListPetitions(
+        self, request: voting_pb2.ListPetitionsRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.ListPetitionsResponse:
+        principal, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            rows = (
+                await session.execute(
+                    select(store.Petition)
+                    .where(store.Petition.estate_id == estate_id)
+                    .order_by(store.Petition.created_at.desc())
+                )
+            ).scalars()
+            return voting_pb2.ListPetitionsResponse(
+                petitions=[await self._petition_pb(session, p, principal.user_id) for p in rows]
+            )
 
     # -- the count -------------------------------------------------------------------------------
     async def _count(

@@ -49,6 +49,7 @@ class Ballot(Base):
     cancelled_reason: Mapped[str] = mapped_column(Text, default="")
     voter_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    petition_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
 
 
 class RollUnit(Base):
@@ -83,6 +84,55 @@ class Vote(Base):
     choices: Mapped[dict[str, Any]] = mapped_column(JSONB)
     cast_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     superseded_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    scan_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Proxy(Base):
+    __tablename__ = "proxies"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    proxy_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    grantor_user_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    grantor_username: Mapped[str] = mapped_column(String(100))
+    proxy_username: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[uuid.UUID] = mapped_column(UUID)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Petition(Base):
+    __tablename__ = "petitions"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    petition_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID] = mapped_column(UUID)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20))
+    total_headcount: Mapped[int] = mapped_column(Integer)
+    reached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ballot_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+
+
+class PetitionSignature(Base):
+    __tablename__ = "petition_signatures"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    petition_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    person_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 async def record_estate(session: AsyncSession, estate_id: uuid.UUID, name: str) -> None:
