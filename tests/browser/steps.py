@@ -45,7 +45,7 @@ def create_user(api: httpx.Client, prefix: str = "user") -> dict[str, str]:
         json={
             "username": username,
             "display_name": f"测试用户 {username[-4:]}",
-            "phone": "1380013" + f"{secrets.randbelow(10_000):04d}",
+            "phone": "138" + f"{secrets.randbelow(10**8):08d}",
             "password": password,
         },
     )

@@ -8,6 +8,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 from tests.poll import eventually
 from tests.spans import Span, SpanCollector
+from xinyi_ledger.domain import DEFAULT_CHART
 
 
 def _by_id(spans: list[Span]) -> dict[str, Span]:
@@ -39,7 +40,7 @@ def test_estate_creation_flows_through_every_hop_in_one_trace(
         what="the estate's books to open and reach disclosure",
     )
     assert overview["name"] == "链路小区"
-    assert overview["account_count"] == 21
+    assert overview["account_count"] == len(DEFAULT_CHART)
     assert overview["applied_sequences"] == {"identity": 1, "ledger": 1}
     accounts = api.get(f"/api/v1/estates/{estate_id}/ledger/accounts").json()
     assert {"1001", "1002", "3001", "3002"} <= {a["code"] for a in accounts}
