@@ -409,6 +409,59 @@ async def result(estate_id: EstateId, ballot_id: BallotId, who: Authed, svc: Svc
     return ResultOut(ballot=_ballot(reply.ballot), document=json.loads(reply.document_json))
 
 
+class RollLineOut(BaseModel):
+    unit_id: str
+    building: str
+    number: str
+    area_centi_m2: int
+    owner_count: int
+    holding: str = Field(description="The same for every unit one owner (or co-owners) holds")
+
+
+class RollOut(BaseModel):
+    state: str
+    roll_as_of: str | None
+    units: int
+    area_centi_m2: int
+    headcount: int
+    lines: list[RollLineOut] | None = Field(
+        description="Unit by unit for the approving body, supervisors and the company; "
+        "null for everyone else, who see the totals"
+    )
+
+
+@router.get(
+    "/{ballot_id}/roll",
+    response_model=RollOut,
+    summary="The roll published for objections (frozen once voting opens)",
+)
+async def roll(estate_id: EstateId, ballot_id: BallotId, who: Authed, svc: Svc) -> RollOut:
+    r = await svc.voting.GetRoll(
+        voting_pb2.BallotRef(estate_id=estate_id, ballot_id=ballot_id), metadata=who.metadata
+    )
+    detailed = r.detailed
+    return RollOut(
+        state=r.state,
+        roll_as_of=iso(r.roll_as_of),
+        units=r.units,
+        area_centi_m2=r.area_centi_m2,
+        headcount=r.headcount,
+        lines=[
+            RollLineOut(
+                unit_id=x.unit_id,
+                building=x.building,
+                number=x.number,
+                area_centi_m2=x.area_centi_m2,
+                owner_count=x.owner_count,
+                holding=x.holding,
+            )
+            for x in r.lines
+        ]
+        if detailed
+        else None,
+    )
+
+
 # -- proxies -------------------------------------------------------------------------------------
 class ProxyIn(BaseModel):
     proxy_username: str = Field(min_length=1, max_length=100)

@@ -52,6 +52,7 @@ class Assembly:
     base: str
     estate_id: str
     usernames: dict[str, str] = field(default_factory=dict)
+    phones: dict[str, str] = field(default_factory=dict)
     offset: float = 0.0
     clock_file: Path = Path()
 
@@ -73,7 +74,7 @@ class Assembly:
 def build(platform: Platform, operator_token: str, csv: str) -> Assembly:
     base, tag = platform.gateway_url, uuid.uuid4().hex[:6]
     phones = {who: random_phone() for who in OWNERS}
-    world = Assembly(base, "", clock_file=platform.data_dir / "clock-offset")
+    world = Assembly(base, "", phones=phones, clock_file=platform.data_dir / "clock-offset")
     with httpx.Client(
         base_url=base, headers={"Authorization": f"Bearer {operator_token}"}, timeout=30
     ) as op:
@@ -263,7 +264,15 @@ def test_an_assembly_from_draft_to_a_final_decision_the_ledger_acts_on(
         assert (announced["roll_units"], announced["roll_area_centi_m2"]) == (6, 40_000)
         assert announced["roll_headcount"] == 4
         assert chair.post(world.path(f"/{b}/open")).status_code == 422, "not before the day"
+        roll = ok(chair.get(world.path(f"/{b}/roll")))
+        lines = {x["number"]: x for x in roll["lines"]}
+        assert (roll["units"], roll["headcount"], len(lines)) == (6, 4, 6)
+        assert lines["1-101"]["holding"] == lines["1-102"]["holding"] != lines["1-103"]["holding"]
+        assert lines["P-01"]["holding"] == lines["P-02"]["holding"]
+        assert lines["1-104"]["owner_count"] == 2
     with world.client("a") as owner:
+        totals = ok(owner.get(world.path(f"/{b}/roll")))
+        assert (totals["area_centi_m2"], totals["lines"]) == (40_000, None)
         shut = vote(owner, world, ballot, "yes", "yes", "x")
         assert shut.status_code == 422 and "only while it is open" in shut.json()["detail"]
 
@@ -491,6 +500,42 @@ def test_a_petition_calls_the_assembly_where_proxies_and_paper_ballots_count_onc
         )["receipts"][0]
         assert (paper["channel"], paper["scan_sha256"]) == ("paper", scan["sha256"])
         assert chair.get(world.path(f"/{b_id}/scans/{scan['sha256']}")).content == PNG
+    # B sells the flat after voting opened: the buyer is not on the frozen roll, B still is.
+    buyer_phone = random_phone()
+    with operator_client(platform, world.base) as op:
+        sold = (CSV + MORE).replace(world.phones["b"], buyer_phone).replace(",乙,", ",辛,")
+        ok(
+            op.post(
+                f"/api/v1/estates/{world.estate_id}/imports",
+                content=sold.format(**world.phones).encode(),
+                headers={"content-type": "text/csv"},
+            )
+        )
+        buyer = ok(
+            op.post(
+                "/api/v1/users",
+                json={
+                    "username": f"buyer-{uuid.uuid4().hex[:6]}",
+                    "display_name": "辛",
+                    "phone": buyer_phone,
+                    "password": PASSWORD,
+                },
+            )
+        )
+        ok(
+            op.post(
+                "/api/v1/role-grants",
+                json={"user_id": buyer["user_id"], "role": "owner", "estate_id": world.estate_id},
+            )
+        )
+        world.usernames["buyer"] = buyer["username"]
+    with world.client("buyer") as newcomer:
+        late_owner = newcomer.put(world.path(f"/{b_id}/vote"), json=no)
+        assert late_owner.status_code == 403 and "frozen" in late_owner.json()["detail"]
+    with world.client("b") as b:
+        assert [
+            r["channel"] for r in ok(b.put(world.path(f"/{b_id}/vote"), json=yes))["receipts"]
+        ] == ["online"]
     with world.client("c") as c:
         assert c.get(world.path(f"/{b_id}/scans/{scan['sha256']}")).status_code == 403
         mine = ok(c.get(world.path(f"/{b_id}/vote")))["receipts"]

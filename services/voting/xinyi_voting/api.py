@@ -736,6 +736,53 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 run,
             )
 
+    async def GetRoll(
+        self, request: voting_pb2.BallotRef, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Roll:
+        principal, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        detail = allowed(principal, Action.ROLL_READ, estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            shown = await self._ballot_pb(session, row)
+            roll = voting_pb2.Roll(
+                ballot_id=str(row.ballot_id),
+                state=row.state,
+                roll_as_of=_stamp(row.roll_as_of or row.announced_at),
+                units=shown.roll_units,
+                area_centi_m2=shown.roll_area_centi_m2,
+                headcount=shown.roll_headcount,
+                detailed=detail,
+            )
+            if detail:
+                units = (
+                    await session.execute(
+                        select(store.RollUnit)
+                        .where(
+                            store.RollUnit.estate_id == estate_id,
+                            store.RollUnit.ballot_id == row.ballot_id,
+                        )
+                        .order_by(store.RollUnit.building, store.RollUnit.number)
+                    )
+                ).scalars()
+                salt = row.ballot_id.bytes
+                for u in units:
+                    person = tally.person_key(
+                        tally.RollUnit(str(u.unit_id), u.area_centi_m2, frozenset(u.owner_ids))
+                    )
+                    roll.lines.append(
+                        voting_pb2.RollLine(
+                            unit_id=str(u.unit_id),
+                            building=u.building,
+                            number=u.number,
+                            area_centi_m2=u.area_centi_m2,
+                            owner_count=len(u.owner_ids),
+                            holding=hmac.new(salt, person.encode(), hashlib.sha256).hexdigest()[
+                                :12
+                            ],
+                        )
+                    )
+            return roll
+
     # -- proxies ---------------------------------------------------------------------------------
     def _proxy_pb(self, p: store.Proxy) -> voting_pb2.Proxy:
         return voting_pb2.Proxy(
