@@ -21,6 +21,7 @@ from xinyi_gateway import (
     routes_identity,
     routes_ledger,
     routes_services,
+    routes_tenders,
     routes_voice,
     routes_vouchers,
 )
@@ -108,6 +109,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_voice.router)
     app.include_router(routes_ballots.router)
     app.include_router(routes_ballots.petitions)
+    app.include_router(routes_tenders.tenders)
+    app.include_router(routes_tenders.bidders)
+    app.include_router(routes_tenders.meetings)
 
     @app.api_route(
         "/api/{rest:path}",

@@ -10,7 +10,7 @@ from xinyi.disclosure.v1 import disclosure_pb2_grpc
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
 from xinyi.ledger.v1 import fees_pb2_grpc, ledger_pb2_grpc, vouchers_pb2_grpc
 from xinyi.notifications.v1 import notifications_pb2_grpc
-from xinyi.voting.v1 import voice_pb2_grpc, voting_pb2_grpc
+from xinyi.voting.v1 import tenders_pb2_grpc, voice_pb2_grpc, voting_pb2_grpc
 from xinyi_gateway.config import Settings
 from xinyi_kit import rpc
 
@@ -26,6 +26,8 @@ class Services:
     vouchers: vouchers_pb2_grpc.VoucherServiceStub  # served by the ledger
     voting: voting_pb2_grpc.VotingServiceStub
     voice: voice_pb2_grpc.VoiceServiceStub  # served by voting
+    tenders: tenders_pb2_grpc.TenderServiceStub  # served by voting
+    meetings: tenders_pb2_grpc.MeetingServiceStub  # served by voting
     disclosure: disclosure_pb2_grpc.DisclosureServiceStub
     notifications: notifications_pb2_grpc.NotificationsServiceStub
 
@@ -44,6 +46,8 @@ class Services:
             vouchers=vouchers_pb2_grpc.VoucherServiceStub(channels["ledger"]),
             voting=voting_pb2_grpc.VotingServiceStub(channels["voting"]),
             voice=voice_pb2_grpc.VoiceServiceStub(channels["voting"]),
+            tenders=tenders_pb2_grpc.TenderServiceStub(channels["voting"]),
+            meetings=tenders_pb2_grpc.MeetingServiceStub(channels["voting"]),
             disclosure=disclosure_pb2_grpc.DisclosureServiceStub(channels["disclosure"]),
             notifications=notifications_pb2_grpc.NotificationsServiceStub(
                 channels["notifications"]

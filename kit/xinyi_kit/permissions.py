@@ -111,6 +111,13 @@ class Action(enum.StrEnum):
     SUGGESTION_HANDLE = "suggestion.handle"  # answer, commit to a rectification, report it done
     SURVEY_PUBLISH = "survey.publish"  # also close early
     SURVEY_ANSWER = "survey.answer"
+    # tenders and monthly meetings (voting). Reading a tender is estate.read, a meeting voice.read.
+    TENDER_MANAGE = "tender.manage"  # draft, publish, close, cancel; put the bids to a ballot
+    # City-wide, by a company-scoped grant: the company need not serve the estate it bids in.
+    TENDER_BID = "tender.bid"
+    MEETING_SCHEDULE = "meeting.schedule"  # also change or cancel a scheduled meeting
+    MEETING_REPORT = "meeting.report"  # the company's work report
+    MEETING_MINUTES = "meeting.minutes"  # publish the minutes; turn points into suggestions
 
 
 MATRIX: dict[Action, frozenset[Role]] = {
@@ -158,6 +165,11 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.SUGGESTION_HANDLE: COMPANY,
     Action.SURVEY_PUBLISH: APPROVING_BODY | {Role.COMPANY_MANAGER},
     Action.SURVEY_ANSWER: RESIDENTS,
+    Action.TENDER_MANAGE: APPROVING_BODY,
+    Action.TENDER_BID: frozenset({Role.COMPANY_MANAGER}),
+    Action.MEETING_SCHEDULE: APPROVING_BODY | {Role.COMPANY_MANAGER},
+    Action.MEETING_REPORT: frozenset({Role.COMPANY_MANAGER}),
+    Action.MEETING_MINUTES: APPROVING_BODY,
 }
 
 

@@ -13,7 +13,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -213,6 +213,11 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         self.db = db
         self.outbox = outbox
         self._identity_channel = identity
+        # Called with each ballot_decided as a ballot becomes final, in its transaction: how
+        # voting acts on its own decisions (a tender's chosen bid).
+        self.on_decided: list[
+            Callable[[AsyncSession, events_pb2.BallotDecided], Awaitable[None]]
+        ] = []
 
     @property
     def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
@@ -329,23 +334,14 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                     raise FailedPrecondition(
                         "the petition has not reached a fifth of the headcount yet"
                     )
-            row = store.Ballot(
-                estate_id=estate_id,
-                ballot_id=uuid.uuid4(),
-                title=title,
-                state="draft",
-                description=request.description.strip(),
-                questions=questions,
-                created_by=uuid.UUID(principal.user_id),
-                created_at=clock.now(),
-                objection_days=DEFAULT_OBJECTION_DAYS,
-                cancelled_reason="",
-                petition_id=petition_id,
-            )
-            session.add(row)
-            await session.flush()
-            await audit.record(
-                session, estate_id, "ballot.create", str(row.ballot_id), {"title": title}
+            row = await self.draft(
+                session,
+                estate_id,
+                principal.user_id,
+                title,
+                request.description.strip(),
+                questions,
+                petition_id,
             )
             return await self._ballot_pb(session, row)
 
@@ -359,6 +355,38 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 voting_pb2.Ballot,
                 run,
             )
+
+    async def draft(
+        self,
+        session: AsyncSession,
+        estate_id: uuid.UUID,
+        created_by: str,
+        title: str,
+        description: str,
+        questions: list[dict[str, Any]],
+        petition_id: uuid.UUID | None = None,
+    ) -> store.Ballot:
+        """A draft ballot in the caller's transaction, with questions `_questions` checked: for
+        CreateBallot, and for what voting itself puts to the assembly (a tender's bids)."""
+        row = store.Ballot(
+            estate_id=estate_id,
+            ballot_id=uuid.uuid4(),
+            title=title,
+            state="draft",
+            description=description,
+            questions=questions,
+            created_by=uuid.UUID(created_by),
+            created_at=clock.now(),
+            objection_days=DEFAULT_OBJECTION_DAYS,
+            cancelled_reason="",
+            petition_id=petition_id,
+        )
+        session.add(row)
+        await session.flush()
+        await audit.record(
+            session, estate_id, "ballot.create", str(row.ballot_id), {"title": title}
+        )
+        return row
 
     async def _fetch_roll(
         self, session: AsyncSession, row: store.Ballot, at: datetime, *, voters: bool
@@ -1330,6 +1358,8 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                     decided_at=_stamp(now),
                 )
                 await self.outbox.emit(session, estate_id, "ballot_decided", event)
+                for hook in self.on_decided:
+                    await hook(session, event)
             row.state, row.finalized_at = "final", now
             await self._emit_state(session, row, "ballot_final")
             await audit.record(session, estate_id, "ballot.finalize", str(row.ballot_id))
