@@ -189,9 +189,9 @@ async def test_operator_views_fit_a_small_screen(web: WebApp, platform: Platform
 
 
 def test_whole_app_is_small() -> None:
-    """Everything the app can ever load, the operator's and ledger views and the QR library
-    included, stays small; what a first visit loads is measured in test_shell (under 200 KB),
-    the rest loads only when its view is opened."""
+    """Everything the app can ever load, the operator's, ledger and voting views and the QR
+    library included, stays small; what a first visit loads is measured in test_shell (under
+    200 KB), the rest loads only when its view is opened."""
     web_dir = Path(__file__).resolve().parents[2] / "gateway" / "xinyi_gateway" / "web"
     sizes = {
         str(path.relative_to(web_dir)): path.stat().st_size
@@ -199,4 +199,4 @@ def test_whole_app_is_small() -> None:
         if path.is_file() and path.suffix in {".html", ".js", ".css", ".svg"}
     }
     assert "vendor/qrcode.js" in sizes and "operator.js" in sizes, sizes
-    assert sum(sizes.values()) < 300_000, sizes
+    assert sum(sizes.values()) < 400_000, sizes

@@ -17,6 +17,7 @@ let feedback = null;
 const languageListeners = [];
 let operatorViews = null;
 let ledgerViews = null;
+let votingViews = null;
 
 const $ = (id) => document.getElementById(id);
 const t = (key, params) => translate(language, key, params);
@@ -113,11 +114,14 @@ function renderArea() {
   $("view-home").hidden = area !== "home";
   $("view-operator").hidden = area !== "operator";
   $("view-fund").hidden = area !== "fund";
-  $("view-area").hidden = ["home", "operator", "fund"].includes(area);
+  $("view-voting").hidden = area !== "voting";
+  $("view-area").hidden = ["home", "operator", "fund", "voting"].includes(area);
   if (area === "operator") {
     showOperatorViews();
   } else if (area === "fund") {
     showLedgerViews();
+  } else if (area === "voting") {
+    showVotingViews();
   } else if (area !== "home") {
     $("area-heading").textContent = t(`nav.${area}`);
     $("area-text").textContent = t(`area.${area}`);
@@ -127,6 +131,7 @@ function renderArea() {
 function headingOf(area) {
   if (area === "home") return $("home-heading");
   if (area === "fund") return $("fund-heading");
+  if (area === "voting") return $("voting-heading");
   return area === "operator" ? $("operator-heading") : $("area-heading");
 }
 
@@ -756,6 +761,28 @@ function showLedgerViews() {
   });
   ledgerViews.catch(() => {
     ledgerViews = null;
+    say("error", "error.network");
+  });
+}
+
+// --- the owners' assembly's views (voting.js, loaded on demand) --------------------------------
+
+function showVotingViews() {
+  if (votingViews) {
+    votingViews.then((views) => views.refresh());
+    return;
+  }
+  votingViews = import("/voting.js").then((module) => {
+    const views = module.mount({
+      call, say, reportError, requireFilled, busy, t, ApiError,
+      session: () => session,
+      onLanguage: (listener) => languageListeners.push(listener),
+    });
+    views.refresh();
+    return views;
+  });
+  votingViews.catch(() => {
+    votingViews = null;
     say("error", "error.network");
   });
 }

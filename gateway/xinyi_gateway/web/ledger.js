@@ -143,7 +143,9 @@ export function mount(app) {
     if (error instanceof ApiError) {
       const detail = typeof error.problem?.detail === "string" ? error.problem.detail : "";
       for (const [match, key] of Object.entries(known)) {
-        const [status, pattern] = match.split(" ", 2);
+        const gap = match.indexOf(" ");
+        const status = gap < 0 ? match : match.slice(0, gap);
+        const pattern = gap < 0 ? "" : match.slice(gap + 1);
         if (Number(status) !== error.status) continue;
         if (pattern && !(error.problem?.code === pattern || new RegExp(pattern, "i").test(detail))) {
           continue;
