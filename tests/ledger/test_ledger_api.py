@@ -380,6 +380,30 @@ def test_period_close_signatures_proof_and_late_items(world: World, tmp_path: Pa
         assert early.status_code == 422 and "still open" in early.json()["detail"]
         head = ok(acc.post(path(world, f"/periods/{month}/close")))
         assert head["state"] == "awaiting_company" and head["entry_count"] >= 1
+        # This month's entries, posted earlier in the chain than last month's, are not in last
+        # month's closing balances.
+        entries, cursor = [], None
+        while True:
+            page = ok(
+                acc.get(
+                    path(world, "/ledger/entries"),
+                    params={"limit": 500, **({"cursor": cursor} if cursor else {})},
+                )
+            )
+            entries += page["entries"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        assert any(e["period"] > month for e in entries), "the module posted this month first"
+        bank = sum(
+            ln["amount_fen"]
+            for e in entries
+            if e["period"] <= month
+            for ln in e["lines"]
+            if ln["account"] == "1001"
+        )
+        assert json.loads(head["payload_json"])["balances"]["1001"] == bank
+        assert ok(acc.get(path(world, "/ledger/verify")))["ok"] is True
         again = acc.post(path(world, f"/periods/{month}/close"))
         assert again.status_code == 422
         late = ok(income(acc, world, 500, booked_on=f"{month}-20"))

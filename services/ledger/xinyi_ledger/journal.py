@@ -432,7 +432,9 @@ async def close_period(
     del head_row
     closed_at = clock.now()
     root = merkle.root(leaves)
-    balances = await store.balances(session, estate_id, up_to_index=last)
+    # The month's closing balances: every entry of it and of the months before, wherever the
+    # next month's first entries fall in the chain.
+    balances = await store.balances(session, estate_id, up_to_period=period)
     payload = chain.head_payload(
         estate_id=str(estate_id),
         period=period,
@@ -551,6 +553,7 @@ async def verify(session: AsyncSession, estate_id: uuid.UUID) -> Verdict:
     by_period: dict[str, list[store.Entry]] = {}
     for e in entries:
         by_period.setdefault(e.period, []).append(e)
+    months = sorted(by_period)
     for n, p in enumerate(periods):
         payload = json.loads(p.payload)
         mine = by_period.get(p.period, [])
@@ -560,6 +563,25 @@ async def verify(session: AsyncSession, estate_id: uuid.UUID) -> Verdict:
                 len(entries),
                 n,
                 f"the head of {p.period} does not match the Merkle root of its entries",
+            )
+        # The balances it states are those of its entries and every earlier month's.
+        balances: dict[str, int] = {}
+        for month in months:
+            if month > p.period:
+                break
+            for e in by_period[month]:
+                for line in json.loads(e.canonical)["lines"]:
+                    balances[line["account"]] = (
+                        balances.get(line["account"], 0) + line["amount_fen"]
+                    )
+        if {c: f for c, f in balances.items() if f} != {
+            c: f for c, f in payload["balances"].items() if f
+        }:
+            return Verdict(
+                False,
+                len(entries),
+                n,
+                f"the balances in the head of {p.period} are not those of the journal",
             )
         signatures = (
             await session.execute(

@@ -181,9 +181,9 @@ class DisbursementApproval(Base):
 
 
 async def balances(
-    session: AsyncSession, estate_id: uuid.UUID, *, up_to_index: int | None = None
+    session: AsyncSession, estate_id: uuid.UUID, *, up_to_period: str | None = None
 ) -> dict[str, int]:
-    """Debit-positive balance per account, over the whole journal or up to a chain index."""
+    """Debit-positive balance per account, over the whole journal or up to a month's end."""
     query = (
         select(EntryLine.account_code, func.sum(EntryLine.amount_fen))
         .join(
@@ -192,8 +192,8 @@ async def balances(
         .where(EntryLine.estate_id == estate_id)
         .group_by(EntryLine.account_code)
     )
-    if up_to_index is not None:
-        query = query.where(Entry.chain_index <= up_to_index)
+    if up_to_period is not None:
+        query = query.where(Entry.period <= up_to_period)
     return {code: int(total) for code, total in (await session.execute(query)).all()}
 
 
