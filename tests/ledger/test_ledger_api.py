@@ -374,6 +374,7 @@ def _sign(private: ec.EllipticCurvePrivateKey, message: str) -> str:
 def test_period_close_signatures_proof_and_late_items(world: World, tmp_path: Path) -> None:
     month = previous_month()
     with world.client("company_accountant") as acc:
+        ok(income(acc, world, 777, description="本月先入账的一笔"))
         entry = ok(income(acc, world, 12_345, booked_on=f"{month}-15", description="上月停车费"))
         assert entry["period"] == month
         early = acc.get(path(world, f"/ledger/entries/{entry['entry_id']}/proof"))
@@ -394,7 +395,7 @@ def test_period_close_signatures_proof_and_late_items(world: World, tmp_path: Pa
             cursor = page.get("next_cursor")
             if not cursor:
                 break
-        assert any(e["period"] > month for e in entries), "the module posted this month first"
+        assert any(e["period"] > month for e in entries), "this month's entry came first"
         bank = sum(
             ln["amount_fen"]
             for e in entries
