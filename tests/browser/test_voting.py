@@ -5,11 +5,14 @@ announcement, so the platform's clock moves through the weeks (and back at the e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import struct
 import subprocess
 import sys
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, Response, expect
+from playwright.async_api import Locator, Page, Response, expect
 
 from tests.browser.steps import create_estate, credit_code, sign_in
 from tests.identity.world import PASSWORD, ok, random_phone, signin
@@ -559,3 +562,244 @@ async def test_voting_messages_exist_in_both_languages(web: WebApp) -> None:
     # Every placeholder of a message is in its translation too.
     for key, text in zh.items():
         assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", en[key])), key
+
+
+def tiny_png() -> bytes:
+    """A valid 1×1 white PNG: what a phone's scan of a signed ballot is, in miniature."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\xff\xff")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+async def answer(scope: Locator, budget: str, raise_: str, company: str) -> None:
+    """Fills the three questions of QUESTIONS in a vote form (the owner's or a paper ballot's)."""
+    await scope.get_by_role("group", name=re.compile("^议题 1：")).get_by_label(budget).check()
+    await scope.get_by_role("group", name=re.compile("^议题 2：")).get_by_label(raise_).check()
+    await scope.get_by_role("group", name=re.compile("^议题 3：")).get_by_label(company).check()
+
+
+async def test_proxy_votes_for_an_owner_until_the_owner_votes(
+    assembly: Assembly, web: WebApp
+) -> None:
+    ballot = assembly.opened_ballot()
+    page = web.page
+    live = page.locator("#feedback")
+    owner, proxy = assembly.usernames["a"], assembly.usernames["b"]
+    web.expect_status(assembly.path("/"), 400)  # naming oneself
+
+    # A names a proxy: not themselves; C, revoked; then B.
+    await sign_in_to_voting(web, assembly, "a")
+    await open_ballot(web, "2027 年度业主大会")
+    box = page.locator("#ballot-proxies")
+    await expect(box).to_contain_text("您本人投票后以本人为准：代理人为您投的票不再计入")
+    name = box.get_by_label("代理人的用户名")
+    await name.fill(owner)
+    await box.get_by_role("button", name="委托", exact=True).click()
+    await expect(live).to_contain_text("不能委托自己")
+    await name.fill(assembly.usernames["c"])
+    await box.get_by_role("button", name="委托", exact=True).click()
+    await expect(live).to_contain_text(f"已委托 {assembly.usernames['c']} 代您投票")
+    await expect(page.locator("#proxy-mine")).to_be_focused()
+    await box.get_by_role("button", name="撤销委托").click()
+    await expect(live).to_contain_text(f"已撤销对 {assembly.usernames['c']} 的委托")
+    await expect(page.locator("#proxy-mine")).to_have_count(0)
+    await expect(name).to_be_focused()
+    await name.fill(proxy)
+    await box.get_by_role("button", name="委托", exact=True).click()
+    await expect(page.locator("#proxy-mine")).to_contain_text(f"您已委托 {proxy} 代您投票")
+
+    # B sees who named them and votes once for their own flat and, as proxy, for A's two.
+    await sign_in_to_voting(web, assembly, "b")
+    await open_ballot(web, "2027 年度业主大会")
+    await expect(page.locator("#ballot-proxies .marker")).to_contain_text(
+        f"以下业主委托您代为投票：{owner}"
+    )
+    await expect(page.locator("#proxy-form")).to_be_visible()  # B is an owner too
+    await answer(page.locator("#vote-form"), "同意", "同意", "信达物业")
+    await page.get_by_role("button", name="提交投票").click()
+    await expect(live).to_contain_text("已投票。回执码：")
+    await expect(page.locator("#my-receipts-heading")).to_be_focused()
+    own = page.locator("#my-receipt-list li.receipt")
+    await expect(own).to_have_count(1)
+    await expect(own).not_to_contain_text("由代理人投票")
+    proxied = page.locator("#proxy-receipt-list li.receipt")
+    await expect(proxied).to_have_count(1)
+    await expect(proxied).to_contain_text("由代理人投票")
+    await expect(proxied).to_contain_text("代表 2 套房屋，专有面积 150.00 m²")
+    proxy_code = await proxied.get_attribute("data-receipt")
+    await assert_fits_a_phone(page)
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+    # A sees the proxy's vote counted for them, then votes: A's own vote prevails.
+    await sign_in_to_voting(web, assembly, "a")
+    await open_ballot(web, "2027 年度业主大会")
+    mine = page.locator("#my-receipt-list li.receipt")
+    await expect(mine).to_have_count(1)
+    await expect(mine).to_have_attribute("data-receipt", proxy_code or "")
+    await expect(mine).to_contain_text("由代理人投票")
+    await answer(page.locator("#vote-form"), "反对", "反对", "信达物业")
+    await page.get_by_role("button", name="修改投票").click()
+    await expect(live).to_contain_text("已修改投票")
+    await expect(page.locator("#my-receipt-list li[data-state='superseded']")).to_have_attribute(
+        "data-receipt", proxy_code or ""
+    )
+
+    # B votes again: only for their own flat now, and the page says why.
+    await sign_in_to_voting(web, assembly, "b")
+    await open_ballot(web, "2027 年度业主大会")
+    await answer(page.locator("#vote-form"), "弃权", "弃权", "信达物业")
+    await page.get_by_role("button", name="修改投票").click()
+    await expect(live).to_contain_text("委托您的业主中有 1 位已亲自投票，以本人为准")
+    await expect(page.locator("#proxy-receipt-list")).to_have_count(0)
+
+    with assembly.client("a") as a:
+        receipts = ok(a.get(assembly.path(f"/{ballot['ballot_id']}/vote")))["receipts"]
+    assert [(r["channel"], r["state"]) for r in receipts] == [
+        ("online", "counted"),
+        ("proxy", "superseded"),
+    ]
+    assert {"question_id": "budget", "answer": "no", "candidate_ids": []} in receipts[0]["choices"]
+
+
+async def test_committee_enters_a_paper_ballot_with_its_scan(
+    assembly: Assembly, web: WebApp, tmp_path: Path
+) -> None:
+    ballot = assembly.opened_ballot()
+    page = web.page
+    live = page.locator("#feedback")
+    scan = tmp_path / "ballot-1-104.png"
+    scan.write_bytes(tiny_png())
+    (tmp_path / "notes.txt").write_text("not a scan")
+
+    await sign_in_to_voting(web, assembly, "member")
+    await open_ballot(web, "2027 年度业主大会")
+    paper = page.locator("#ballot-paper")
+    await expect(paper).to_be_visible()
+    await expect(page.locator("#vote-form")).to_have_count(0)  # a member without a flat
+    await paper.get_by_label("扫描件").set_input_files(str(tmp_path / "notes.txt"))
+    await paper.get_by_label("房屋").select_option(label="1栋 1-104 · 100.00 m²")
+    await answer(paper, "同意", "反对", "蓉城物业")
+    await paper.get_by_role("button", name="录入这张票").click()
+    await expect(live).to_contain_text("扫描件须为 JPEG、PNG 或 PDF")
+    await expect(paper.get_by_label("扫描件")).to_be_focused()
+    await paper.get_by_label("扫描件").set_input_files(str(scan))
+    await paper.get_by_role("button", name="录入这张票").click()
+
+    await expect(live).to_contain_text("已录入 1栋 1-104 · 100.00 m² 的纸质票。回执码：")
+    await expect(page.locator("#paper-done-heading")).to_be_focused()
+    entered = page.locator("#paper-list li.receipt")
+    await expect(entered).to_have_count(1)
+    await expect(entered).to_contain_text("纸质表决票，由业委会录入")
+    await expect(entered).to_contain_text("议题 3：蓉城物业")
+    await expect(paper.get_by_label("房屋")).to_have_value("")  # ready for the next ballot
+    await entered.get_by_role("button", name="查看扫描件").click()
+    link = entered.get_by_role("link", name="打开扫描件")
+    await expect(link).to_be_focused()
+    await expect(link).to_have_attribute("href", re.compile("^blob:"))
+    code = await entered.get_attribute("data-receipt")
+    await assert_fits_a_phone(page)
+
+    digest = hashlib.sha256(tiny_png()).hexdigest()
+    with assembly.client("c") as co_owner:
+        (receipt,) = ok(co_owner.get(assembly.path(f"/{ballot['ballot_id']}/vote")))["receipts"]
+    assert receipt["receipt_code"] == code
+    assert (receipt["channel"], receipt["scan_sha256"]) == ("paper", digest)
+    with assembly.client("chair") as chair:
+        kept = chair.get(assembly.path(f"/{ballot['ballot_id']}/scans/{digest}"))
+    assert kept.status_code == 200 and kept.content == tiny_png()
+
+
+async def test_roll_is_shown_unit_by_unit_to_the_committee_and_in_totals_to_owners(
+    assembly: Assembly, web: WebApp
+) -> None:
+    assembly.announced_ballot()
+    page = web.page
+    await sign_in_to_voting(web, assembly, "member")
+    await open_ballot(web, "2027 年度业主大会")
+    table = page.get_by_role("table", name="6 套房屋，专有面积 400.00 m²，共 4 人")
+    await expect(table.locator("tbody tr")).to_have_count(6)
+    # A's two flats, B's, C and D's co-owned one, the developer's two parking spaces.
+    holdings = table.locator("tbody")
+    await expect(holdings).to_have_count(4)
+    await expect(holdings.nth(0).locator("th")).to_have_text(["1栋 1-101", "1栋 1-102"])
+    await expect(holdings.nth(0)).to_contain_text("第 1 人（2 套）")
+    await expect(holdings.nth(2)).to_contain_text("2 人")
+    await expect(holdings.nth(3).locator("th")).to_have_text(["P P-01", "P P-02"])
+    await expect(holdings.nth(3)).to_contain_text("第 4 人（2 套）")
+    await assert_fits_a_phone(page)
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+    await sign_in_to_voting(web, assembly, "a")
+    await open_ballot(web, "2027 年度业主大会")
+    await expect(page.locator("#ballot-roll")).to_contain_text("6 套房屋，专有面积 400.00 m²")
+    await expect(page.locator("#ballot-rollbook")).to_contain_text("对名册有异议，请向业委会提出")
+    await expect(page.locator("#ballot-rollbook table")).to_have_count(0)
+
+
+async def test_owners_petition_for_an_extraordinary_assembly_the_committee_calls(
+    assembly: Assembly, web: WebApp, api: httpx.Client
+) -> None:
+    # Six more owners: ten persons, so two signatures make the fifth.
+    extra = "".join(f"2栋,2-10{i},residential,80.00,业主{i},person,,\n" for i in range(1, 7))
+    ok(
+        api.post(
+            f"/api/v1/estates/{assembly.estate_id}/imports",
+            content=(CSV.splitlines(keepends=True)[0] + extra).encode(),
+            headers={"content-type": "text/csv"},
+            timeout=60,
+        )
+    )
+    page = web.page
+    live = page.locator("#feedback")
+    await sign_in_to_voting(web, assembly, "a")
+    petitions = page.locator("#petitions-panel")
+    await expect(petitions).to_contain_text("需至少五分之一的业主人数联署")
+    await expect(page.locator("#petition-list")).to_contain_text("还没有联署")
+    await petitions.get_by_label("联署标题").fill("更换物业服务企业")
+    await petitions.get_by_label("要求大会决定的事项和理由").fill("服务不达标，要求改选")
+    await petitions.get_by_role("button", name="发起联署").click()
+    await expect(live).to_contain_text("已发起联署“更换物业服务企业”")
+    item = page.locator("#petition-list li.petition")
+    await expect(item.get_by_role("heading", name="更换物业服务企业")).to_be_focused()
+    await expect(item).to_contain_text("征集中")
+    await expect(item).to_contain_text("已联署 1 人，共 10 人，需至少 2 人")
+    await expect(item).to_contain_text("您已联署")
+    await expect(item.get_by_role("button", name="联署")).to_have_count(0)
+
+    await sign_in_to_voting(web, assembly, "b")
+    await item.get_by_role("button", name="联署").click()
+    await expect(live).to_contain_text("2 / 10 人，达到五分之一，业委会须召集临时业主大会")
+    await expect(item).to_have_attribute("data-state", "reached")
+    await expect(item).to_contain_text("业委会须召集临时业主大会")
+    await expect(item).to_contain_text("您已联署")
+
+    # The chair drafts the extraordinary assembly's ballot, called by the petition, announces it.
+    await sign_in_to_voting(web, assembly, "chair")
+    await expect(item.get_by_role("button", name="联署")).to_have_count(0)  # not an owner
+    await page.get_by_label("由业主联署召集（可选）").select_option(label="更换物业服务企业")
+    await page.get_by_label("表决标题").fill("临时业主大会")
+    await page.locator("#question-rows").get_by_label("议题内容").fill("解聘现物业服务企业")
+    await page.get_by_role("button", name="保存草稿").click()
+    await expect(page.locator("#ballot-title")).to_have_text("临时业主大会")
+    await expect(page.locator("#ballot-head")).to_contain_text("更换物业服务企业")
+    await page.get_by_role("button", name="公告", exact=True).click()
+    await expect(live).to_contain_text("已公告")
+    await page.get_by_role("button", name="← 全部表决").click()
+    await expect(item).to_have_attribute("data-state", "answered")
+    await expect(item).to_contain_text("已召集")
+    await item.get_by_role("button", name="查看召集的表决").click()
+    await expect(page.locator("#ballot-title")).to_have_text("临时业主大会")
+    await expect(page.locator("#ballot-title")).to_be_focused()
+
+    with assembly.client("chair") as chair:
+        (called,) = ok(chair.get(assembly.path()))  # type: ignore[misc]
+        (petition,) = ok(chair.get(f"/api/v1/estates/{assembly.estate_id}/petitions"))  # type: ignore[misc]
+    assert called["petition_id"] == petition["petition_id"]
+    assert (petition["state"], petition["ballot_id"]) == ("answered", called["ballot_id"])

@@ -1,7 +1,9 @@
 // The owners' assembly (表决): every ballot of an estate for everyone in it, an owner's vote with
 // its receipts (changed until the close, the old receipt shown superseded), a receipt checker, the
 // published result with every figure and the receipts to recount it, and the approving body's
-// drafting, announcing, opening, closing, finalising and cancelling.
+// drafting, announcing, opening, closing, finalising and cancelling; proxies, paper ballots the
+// committee enters with their scans, the roll for objections, and owners' petitions for an
+// extraordinary assembly.
 // Loaded by app.js only when someone opens 表决, so nobody else downloads it.
 
 import { addMessages } from "/i18n.js";
@@ -21,6 +23,9 @@ const COUNTED_STATES = new Set(["published", "final"]);
 const VOTED_STATES = new Set(["open", "published", "final"]);
 const CANCELLABLE = new Set(["draft", "announced", "open"]);
 const STEPS = { announced: "open", open: "close", published: "finalize" };
+const PROXY_STATES = new Set(["announced", "open"]);
+const SCAN_TYPES = ["image/jpeg", "image/png", "application/pdf"];
+const MAX_SCAN = 10 * 1024 * 1024;
 const RECEIPT = /^[0-9A-F]{4}(-[0-9A-F]{4}){3}$/;
 const DAY = 86_400_000;
 const NOTICE_DAYS = 15;
@@ -99,10 +104,22 @@ export function mount(app) {
     check: null,
     voteKey: null,
     createKey: null,
+    petitions: [],
+    petitionKey: null,
+    proxies: [],
+    roll: null,
+    // What this page did that the API does not list back: votes cast as a proxy, paper ballots.
+    proxyCast: null,
+    paper: [],
+    paperFor: null,
+    paperDraft: new Map(),
+    paperKey: null,
+    scan: null,
     loading: null,
     inflight: null,
   };
   let downloadUrl = null;
+  const scanUrls = new Map();
 
   // --- words -----------------------------------------------------------------------------------
   const m2 = (centi) => t("voting.m2", { area: areaDigits(centi) });
@@ -111,6 +128,15 @@ export function mount(app) {
   const ballotsPath = (tail = "") =>
     `/api/v1/estates/${encodeURIComponent(state.estateId)}/ballots${tail}`;
   const ballotPath = (tail = "") => ballotsPath(`/${encodeURIComponent(state.openId)}${tail}`);
+  const petitionsPath = (tail = "") =>
+    `/api/v1/estates/${encodeURIComponent(state.estateId)}/petitions${tail}`;
+  const me = () => state.sessionMe?.username;
+  const activeProxies = (side) =>
+    state.proxies.filter((p) => p.state === "active" && p[side] === me());
+  // Anyone an owner named may vote as proxy, owner or not.
+  const canVote = () => isOwner() || activeProxies("proxy_username").length > 0;
+  const unitWords = (x) => `${x.building} ${x.number}`;
+  const sep = () => t("voting.listSeparator");
 
   function formatDate(iso) {
     if (!iso) return "";
@@ -145,6 +171,21 @@ export function mount(app) {
     const node = tagged("button", className, key);
     node.type = type;
     return node;
+  }
+
+  /** Marks `field` as wrong, says why, and focuses it. */
+  function invalid(field, key, params) {
+    field.setAttribute("aria-invalid", "true");
+    say("error", key, params);
+    field.focus();
+    return null;
+  }
+
+  function formOf(id, className = "form") {
+    const form = el("form", className);
+    form.id = id;
+    form.noValidate = true;
+    return form;
   }
 
   function fieldOf(id, key, control, hintKey) {
@@ -267,6 +308,22 @@ export function mount(app) {
     "400 choose at most": "voting.error.tooManyServer",
     "400 choose among": "voting.error.unknownCandidate",
   };
+  const PROXY_ERRORS = {
+    "400 yourself": "voting.error.proxySelf",
+    "422 proxy is named while": "voting.error.proxyState",
+    "422 proxies stand": "voting.error.proxyState",
+    "403 hold no unit": "voting.error.noUnit",
+  };
+  const PAPER_ERRORS = {
+    ...VOTE_ERRORS,
+    "400 a scan is": "voting.error.scanFile",
+    "404 no such unit": "voting.error.noRollUnit",
+  };
+  const PETITION_ERRORS = {
+    "403 only owners": "voting.error.petitionOwner",
+    "422 called already": "voting.error.petitionAnswered",
+    "422 has not reached": "voting.error.petitionNotReached",
+  };
 
   // --- skeleton --------------------------------------------------------------------------------
   function panel(id, headingKey, level = 2) {
@@ -278,6 +335,17 @@ export function mount(app) {
     heading.tabIndex = -1;
     section.append(heading);
     return section;
+  }
+
+  function part(id, headingKey, className = "") {
+    const box = panel(id, headingKey, 3);
+    box.className = `ballot-part ${className}`;
+    return box;
+  }
+
+  /** Empties a part but for its heading. */
+  function clear(box) {
+    box.replaceChildren(box.firstElementChild);
   }
 
   const status = el("p", "hint");
@@ -297,13 +365,13 @@ export function mount(app) {
 
   // The approving body drafts a ballot.
   const createPanel = panel("ballot-create", "voting.create.heading");
-  const createForm = el("form", "form");
-  createForm.id = "create-form";
-  createForm.noValidate = true;
+  const createForm = formOf("create-form");
   const createTitle = input("text", { maxlength: "200", required: "" });
   const createDescription = el("textarea");
   createDescription.maxLength = 20_000;
   createDescription.rows = 3;
+  const createPetition = el("select");
+  const createPetitionField = fieldOf("create-petition", "voting.create.petition", createPetition);
   const questionRows = el("ol", "question-rows");
   questionRows.id = "question-rows";
   const addQuestion = button("voting.create.addQuestion");
@@ -314,8 +382,26 @@ export function mount(app) {
     fieldOf("create-title", "voting.create.title", createTitle),
     fieldOf("create-description", "voting.create.description", createDescription,
       "voting.create.descriptionHint"),
-    questionRows, addQuestion, createSubmit);
+    createPetitionField, questionRows, addQuestion, createSubmit);
   createPanel.append(tagged("p", "hint", "voting.create.intro"), createForm);
+
+  // Owners' petitions for an extraordinary assembly.
+  const petitionPanel = panel("petitions-panel", "voting.petition.heading");
+  const petitionList = el("ul", "items petitions");
+  petitionList.id = "petition-list";
+  petitionList.setAttribute("aria-labelledby", "petitions-panel-heading");
+  const petitionForm = formOf("petition-form");
+  const petitionTitle = input("text", { maxlength: "200", required: "" });
+  const petitionReason = el("textarea");
+  petitionReason.maxLength = 20_000;
+  petitionReason.rows = 3;
+  petitionReason.required = true;
+  const petitionSubmit = button("voting.petition.new", "button primary", "submit");
+  petitionForm.append(tagged("h3", null, "voting.petition.new"),
+    fieldOf("petition-title", "voting.petition.title", petitionTitle),
+    fieldOf("petition-reason", "voting.petition.reason", petitionReason, "voting.petition.reasonHint"),
+    petitionSubmit);
+  petitionPanel.append(tagged("p", "hint", "voting.petition.intro"), petitionList, petitionForm);
 
   // One ballot's page.
   const pagePanel = el("section", "panel ballot-page");
@@ -325,25 +411,13 @@ export function mount(app) {
   back.id = "ballot-back";
   const head = el("div", "ballot-head");
   head.id = "ballot-head";
-  const questionsBox = el("section", "ballot-part");
-  questionsBox.id = "ballot-questions";
-  questionsBox.setAttribute("aria-labelledby", "ballot-questions-heading");
-  const receiptsBox = el("section", "ballot-part");
-  receiptsBox.id = "my-receipts";
-  receiptsBox.setAttribute("aria-labelledby", "my-receipts-heading");
-  const resultBox = el("section", "ballot-part");
-  resultBox.id = "ballot-result";
-  resultBox.setAttribute("aria-labelledby", "ballot-result-heading");
+  const questionsBox = part("ballot-questions", "voting.questions.heading");
+  const receiptsBox = part("my-receipts", "voting.receipts.heading");
+  const resultBox = part("ballot-result", "voting.result.heading");
 
   // Checking a receipt: anyone in the estate, once votes are taken.
-  const checkBox = el("section", "ballot-part");
-  checkBox.id = "receipt-check";
-  checkBox.setAttribute("aria-labelledby", "receipt-check-heading");
-  const checkHeading = tagged("h3", null, "voting.check.heading");
-  checkHeading.id = "receipt-check-heading";
-  const checkForm = el("form", "form inline-form");
-  checkForm.id = "receipt-check-form";
-  checkForm.noValidate = true;
+  const checkBox = part("receipt-check", "voting.check.heading");
+  const checkForm = formOf("receipt-check-form", "form inline-form");
   const checkCode = input("text", {
     maxlength: "24", autocomplete: "off", spellcheck: "false", autocapitalize: "characters",
     placeholder: "XXXX-XXXX-XXXX-XXXX", required: "",
@@ -356,17 +430,11 @@ export function mount(app) {
   const checkResult = el("div", "verify-result");
   checkResult.id = "receipt-result";
   checkResult.tabIndex = -1;
-  checkBox.append(checkHeading, checkForm, checkResult);
+  checkBox.append(checkForm, checkResult);
 
   // The approving body's steps on this ballot.
-  const organiseBox = el("section", "ballot-part organise");
-  organiseBox.id = "ballot-organise";
-  organiseBox.setAttribute("aria-labelledby", "ballot-organise-heading");
-  const organiseHeading = tagged("h3", null, "voting.organise.heading");
-  organiseHeading.id = "ballot-organise-heading";
-  const announceForm = el("form", "form");
-  announceForm.id = "announce-form";
-  announceForm.noValidate = true;
+  const organiseBox = part("ballot-organise", "voting.organise.heading", "organise");
+  const announceForm = formOf("announce-form");
   const opensAt = input("datetime-local", { required: "" });
   const closesAt = input("datetime-local", { required: "" });
   const objectionDays = input("number", { min: "1", max: "60", step: "1", required: "" });
@@ -388,19 +456,54 @@ export function mount(app) {
   stepButton.id = "ballot-step";
   stepButton.setAttribute("aria-describedby", stepHint.id);
   stepBox.append(stepHint, stepButton);
-  const cancelForm = el("form", "form inline-form");
-  cancelForm.id = "cancel-form";
-  cancelForm.noValidate = true;
+  const cancelForm = formOf("cancel-form", "form inline-form");
   const cancelReason = input("text", { maxlength: "2000", required: "" });
   const cancelSubmit = button("voting.cancel.submit", "button", "submit");
   cancelSubmit.id = "cancel-submit";
   cancelForm.append(
     fieldOf("cancel-reason", "voting.cancel.reason", cancelReason, "voting.cancel.hint"),
     cancelSubmit);
-  organiseBox.append(organiseHeading, announceForm, stepBox, cancelForm);
+  organiseBox.append(announceForm, stepBox, cancelForm);
 
-  pagePanel.append(back, head, organiseBox, resultBox, questionsBox, receiptsBox, checkBox);
-  root.replaceChildren(status, estateField, listPanel, createPanel, pagePanel);
+  // An owner names a proxy; the person named sees who named them.
+  const proxyBox = part("ballot-proxies", "voting.proxy.heading");
+  const proxyNow = el("div");
+  const proxyForm = formOf("proxy-form", "form inline-form");
+  const proxyName = input("text", {
+    maxlength: "100", autocomplete: "off", spellcheck: "false", autocapitalize: "none", required: "",
+  });
+  const proxySubmit = button("voting.proxy.submit", "button", "submit");
+  proxyForm.append(fieldOf("proxy-username", "voting.proxy.username", proxyName,
+    "voting.proxy.usernameHint"), proxySubmit);
+  proxyBox.append(tagged("p", "hint", "voting.proxy.intro"), proxyNow, proxyForm);
+
+  // The approving body enters a signed paper ballot with its scan as evidence.
+  const paperBox = part("ballot-paper", "voting.paper.heading");
+  const paperForm = formOf("paper-form", "form vote-form");
+  const paperFile = input("file", { accept: SCAN_TYPES.join(","), required: "" });
+  const paperUnit = el("select");
+  paperUnit.required = true;
+  const paperChoices = el("div", "form");
+  const paperSubmit = button("voting.paper.submit", "button primary", "submit");
+  paperSubmit.id = "paper-submit";
+  paperForm.append(fieldOf("paper-scan", "voting.paper.scan", paperFile, "voting.paper.scanHint"),
+    fieldOf("paper-unit", "voting.unit", paperUnit), paperChoices, paperSubmit);
+  const paperDone = el("div");
+  const paperDoneHeading = tagged("h4", null, "voting.paper.done");
+  paperDoneHeading.id = "paper-done-heading";
+  paperDoneHeading.tabIndex = -1;
+  const paperList = el("ul", "items receipts");
+  paperList.id = "paper-list";
+  paperList.setAttribute("aria-labelledby", paperDoneHeading.id);
+  paperDone.append(paperDoneHeading, paperList);
+  paperBox.append(tagged("p", "hint", "voting.paper.intro"), paperForm, paperDone);
+
+  // The roll published for objections: unit by unit for those who may see it, totals otherwise.
+  const rollBox = part("ballot-rollbook", "voting.facts.roll");
+
+  pagePanel.append(back, head, organiseBox, paperBox, resultBox, proxyBox, questionsBox,
+    receiptsBox, checkBox, rollBox);
+  root.replaceChildren(status, estateField, listPanel, petitionPanel, createPanel, pagePanel);
 
   // --- the draft form's questions ---------------------------------------------------------------
   let rowSerial = 0;
@@ -532,6 +635,7 @@ export function mount(app) {
     const paging = ready && state.openId !== null && state.ballot !== null;
     listPanel.hidden = !ready || paging;
     createPanel.hidden = !ready || paging || !isApprover();
+    petitionPanel.hidden = listPanel.hidden;
     pagePanel.hidden = !paging;
     estateField.hidden = !state.sessionMe || state.estates.length < 2 || paging;
   }
@@ -604,6 +708,8 @@ export function mount(app) {
       ["voting.facts.objectionsUntil", formatDate(b.objections_until)],
       ["voting.facts.finalized", formatDate(b.finalized_at)],
       ["voting.facts.cancelled", b.cancelled_reason ?? ""],
+      ["voting.facts.petition", b.petition_id ? state.petitions.find((p) =>
+        p.petition_id === b.petition_id)?.title ?? b.petition_id : ""],
     ]));
     if (b.state === "announced") head.append(el("p", "hint", t("voting.page.rollNote")));
     if (b.state === "published") {
@@ -632,15 +738,11 @@ export function mount(app) {
   }
 
   function renderQuestions(b) {
-    questionsBox.replaceChildren();
+    clear(questionsBox);
     // Once counted, the result names every question with its figures; no need to list them twice.
     questionsBox.hidden = COUNTED_STATES.has(b.state) && state.result !== null;
     if (questionsBox.hidden) return;
-    const heading = tagged("h3", null, "voting.questions.heading");
-    heading.id = "ballot-questions-heading";
-    heading.tabIndex = -1;
-    questionsBox.append(heading);
-    const voting = b.state === "open" && isOwner();
+    const voting = b.state === "open" && canVote();
     if (!voting) {
       if (b.state === "announced") {
         questionsBox.append(el("p", "hint", t(isOwner() ? "voting.page.opensOwner" : "voting.page.opens",
@@ -667,41 +769,41 @@ export function mount(app) {
     questionsBox.append(voteForm(b));
   }
 
-  function voteForm(b) {
-    const form = el("form", "form vote-form");
-    form.id = "vote-form";
-    form.noValidate = true;
-    form.append(el("p", "hint", t("voting.vote.intro", { closes: formatDate(b.voting_closes_at) })));
-    b.questions.forEach((q, i) => {
+  /** A fieldset per question, the choices kept in `draft` (question id -> answer or ids). */
+  function choiceGroups(b, draft, prefix, changed) {
+    return b.questions.map((q, i) => {
       const group = el("fieldset", "items-box choice-group");
-      group.id = `vote-q${i}`;
+      group.id = `${prefix}${i}`;
       group.dataset.questionId = q.question_id;
       group.append(el("legend", null, t("voting.vote.legend", { n: i + 1, text: q.text })),
         questionInfo(q));
       const options = el("div", "choices");
+      const choice = (type, value, text) => {
+        const box = input(type, { name: group.id, value });
+        const label = el("label", "choice");
+        label.append(box, " ", text);
+        options.append(label);
+        return [box, label];
+      };
       if (q.kind === "yes_no") {
         for (const answer of ANSWERS) {
-          const radio = input("radio", { name: `vote-q${i}`, value: answer });
-          radio.id = `vote-q${i}-${answer}`;
-          radio.checked = state.draft.get(q.question_id) === answer;
+          const [radio, label] = choice("radio", answer, t(`voting.answer.${answer}`));
+          radio.id = label.htmlFor = `${group.id}-${answer}`;
+          radio.checked = draft.get(q.question_id) === answer;
           radio.addEventListener("change", () => {
-            state.draft.set(q.question_id, answer);
-            state.voteKey = null;
+            draft.set(q.question_id, answer);
+            changed();
           });
-          const label = el("label", "choice", null);
-          label.htmlFor = radio.id;
-          label.append(radio, " ", t(`voting.answer.${answer}`));
-          options.append(label);
         }
       } else {
         const hint = el("p", "hint", t("voting.vote.seatsHint", { seats: q.seats }));
-        hint.id = `vote-q${i}-hint`;
+        hint.id = `${group.id}-hint`;
         group.setAttribute("aria-describedby", hint.id);
         group.append(hint);
-        const chosen = new Set(state.draft.get(q.question_id) ?? []);
+        const chosen = new Set(draft.get(q.question_id) ?? []);
         q.candidates.forEach((c, j) => {
-          const box = input("checkbox", { name: `vote-q${i}`, value: c.candidate_id });
-          box.id = `vote-q${i}-c${j}`;
+          const [box, label] = choice("checkbox", c.candidate_id, c.name);
+          box.id = label.htmlFor = `${group.id}-c${j}`;
           box.checked = chosen.has(c.candidate_id);
           box.addEventListener("change", () => {
             const ticked = [...options.querySelectorAll("input:checked")];
@@ -710,23 +812,48 @@ export function mount(app) {
               say("error", "voting.error.tooMany", { seats: q.seats });
               return;
             }
-            state.draft.set(q.question_id, ticked.map((x) => x.value));
-            state.voteKey = null;
+            draft.set(q.question_id, ticked.map((x) => x.value));
+            changed();
           });
-          const label = el("label", "choice", null);
-          label.htmlFor = box.id;
-          label.append(box, " ", c.name);
-          options.append(label);
         });
       }
       group.append(options);
-      form.append(group);
+      return group;
     });
+  }
+
+  /** The API's choices from `draft`; null (said, and the question focused) if one is missing. */
+  function draftChoices(b, draft, prefix) {
+    const choices = [];
+    for (const [i, q] of b.questions.entries()) {
+      const value = draft.get(q.question_id);
+      if (q.kind === "yes_no") {
+        if (!ANSWERS.includes(value)) {
+          say("error", "voting.error.answerQuestion", { n: i + 1 });
+          $(`${prefix}${i}-yes`)?.focus();
+          return null;
+        }
+        choices.push({ question_id: q.question_id, answer: value });
+      } else {
+        choices.push({ question_id: q.question_id, candidate_ids: value ?? [] });
+      }
+    }
+    return choices;
+  }
+
+  function voteForm(b) {
+    const form = el("form", "form vote-form");
+    form.id = "vote-form";
+    form.noValidate = true;
+    form.append(el("p", "hint", t("voting.vote.intro", { closes: formatDate(b.voting_closes_at) })),
+      ...choiceGroups(b, state.draft, "vote-q", () => {
+        state.voteKey = null;
+      }));
     const submit = button(latestCounted() ? "voting.vote.change" : "voting.vote.submit",
       "button primary", "submit");
     submit.id = "vote-submit";
     form.append(submit);
-    form.addEventListener("submit", (event) => onVote(event, b, form, submit));
+    form.addEventListener("submit", (event) => onVote(event, b, submit));
     return form;
   }
 
@@ -753,24 +880,184 @@ export function mount(app) {
     return item;
   }
 
+  function receiptsOf(id, b, receipts) {
+    const list = el("ul", "items receipts");
+    list.id = id;
+    for (const r of receipts) list.append(receiptItem(b, r));
+    return list;
+  }
+
   function renderReceipts(b) {
-    receiptsBox.replaceChildren();
-    receiptsBox.hidden = !(isOwner() && VOTED_STATES.has(b.state));
+    const proxied = state.proxyCast?.ballotId === b.ballot_id ? state.proxyCast.receipts : [];
+    clear(receiptsBox);
+    receiptsBox.hidden = !VOTED_STATES.has(b.state) || !(isOwner() || proxied.length);
     if (receiptsBox.hidden) return;
-    const heading = tagged("h3", null, "voting.receipts.heading");
-    heading.id = "my-receipts-heading";
-    heading.tabIndex = -1;
-    receiptsBox.append(heading);
-    if (state.receipts.length === 0) {
+    if (isOwner() && state.receipts.length === 0) {
       receiptsBox.append(el("p", "hint", t(b.state === "open"
         ? "voting.receipts.noneYet" : "voting.receipts.none")));
-      return;
+    } else if (isOwner()) {
+      receiptsBox.append(el("p", "keep-hint", t("voting.receipts.keep")),
+        receiptsOf("my-receipt-list", b, state.receipts));
     }
-    receiptsBox.append(el("p", "keep-hint", t("voting.receipts.keep")));
-    const list = el("ul", "items receipts");
-    list.id = "my-receipt-list";
-    for (const r of state.receipts) list.append(receiptItem(b, r));
-    receiptsBox.append(list);
+    if (proxied.length) {
+      receiptsBox.append(el("h4", null, t("voting.receipts.proxy")),
+        el("p", "hint", t("voting.receipts.proxyHint")),
+        receiptsOf("proxy-receipt-list", b, proxied));
+    }
+  }
+
+  function renderProxies(b) {
+    const [mine] = activeProxies("grantor_username");
+    const named = activeProxies("proxy_username").map((p) => p.grantor_username);
+    proxyNow.replaceChildren();
+    proxyBox.hidden = !PROXY_STATES.has(b.state) || !(isOwner() || named.length);
+    proxyForm.hidden = !isOwner();
+    if (mine) {
+      const line = el("p", "line", t("voting.proxy.mine", {
+        name: mine.proxy_username, date: formatDate(mine.granted_at),
+      }));
+      line.id = "proxy-mine";
+      line.tabIndex = -1;
+      const revoke = button("voting.proxy.revoke", "button small");
+      revoke.addEventListener("click", () => onRevoke(mine, revoke));
+      line.append(" ", revoke);
+      proxyNow.append(line);
+    }
+    if (named.length) {
+      proxyNow.append(el("p", "marker", t("voting.proxy.named", { names: named.join(sep()) })));
+    }
+  }
+
+  /** A scan fetched with the token (a plain link would lack it), opened from a blob URL. */
+  function scanControl(sha) {
+    const open = el("a", "button small", t("voting.scan.open"));
+    open.target = "_blank";
+    if (scanUrls.has(sha)) {
+      open.href = scanUrls.get(sha);
+      return open;
+    }
+    const show = button("voting.scan.show", "button small");
+    show.addEventListener("click", () => busy(show, async () => {
+      try {
+        const blob = await call("GET", ballotPath(`/scans/${sha}`), { blob: true });
+        scanUrls.set(sha, open.href = URL.createObjectURL(blob));
+        show.replaceWith(open);
+        open.focus();
+      } catch (error) {
+        explain(error);
+      }
+    }));
+    return show;
+  }
+
+  function renderPaper(b) {
+    const lines = state.roll?.lines;
+    paperBox.hidden = !(isApprover() && b.state === "open" && lines);
+    if (paperBox.hidden) return;
+    if (state.paperFor !== b.ballot_id) {
+      state.paperFor = b.ballot_id;
+      state.paperDraft = new Map();
+      paperForm.reset();
+    }
+    const unit = paperUnit.value;
+    paperUnit.replaceChildren(new Option(t("voting.paper.pickUnit"), ""),
+      ...lines.map((x) => new Option(`${unitWords(x)} · ${m2(x.area_centi_m2)}`, x.unit_id)));
+    paperUnit.value = unit;
+    paperChoices.replaceChildren(...choiceGroups(b, state.paperDraft, "paper-q", () => {
+      state.paperKey = null;
+    }));
+    const done = state.paper.filter((x) => x.ballotId === b.ballot_id);
+    paperDone.hidden = done.length === 0;
+    paperList.replaceChildren(...done.map((x) => {
+      const item = receiptItem(b, x.receipt);
+      item.prepend(el("p", "item-name", x.unit));
+      item.append(scanControl(x.receipt.scan_sha256));
+      return item;
+    }));
+  }
+
+  function renderRoll() {
+    const roll = state.roll;
+    clear(rollBox);
+    rollBox.hidden = !roll;
+    if (!roll) return;
+    rollBox.append(el("p", "hint", t(roll.lines ? "voting.roll.intro" : "voting.roll.totalsOnly")));
+    if (!roll.lines) return;
+    // One owner's (or the same co-owners') units side by side: they count as one person.
+    const holdings = new Map();
+    for (const x of roll.lines) holdings.set(x.holding, [...holdings.get(x.holding) ?? [], x]);
+    const table = el("table", "ledger-table");
+    table.id = "roll-table";
+    table.createCaption().textContent = t("voting.facts.rollWords", {
+      units: roll.units, area: m2(roll.area_centi_m2), headcount: roll.headcount,
+    });
+    const cell = (row, tag, text, scope) => {
+      const node = el(tag, null, text);
+      if (scope) node.scope = scope;
+      row.append(node);
+      return node;
+    };
+    const top = table.createTHead().insertRow();
+    for (const key of ["unit", "roll.area", "roll.owners", "roll.person"]) {
+      cell(top, "th", t(`voting.${key}`), "col");
+    }
+    [...holdings.values()].forEach((units, i) => {
+      const body = table.createTBody();
+      body.dataset.holding = units[0].holding;
+      units.forEach((x, j) => {
+        const row = body.insertRow();
+        cell(row, "th", unitWords(x), "row");
+        cell(row, "td", m2(x.area_centi_m2));
+        cell(row, "td", t("voting.persons", { n: x.owner_count }));
+        if (j > 0) return;
+        cell(row, "td", t("voting.roll.personN", { n: i + 1, units: units.length })).rowSpan = units.length;
+      });
+    });
+    const box = el("details", "receipt-box");
+    box.open = roll.lines.length <= 40;
+    box.append(el("summary", null, t("voting.roll.summary", { units: roll.units })), table);
+    rollBox.append(box);
+  }
+
+  function renderPetitions() {
+    petitionForm.hidden = !isOwner();
+    petitionList.replaceChildren();
+    if (!state.petitions.length) petitionList.append(el("li", "empty", t("voting.petition.none")));
+    for (const p of state.petitions) {
+      const item = el("li", "petition");
+      item.dataset.state = p.state;
+      const title = el("h3", "item-name", p.title);
+      title.id = `petition-${p.petition_id}`;
+      title.tabIndex = -1;
+      const [num, den] = p.threshold.split("/").map(Number);
+      const line = el("p", "line");
+      line.append(el("span", "badge", t(`voting.petition.state.${p.state}`)), " ",
+        t("voting.petition.count", {
+          signed: p.signed_headcount, total: p.total_headcount,
+          need: Math.floor((p.total_headcount * num + den - 1) / den),
+        }));
+      item.append(title, line, el("p", "ballot-description", p.reason));
+      const act = (key, className, run) => {
+        const go = button(key, className);
+        go.setAttribute("aria-describedby", title.id);
+        go.addEventListener("click", () => run(go));
+        item.append(go);
+      };
+      if (p.state === "reached") item.append(el("p", "marker", t("voting.petition.reached")));
+      if (p.ballot_id) act("voting.petition.ballot", "link-button", () => openBallot(p.ballot_id));
+      if (p.signed_by_me) item.append(el("p", "hint", t("voting.petition.signed")));
+      else if (isOwner() && p.state !== "answered") {
+        act("voting.petition.sign", "button small", (go) => onSign(p, go));
+      }
+      petitionList.append(item);
+    }
+    // The committee's draft names a petition that reached its fifth.
+    const chosen = createPetition.value;
+    const reached = state.petitions.filter((p) => p.state === "reached");
+    createPetition.replaceChildren(new Option(t("voting.create.petitionNone"), ""),
+      ...reached.map((p) => new Option(p.title, p.petition_id)));
+    createPetition.value = reached.some((p) => p.petition_id === chosen) ? chosen : "";
+    createPetitionField.hidden = !reached.length;
   }
 
   function renderCheck(b) {
@@ -791,6 +1078,7 @@ export function mount(app) {
       : t("voting.check.superseded", { code: r.receipt_code, by: r.superseded_by ?? "" })));
     checkResult.append(el("p", null, t("voting.receipt.castAt", { date: formatDate(r.cast_at) })),
       receiptChoices(b, r));
+    if (r.scan_sha256 && state.roll?.lines) checkResult.append(scanControl(r.scan_sha256));
   }
 
   function verdict(met, key) {
@@ -955,7 +1243,7 @@ export function mount(app) {
   }
 
   function renderResult(b) {
-    resultBox.replaceChildren();
+    clear(resultBox);
     if (downloadUrl) {
       URL.revokeObjectURL(downloadUrl);
       downloadUrl = null;
@@ -963,10 +1251,7 @@ export function mount(app) {
     resultBox.hidden = !COUNTED_STATES.has(b.state) || !state.result;
     if (resultBox.hidden) return;
     const doc = state.result.document;
-    const heading = tagged("h3", null, "voting.result.heading");
-    heading.id = "ballot-result-heading";
-    heading.tabIndex = -1;
-    resultBox.append(heading, el("p", "hint", t(b.state === "final"
+    resultBox.append(el("p", "hint", t(b.state === "final"
       ? "voting.result.final" : "voting.result.published")));
     (doc.questions ?? []).forEach((pq, i) => resultBox.append(questionResult(b, pq, i + 1)));
     const receiptsHeading = tagged("h4", null, "voting.result.receiptsHeading");
@@ -1016,16 +1301,20 @@ export function mount(app) {
     if (!b) return;
     renderHead(b);
     renderOrganise(b);
+    renderPaper(b);
+    renderProxies(b);
     renderQuestions(b);
     renderReceipts(b);
     renderCheck(b);
     renderResult(b);
+    renderRoll();
   }
 
   function renderAll() {
     renderStatus();
     renderEstates();
     renderList();
+    renderPetitions();
     if (state.openId && state.ballot) renderPage();
   }
 
@@ -1055,17 +1344,20 @@ export function mount(app) {
   }
 
   async function loadBallot(id) {
-    const ballot = await call("GET", ballotsPath(`/${encodeURIComponent(id)}`));
-    const [receipts, result] = await Promise.all([
-      isOwner() && VOTED_STATES.has(ballot.state)
-        ? call("GET", ballotsPath(`/${encodeURIComponent(id)}/vote`)) : null,
-      COUNTED_STATES.has(ballot.state)
-        ? call("GET", ballotsPath(`/${encodeURIComponent(id)}/result`)) : null,
+    const at = (tail = "") => ballotsPath(`/${encodeURIComponent(id)}${tail}`);
+    const ballot = await call("GET", at());
+    const [receipts, result, proxies, roll] = await Promise.all([
+      isOwner() && VOTED_STATES.has(ballot.state) ? call("GET", at("/vote")) : null,
+      COUNTED_STATES.has(ballot.state) ? call("GET", at("/result")) : null,
+      PROXY_STATES.has(ballot.state) ? call("GET", at("/proxies")) : [],
+      ballot.announced_at ? call("GET", at("/roll")) : null,
     ]);
     if (state.openId !== id) return;
     state.ballot = ballot;
     state.receipts = receipts?.receipts ?? [];
     state.result = result;
+    state.proxies = proxies;
+    state.roll = roll;
     state.ballots = state.ballots.map((b) => (b.ballot_id === id ? ballot : b));
   }
 
@@ -1073,7 +1365,13 @@ export function mount(app) {
     Object.assign(state, {
       estates: [], estateId: null, roles: new Set(), ballots: [], openId: null, ballot: null,
       receipts: [], result: null, draft: new Map(), draftFor: null, check: null, voteKey: null,
+      petitions: [], proxies: [], roll: null, proxyCast: null, paper: [], paperFor: null,
+      scan: null,
     });
+    for (const url of scanUrls.values()) URL.revokeObjectURL(url);
+    scanUrls.clear();
+    petitionForm.reset();
+    proxyName.value = "";
     checkCode.value = "";
     cancelReason.value = "";
     opensAt.value = closesAt.value = "";
@@ -1107,7 +1405,8 @@ export function mount(app) {
         renderAll();
         return;
       }
-      state.ballots = await call("GET", ballotsPath());
+      [state.ballots, state.petitions] = await Promise.all([
+        call("GET", ballotsPath()), call("GET", petitionsPath())]);
       if (state.openId) await loadBallot(state.openId);
       state.loading = null;
     } catch (error) {
@@ -1120,7 +1419,9 @@ export function mount(app) {
   }
 
   async function reloadBallot() {
-    state.ballots = await call("GET", ballotsPath());
+    // Announcing a ballot a petition called answers the petition.
+    [state.ballots, state.petitions] = await Promise.all([
+      call("GET", ballotsPath()), call("GET", petitionsPath())]);
     await loadBallot(state.openId);
     renderAll();
   }
@@ -1131,6 +1432,8 @@ export function mount(app) {
     state.receipts = [];
     state.result = null;
     state.check = null;
+    state.roll = null;
+    state.proxies = [];
     checkCode.value = "";
     cancelReason.value = "";
     opensAt.value = closesAt.value = "";
@@ -1166,24 +1469,13 @@ export function mount(app) {
       const names = namesField.value.split(/\n/).map((x) => x.trim()).filter(Boolean);
       const seatsField = row.querySelector(".q-seats");
       const seats = Number(seatsField.value);
-      if (names.length === 0) {
-        namesField.setAttribute("aria-invalid", "true");
-        say("error", "voting.error.noCandidates");
-        namesField.focus();
-        return null;
-      }
+      if (names.length === 0) return invalid(namesField, "voting.error.noCandidates");
       namesField.removeAttribute("aria-invalid");
       if (new Set(names).size !== names.length) {
-        namesField.setAttribute("aria-invalid", "true");
-        say("error", "voting.error.candidateTwice");
-        namesField.focus();
-        return null;
+        return invalid(namesField, "voting.error.candidateTwice");
       }
       if (!Number.isInteger(seats) || seats < 1 || seats > names.length) {
-        seatsField.setAttribute("aria-invalid", "true");
-        say("error", "voting.error.seats", { count: names.length });
-        seatsField.focus();
-        return null;
+        return invalid(seatsField, "voting.error.seats", { count: names.length });
       }
       seatsField.removeAttribute("aria-invalid");
       q.seats = seats;
@@ -1208,19 +1500,16 @@ export function mount(app) {
       questions.push(q);
     }
     const body = { title: createTitle.value.trim(), description: createDescription.value.trim(), questions };
+    if (createPetition.value) body.petition_id = createPetition.value;
     state.createKey ??= uuid();
-    await busy(createSubmit, async () => {
-      try {
-        const made = await call("POST", ballotsPath(), {
-          body, extraHeaders: { "Idempotency-Key": state.createKey },
-        });
-        resetCreateForm();
-        state.ballots = [made, ...state.ballots.filter((b) => b.ballot_id !== made.ballot_id)];
-        await openBallot(made.ballot_id);
-        say("success", "voting.feedback.created", { title: made.title });
-      } catch (error) {
-        explain(error);
-      }
+    await attempt(createSubmit, PETITION_ERRORS, async () => {
+      const made = await call("POST", ballotsPath(), {
+        body, extraHeaders: { "Idempotency-Key": state.createKey },
+      });
+      resetCreateForm();
+      state.ballots = [made, ...state.ballots.filter((b) => b.ballot_id !== made.ballot_id)];
+      await openBallot(made.ballot_id);
+      say("success", "voting.feedback.created", { title: made.title });
     });
   }
 
@@ -1234,18 +1523,10 @@ export function mount(app) {
       (Number.isNaN(opens.getTime()) ? opensAt : closesAt).focus();
       return;
     }
-    if (closes <= opens) {
-      closesAt.setAttribute("aria-invalid", "true");
-      say("error", "voting.error.closesFirst");
-      closesAt.focus();
-      return;
-    }
+    if (closes <= opens) return invalid(closesAt, "voting.error.closesFirst");
     const days = Number(objectionDays.value);
     if (!Number.isInteger(days) || days < 1 || days > 60) {
-      objectionDays.setAttribute("aria-invalid", "true");
-      say("error", "voting.error.objectionDays");
-      objectionDays.focus();
-      return;
+      return invalid(objectionDays, "voting.error.objectionDays");
     }
     for (const field of [opensAt, closesAt, objectionDays]) field.removeAttribute("aria-invalid");
     await busy(announceSubmit, async () => {
@@ -1297,39 +1578,24 @@ export function mount(app) {
     });
   }
 
-  async function onCancel(event) {
+  function onCancel(event) {
     event.preventDefault();
     if (!requireFilled([cancelReason])) return;
-    await busy(cancelSubmit, async () => {
-      try {
-        await call("POST", ballotPath("/cancel"), { body: { reason: cancelReason.value.trim() } });
-        cancelReason.value = "";
-        await reloadBallot();
-        say("success", "voting.feedback.cancelled", { title: state.ballot.title });
-        $("ballot-state")?.focus();
-      } catch (error) {
-        explain(error, ORGANISE_ERRORS);
-      }
+    attempt(cancelSubmit, ORGANISE_ERRORS, async () => {
+      await call("POST", ballotPath("/cancel"), { body: { reason: cancelReason.value.trim() } });
+      cancelReason.value = "";
+      await reloadBallot();
+      say("success", "voting.feedback.cancelled", { title: state.ballot.title });
+      $("ballot-state")?.focus();
     });
   }
 
-  async function onVote(event, b, form, submit) {
+  async function onVote(event, b, submit) {
     event.preventDefault();
-    const choices = [];
-    for (const [i, q] of b.questions.entries()) {
-      const value = state.draft.get(q.question_id);
-      if (q.kind === "yes_no") {
-        if (!ANSWERS.includes(value)) {
-          say("error", "voting.error.answerQuestion", { n: i + 1 });
-          form.querySelector(`#vote-q${i}-yes`)?.focus();
-          return;
-        }
-        choices.push({ question_id: q.question_id, answer: value });
-      } else {
-        choices.push({ question_id: q.question_id, candidate_ids: value ?? [] });
-      }
-    }
+    const choices = draftChoices(b, state.draft, "vote-q");
+    if (!choices) return;
     const changing = latestCounted() !== null;
+    const grantors = activeProxies("proxy_username").length;
     state.voteKey ??= uuid();
     await busy(submit, async () => {
       try {
@@ -1337,11 +1603,15 @@ export function mount(app) {
           body: { choices }, extraHeaders: { "Idempotency-Key": state.voteKey },
         });
         state.voteKey = null;
-        const mine = await call("GET", ballotPath("/vote"));
-        state.receipts = mine.receipts;
+        const proxied = reply.receipts.filter((r) => r.channel === "proxy");
+        if (grantors) state.proxyCast = { ballotId: b.ballot_id, receipts: proxied };
+        if (isOwner()) state.receipts = (await call("GET", ballotPath("/vote"))).receipts;
         renderPage();
-        say("success", changing ? "voting.feedback.changed" : "voting.feedback.voted", {
-          codes: reply.receipts.map((r) => r.receipt_code).join(t("voting.listSeparator")),
+        // An owner who voted themselves is skipped: their own vote prevails over the proxy's.
+        const skipped = grantors - proxied.length;
+        say("success", skipped > 0 ? "voting.feedback.proxySkipped"
+          : changing ? "voting.feedback.changed" : "voting.feedback.voted", {
+          codes: reply.receipts.map((r) => r.receipt_code).join(sep()) || "—", n: skipped,
         });
         $("my-receipts-heading")?.focus();
       } catch (error) {
@@ -1363,12 +1633,7 @@ export function mount(app) {
     event.preventDefault();
     if (!requireFilled([checkCode])) return;
     const code = normalCode(checkCode.value);
-    if (!RECEIPT.test(code)) {
-      checkCode.setAttribute("aria-invalid", "true");
-      say("error", "voting.error.receiptFormat");
-      checkCode.focus();
-      return;
-    }
+    if (!RECEIPT.test(code)) return invalid(checkCode, "voting.error.receiptFormat");
     checkCode.removeAttribute("aria-invalid");
     checkCode.value = code;
     const ballotId = state.openId;
@@ -1392,6 +1657,96 @@ export function mount(app) {
     });
   }
 
+  /** Runs `run` with `node` busy; a refusal is explained with `errors`. */
+  function attempt(node, errors, run) {
+    return busy(node, () => run().catch((error) => explain(error, errors)));
+  }
+
+  function onProxy(event) {
+    event.preventDefault();
+    if (!requireFilled([proxyName])) return;
+    attempt(proxySubmit, PROXY_ERRORS, async () => {
+      const p = await call("POST", ballotPath("/proxies"), {
+        body: { proxy_username: proxyName.value.trim() },
+      });
+      proxyName.value = "";
+      await reloadBallot();
+      say("success", "voting.feedback.proxy", { name: p.proxy_username });
+      $("proxy-mine")?.focus();
+    });
+  }
+
+  function onRevoke(p, revoke) {
+    attempt(revoke, PROXY_ERRORS, async () => {
+      await call("DELETE", ballotPath(`/proxies/${encodeURIComponent(p.proxy_id)}`));
+      await reloadBallot();
+      say("success", "voting.feedback.proxyRevoked", { name: p.proxy_username });
+      proxyName.focus();
+    });
+  }
+
+  function onPaper(event) {
+    event.preventDefault();
+    const b = state.ballot;
+    if (!requireFilled([paperFile, paperUnit])) return;
+    const file = paperFile.files[0];
+    if (!SCAN_TYPES.includes(file.type) || file.size > MAX_SCAN) {
+      return invalid(paperFile, "voting.error.scanFile");
+    }
+    const choices = draftChoices(b, state.paperDraft, "paper-q");
+    if (!choices) return;
+    const unit = paperUnit.selectedOptions[0].textContent;
+    state.paperKey ??= uuid();
+    attempt(paperSubmit, PAPER_ERRORS, async () => {
+      // The scan first: it is the vote's evidence. The same file is not sent twice.
+      if (state.scan?.file !== file) {
+        const scan = await call("POST", ballotPath("/scans"), { raw: file, contentType: file.type });
+        state.scan = { file, sha: scan.sha256 };
+      }
+      const reply = await call("POST", ballotPath("/paper-votes"), {
+        body: { unit_id: paperUnit.value, scan_sha256: state.scan.sha, choices },
+        extraHeaders: { "Idempotency-Key": state.paperKey },
+      });
+      for (const receipt of reply.receipts) state.paper.push({ ballotId: b.ballot_id, unit, receipt });
+      state.paperFor = state.paperKey = null;
+      renderPaper(b);
+      say("success", "voting.feedback.paper", {
+        unit, codes: reply.receipts.map((r) => r.receipt_code).join(sep()),
+      });
+      paperDoneHeading.focus();
+    });
+  }
+
+  function onPetition(event) {
+    event.preventDefault();
+    if (!requireFilled([petitionTitle, petitionReason])) return;
+    state.petitionKey ??= uuid();
+    attempt(petitionSubmit, PETITION_ERRORS, async () => {
+      const p = await call("POST", petitionsPath(), {
+        body: { title: petitionTitle.value.trim(), reason: petitionReason.value.trim() },
+        extraHeaders: { "Idempotency-Key": state.petitionKey },
+      });
+      state.petitionKey = null;
+      petitionForm.reset();
+      state.petitions = [p, ...state.petitions];
+      renderPetitions();
+      say("success", "voting.feedback.petition", { title: p.title });
+      $(`petition-${p.petition_id}`)?.focus();
+    });
+  }
+
+  function onSign(p, sign) {
+    attempt(sign, PETITION_ERRORS, async () => {
+      const after = await call("POST", petitionsPath(`/${p.petition_id}/signatures`));
+      state.petitions = state.petitions.map((x) => (x.petition_id === p.petition_id ? after : x));
+      renderPetitions();
+      say("success", `voting.feedback.${after.state === "collecting" ? "signed" : "reached"}`, {
+        title: after.title, signed: after.signed_headcount, total: after.total_headcount,
+      });
+      $(`petition-${p.petition_id}`)?.focus();
+    });
+  }
+
   async function onEstate() {
     state.estateId = estateSelect.value;
     state.roles = rolesIn(state.sessionMe, state.estateId);
@@ -1411,6 +1766,15 @@ export function mount(app) {
   stepButton.addEventListener("click", onStep);
   cancelForm.addEventListener("submit", onCancel);
   checkForm.addEventListener("submit", onCheck);
+  proxyForm.addEventListener("submit", onProxy);
+  paperForm.addEventListener("submit", onPaper);
+  paperForm.addEventListener("input", () => {
+    state.paperKey = null;
+  });
+  petitionForm.addEventListener("submit", onPetition);
+  petitionForm.addEventListener("input", () => {
+    state.petitionKey = null;
+  });
   back.addEventListener("click", closeBallot);
   estateSelect.addEventListener("change", onEstate);
   resetCreateForm();
