@@ -6,10 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import random
-import struct
 import time
-import zlib
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -647,7 +644,7 @@ class _Gateway:
         reply = self.client.post(
             "/api/v1/auth/token", json={"username": "operator", "password": self.password}
         )
-        _check(reply, "sign in as operator")
+        check_reply(reply, "sign in as operator")
         self.token = str(reply.json()["access_token"])
 
     def send(
@@ -684,13 +681,14 @@ class _Gateway:
             if reply.status_code in _RETRYABLE and attempt < 5:
                 time.sleep(0.2 * 2**attempt)
                 continue
-            _check(reply, f"{method} {path}")
+            check_reply(reply, f"{method} {path}")
             body: dict[str, Any] = reply.json()
             return body
         raise DemoCityError(f"{method} {path}: gave up after retries")
 
 
-def _check(reply: httpx.Response, what: str) -> None:
+def check_reply(reply: httpx.Response, what: str) -> None:
+    """Raises DemoCityError with the problem's sentence unless the reply succeeded."""
     if reply.is_success:
         return
     try:
@@ -792,198 +790,3 @@ def seed(
                     },
                 )
         return estate_ids
-
-
-def _months_back(today: date, count: int) -> list[str]:
-    """The `count` months before today's, oldest first, as YYYY-MM."""
-    year, month = today.year, today.month
-    out = []
-    for _ in range(count):
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-        out.append(f"{year:04d}-{month:02d}")
-    return out[::-1]
-
-
-def seed_activity(
-    gateway_url: str, operator_password: str, estate_id: str, *, seed: int = 2019, months: int = 3
-) -> None:
-    """A few months of the first estate's fund, through the API as the demo's own people: fee
-    rates and monthly assessments, most units paying, parking takings itemised by day, the
-    company's remuneration accruing on them, this year's budget in draft, and a repair payment
-    awaiting the committee's approval. Idempotency keys make a second run change nothing."""
-    rng = random.Random(seed)
-    base = f"/api/v1/estates/{estate_id}"
-    prefix = f"democity-activity:{seed}:{estate_id}"
-
-    def client(username: str, password: str) -> httpx.Client:
-        c = httpx.Client(base_url=gateway_url, timeout=120)
-        reply = c.post("/api/v1/auth/token", json={"username": username, "password": password})
-        _check(reply, f"sign in as {username}")
-        c.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
-        return c
-
-    def send(c: httpx.Client, method: str, path: str, key: str, body: dict[str, Any]) -> Any:
-        reply = c.request(
-            method, base + path, json=body, headers={"Idempotency-Key": f"{prefix}:{key}"}
-        )
-        _check(reply, f"{method} {path}")
-        return reply.json() if reply.content else None
-
-    periods = _months_back(date.today(), months)
-    with closing(client("operator", operator_password)) as op:
-        send(
-            op,
-            "PUT",
-            "/ledger/contract-terms",
-            "terms",
-            {
-                "ratio": "1/10",
-                "sources": ["property_fee", "parking"],
-                "effective_from": f"{periods[0]}-01",
-            },
-        )
-    with closing(client("demo-manager", DEMO_PASSWORD)) as manager:
-        send(
-            manager,
-            "PUT",
-            "/fees/rates",
-            "rates",
-            {
-                "rates": [
-                    {
-                        "unit_type": "residential",
-                        "fen_per_m2_month": "250",
-                        "effective_from": periods[0],
-                    },
-                    {
-                        "unit_type": "commercial",
-                        "fen_per_m2_month": "400",
-                        "effective_from": periods[0],
-                    },
-                    {
-                        "unit_type": "parking",
-                        "fen_per_m2_month": "150",
-                        "effective_from": periods[0],
-                    },
-                ]
-            },
-        )
-        send(
-            manager,
-            "PUT",
-            f"/budgets/{date.today().year}",
-            "budget",
-            {
-                "lines": [
-                    {
-                        "line_id": "staff",
-                        "name": "人员费用",
-                        "expense_code": "5001",
-                        "amount_fen": 36_000_000,
-                    },
-                    {
-                        "line_id": "cleaning",
-                        "name": "保洁",
-                        "expense_code": "5002",
-                        "amount_fen": 9_600_000,
-                    },
-                    {
-                        "line_id": "greening",
-                        "name": "绿化",
-                        "expense_code": "5003",
-                        "amount_fen": 2_400_000,
-                    },
-                    {
-                        "line_id": "repairs",
-                        "name": "维修",
-                        "expense_code": "5005",
-                        "amount_fen": 6_000_000,
-                    },
-                ]
-            },
-        )
-    with closing(client("demo-accountant", DEMO_PASSWORD)) as acc:
-        for period in periods:
-            assessed = send(
-                acc, "POST", "/fees/assessments", f"assess:{period}", {"period": period}
-            )
-            for fee in assessed["fees"]:
-                # Most owners pay in the month; a few are late or do not pay at all.
-                if fee["amount_fen"] > 0 and rng.random() < 0.88:
-                    day = rng.randint(5, 25)
-                    send(
-                        acc,
-                        "POST",
-                        "/payments",
-                        f"pay:{period}:{fee['unit_id']}",
-                        {
-                            "unit_id": fee["unit_id"],
-                            "amount_fen": fee["amount_fen"],
-                            "received_on": f"{period}-{day:02d}",
-                        },
-                    )
-            items = [
-                {
-                    "description": f"{period}-{d:02d} 停车场收费",
-                    "amount_fen": rng.randint(28_000, 52_000),
-                    "occurred_on": f"{period}-{d:02d}",
-                }
-                for d in range(1, 29)
-            ]
-            send(
-                acc,
-                "POST",
-                "/ledger/entries",
-                f"parking:{period}",
-                {
-                    "source": "parking",
-                    "amount_fen": sum(i["amount_fen"] for i in items),
-                    "description": f"{period} 停车费（按日明细）",
-                    "booked_on": f"{period}-28",
-                    "items": items,
-                },
-            )
-        # The repair quote, as the company would scan it, goes with the request.
-        quote = acc.post(
-            f"{base}/vouchers",
-            params={"kind": "invoice", "filename": "电梯维修报价单.png"},
-            content=_quote_image(),
-            headers={"Content-Type": "image/png"},
-        )
-        _check(quote, "upload the repair quote")
-        send(
-            acc,
-            "POST",
-            "/disbursements",
-            "repair",
-            {
-                "amount_fen": 380_000,
-                "payee": "成都安顺电梯维修有限公司",
-                "purpose": "2栋电梯更换曳引钢丝绳",
-                "expense_code": "5005",
-                "budget_line_id": "repairs",
-                "voucher_sha256": [quote.json()["sha256"]],
-            },
-        )
-        # The older months are closed: their heads await the manager's signature.
-        for period in periods[:-1]:
-            if acc.get(f"{base}/periods/{period}/head").status_code == 404:
-                _check(acc.post(f"{base}/periods/{period}/close"), f"close {period}")
-
-
-def _quote_image() -> bytes:
-    """A small grey PNG standing in for a scanned quote (the demo has no real paper)."""
-    width, height = 64, 48
-    raw = b"".join(b"\x00" + bytes([0xDD, 0xDD, 0xDD]) * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )

@@ -8,12 +8,15 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
-from xinyi_dev import democity
+from xinyi_dev import democity, demofund
 from xinyi_dev.platform import Platform
 
 DEMO_MARKER = "demo-city.done"
+# Where the demo people's "phones" keep their authenticator secrets and signing keys.
+DEMO_DEVICES = "demo-devices"
 
 
 def _port() -> int:
@@ -59,23 +62,65 @@ def main() -> None:
     password_file = platform.data_dir / "identity" / "operator-password"
     password = platform.operator_password
     marker = platform.data_dir / DEMO_MARKER
+    devices = platform.data_dir / DEMO_DEVICES
     if not marker.exists():
         estates = democity.seed(platform.gateway_url, password)
-        democity.seed_activity(platform.gateway_url, password, estates[0])
-        marker.write_text("\n".join(estates) + "\n")
-        print(f"xinyi: demo city created ({len(estates)} estates)", flush=True)
+        threading.Thread(
+            target=_demo_year,
+            args=(platform.gateway_url, password, estates, devices, marker, stopped),
+            daemon=True,
+        ).start()
     accounts = "\n".join(
         f"  {a.username:<16} {a.role:<22} {a.display_name}" for a in democity.DEMO_ACCOUNTS
     )
     print(
         f"\nxinyi is running at {platform.gateway_url}  (Ctrl-C stops it)\n"
         f"  operator         password in {password_file}\n"
-        f"demo accounts (password {democity.DEMO_PASSWORD}):\n{accounts}\n",
+        f"demo accounts (password {democity.DEMO_PASSWORD}):\n{accounts}\n"
+        f"  {' and '.join(demofund.APPROVERS)} also give an authenticator code: "
+        f"the secrets (otpauth URIs) are in {devices}/\n",
         flush=True,
     )
     while not wake.wait(1):
         pass
     shutdown()
+
+
+def _demo_year(
+    gateway_url: str,
+    password: str,
+    estates: list[str],
+    devices: Path,
+    marker: Path,
+    stopped: threading.Event,
+) -> None:
+    """The first estate's year of fund activity, while the platform already serves: every payment
+    out waits for a fresh authenticator code of a committee member (one per 30 s each), so the
+    year takes minutes. An interrupted year resumes on the next start."""
+    started = time.monotonic()
+    print("xinyi: demo city: filling in a year of the first estate's fund ...", flush=True)
+    try:
+        demofund.seed_activity(
+            gateway_url,
+            password,
+            estates[0],
+            devices=devices,
+            log=lambda line: print(f"xinyi: demo city: {line}", flush=True),
+        )
+    except Exception as exc:
+        if not stopped.is_set():
+            print(
+                f"xinyi: demo city: the year stopped ({exc}); the next start resumes it",
+                file=sys.stderr,
+                flush=True,
+            )
+        return
+    marker.write_text("\n".join(estates) + "\n")
+    print(
+        f"xinyi: demo city created ({len(estates)} estates, the first with a year of fund "
+        f"activity, made in {time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
