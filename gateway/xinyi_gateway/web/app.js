@@ -4,7 +4,7 @@ import * as deviceKeys from "/devicekeys.js";
 import { DEFAULT_LANGUAGE, LANGUAGES, translate } from "/i18n.js";
 
 const LANGUAGE_KEY = "xinyi.lang";
-const AREAS = ["home", "fund", "voting", "reports", "inbox", "operator"];
+const AREAS = ["home", "fund", "voting", "reports", "inbox", "voice", "operator"];
 const SIX_DIGITS = /^[0-9]{6}$/;
 
 // Tokens live only in this module's scope: not in storage, not on window, so a script injected
@@ -18,6 +18,7 @@ const languageListeners = [];
 let operatorViews = null;
 let ledgerViews = null;
 let votingViews = null;
+let voiceViews = null;
 
 const $ = (id) => document.getElementById(id);
 const t = (key, params) => translate(language, key, params);
@@ -115,13 +116,16 @@ function renderArea() {
   $("view-operator").hidden = area !== "operator";
   $("view-fund").hidden = area !== "fund";
   $("view-voting").hidden = area !== "voting";
-  $("view-area").hidden = ["home", "operator", "fund", "voting"].includes(area);
+  $("view-voice").hidden = area !== "voice";
+  $("view-area").hidden = ["home", "operator", "fund", "voting", "voice"].includes(area);
   if (area === "operator") {
     showOperatorViews();
   } else if (area === "fund") {
     showLedgerViews();
   } else if (area === "voting") {
     showVotingViews();
+  } else if (area === "voice") {
+    showVoiceViews();
   } else if (area !== "home") {
     $("area-heading").textContent = t(`nav.${area}`);
     $("area-text").textContent = t(`area.${area}`);
@@ -132,6 +136,7 @@ function headingOf(area) {
   if (area === "home") return $("home-heading");
   if (area === "fund") return $("fund-heading");
   if (area === "voting") return $("voting-heading");
+  if (area === "voice") return $("voice-heading");
   return area === "operator" ? $("operator-heading") : $("area-heading");
 }
 
@@ -783,6 +788,28 @@ function showVotingViews() {
   });
   votingViews.catch(() => {
     votingViews = null;
+    say("error", "error.network");
+  });
+}
+
+// --- owners' voice (voice.js, loaded on demand) ----------------------------------------------
+
+function showVoiceViews() {
+  if (voiceViews) {
+    voiceViews.then((views) => views.refresh());
+    return;
+  }
+  voiceViews = import("/voice.js").then((module) => {
+    const views = module.mount({
+      call, say, reportError, requireFilled, busy, t, ApiError,
+      session: () => session,
+      onLanguage: (listener) => languageListeners.push(listener),
+    });
+    views.refresh();
+    return views;
+  });
+  voiceViews.catch(() => {
+    voiceViews = null;
     say("error", "error.network");
   });
 }
