@@ -11,10 +11,15 @@ import threading
 import time
 from pathlib import Path
 
-from xinyi_dev import democity, demofund
+from xinyi_dev import democity, demofund, demovoting
 from xinyi_dev.platform import Platform
+from xinyi_kit.clock import move_clock
 
 DEMO_MARKER = "demo-city.done"
+# The owners' voice of the last two months is generated on a clock that starts in the past
+# (an assembly needs 15 days' notice) and catches up with the real one; then the file is gone.
+DEMO_CLOCK = "demo-clock"
+DEMO_VOICE_MARKER = "demo-voice.done"
 # Where the demo people's "phones" keep their authenticator secrets and signing keys.
 DEMO_DEVICES = "demo-devices"
 
@@ -27,13 +32,21 @@ def _port() -> int:
 
 
 def main() -> None:
-    data_dir = Path(os.environ.get("XINYI_DATA_DIR", ".run"))
+    data_dir = Path(os.environ.get("XINYI_DATA_DIR", ".run")).resolve()
+    clock_file = data_dir / DEMO_CLOCK
+    voice_marker = data_dir / DEMO_VOICE_MARKER
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if voice_marker.exists():
+        clock_file.unlink(missing_ok=True)
+    else:
+        move_clock(clock_file, -demovoting.START_DAYS * demovoting.DAY)
     platform = Platform(
         data_dir=data_dir,
         http_port=_port(),
         database_url=os.environ.get("DATABASE_URL") or None,
         nats_url=os.environ.get("NATS_URL") or None,
         bootstrap_password=os.environ.get("XINYI_BOOTSTRAP_PASSWORD") or None,
+        extra_env={"XINYI_ENV": "demo", "XINYI_TEST_CLOCK_FILE": str(clock_file)},
     )
     stopped = threading.Event()
 
@@ -65,6 +78,20 @@ def main() -> None:
     devices = platform.data_dir / DEMO_DEVICES
     if not marker.exists():
         estates = democity.seed(platform.gateway_url, password)
+        if not voice_marker.exists():
+            print("xinyi: demo city: two months of the first estate's assemblies ...", flush=True)
+            try:
+                demovoting.seed_voice(
+                    platform.gateway_url,
+                    password,
+                    estates[0],
+                    lambda seconds: move_clock(clock_file, seconds),
+                )
+                voice_marker.touch()
+            except Exception as exc:
+                print(f"xinyi: demo city: the assemblies stopped ({exc})", file=sys.stderr)
+            finally:
+                clock_file.unlink(missing_ok=True)
         threading.Thread(
             target=_demo_year,
             args=(platform.gateway_url, password, estates, devices, marker, stopped),

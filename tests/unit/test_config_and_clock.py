@@ -47,7 +47,7 @@ def test_production_refuses_a_test_clock(tmp_path: Path) -> None:
         }
     )
     assert done.returncode == 2
-    assert "only tests may move the clock" in done.stderr
+    assert "only tests and the demo may move the clock" in done.stderr
 
 
 def test_development_refuses_a_test_clock_too(tmp_path: Path) -> None:
