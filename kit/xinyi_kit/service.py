@@ -132,8 +132,11 @@ class ServiceKit:
         for task in done:
             if task.exception() is not None:
                 log.error("task %s ended with %r", task.get_name(), task.exception())
+        # The relay and consumers have stopped (their acks are sent): close, not drain, which
+        # would wait on the pull subscriptions' pending fetches and leave a cancelled gather
+        # behind for asyncio to report.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.nats.drain(), 5)
+            await asyncio.wait_for(self.nats.close(), 5)
         if self._identity_channel is not None:
             await self._identity_channel.close()
         await self.db.close()
