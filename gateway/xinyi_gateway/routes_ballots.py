@@ -6,8 +6,9 @@ import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -55,6 +56,13 @@ class BallotIn(BaseModel):
     )
 
 
+class AttachmentOut(BaseModel):
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+
+
 class BallotOut(BaseModel):
     ballot_id: str
     title: str
@@ -75,6 +83,7 @@ class BallotOut(BaseModel):
     receipts_counted: int
     cancelled_reason: str | None
     petition_id: str | None
+    attachments: list[AttachmentOut]
 
 
 def _ballot(b: voting_pb2.Ballot) -> BallotOut:
@@ -118,6 +127,12 @@ def _ballot(b: voting_pb2.Ballot) -> BallotOut:
         receipts_counted=b.receipts_counted,
         cancelled_reason=b.cancelled_reason or None,
         petition_id=b.petition_id or None,
+        attachments=[
+            AttachmentOut(
+                sha256=a.sha256, filename=a.filename, content_type=a.content_type, size=a.size
+            )
+            for a in b.attachments
+        ],
     )
 
 
@@ -552,7 +567,8 @@ async def list_proxies(
 SCAN_TYPES = ("image/jpeg", "image/png", "application/pdf")
 MAX_SCAN_BYTES = 10 * 1024 * 1024
 BODY_ALLOWANCES: list[Allowance] = [
-    ("POST", re.compile(r"/api/v1/estates/[^/]+/ballots/[^/]+/scans"), MAX_SCAN_BYTES)
+    ("POST", re.compile(r"/api/v1/estates/[^/]+/ballots/[^/]+/scans"), MAX_SCAN_BYTES),
+    ("POST", re.compile(r"/api/v1/estates/[^/]+/ballots/[^/]+/attachments"), MAX_SCAN_BYTES),
 ]
 
 
@@ -614,6 +630,76 @@ async def get_scan(
         reply.content,
         media_type=reply.scan.content_type,
         headers={"Cache-Control": "private, max-age=3600, immutable"},
+    )
+
+
+@router.post(
+    "/{ballot_id}/attachments",
+    response_model=AttachmentOut,
+    status_code=201,
+    summary="Attach a document the ballot decides on (approving body, until voting opens): "
+    "the raw body, PDF, JPEG or PNG",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in SCAN_TYPES},
+        }
+    },
+)
+async def add_attachment(
+    estate_id: EstateId,
+    ballot_id: BallotId,
+    request: Request,
+    who: Authed,
+    svc: Svc,
+    filename: Annotated[str, Query(max_length=255)] = "",
+) -> AttachmentOut | Response:
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared not in SCAN_TYPES:
+        return problem(
+            415, f"an attachment is one of {', '.join(SCAN_TYPES)}; not {declared or 'none'}"
+        )
+    content = await request.body()
+    if len(content) > MAX_SCAN_BYTES:
+        return problem(413, f"an attachment is at most {MAX_SCAN_BYTES} bytes")
+    a = await svc.voting.AddAttachment(
+        voting_pb2.AddAttachmentRequest(
+            estate_id=estate_id, ballot_id=ballot_id, filename=filename, content=content
+        ),
+        metadata=who.metadata,
+        timeout=30,
+    )
+    return AttachmentOut(
+        sha256=a.sha256, filename=a.filename, content_type=a.content_type, size=a.size
+    )
+
+
+@router.get(
+    "/{ballot_id}/attachments/{sha256}",
+    summary="A ballot's attachment (everyone in the estate)",
+    response_class=Response,
+)
+async def get_attachment(
+    estate_id: EstateId,
+    ballot_id: BallotId,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    who: Authed,
+    svc: Svc,
+) -> Response:
+    reply = await svc.voting.GetAttachment(
+        voting_pb2.GetAttachmentRequest(estate_id=estate_id, ballot_id=ballot_id, sha256=sha256),
+        metadata=who.metadata,
+        timeout=30,
+    )
+    name = reply.attachment.filename
+    return Response(
+        reply.content,
+        media_type=reply.attachment.content_type,
+        headers={
+            "Cache-Control": "private, max-age=3600, immutable",
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

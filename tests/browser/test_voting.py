@@ -289,6 +289,20 @@ async def test_committee_member_drafts_and_announces_a_ballot(
         ["信达物业", "蓉城物业"]
     )
 
+    # The budget the first question decides on goes with the ballot, for every owner to read.
+    await page.get_by_label("添加材料（PDF、JPEG 或 PNG，最大 10 MB）").set_input_files(
+        files=[
+            {
+                "name": "维修资金筹集方案.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF-1.4\n% the plan\n",
+            }
+        ]
+    )
+    await page.get_by_role("button", name="上传材料").click()
+    await expect(live).to_contain_text("已添加材料“维修资金筹集方案.pdf”")
+    await expect(page.locator("#ballot-attachments li")).to_contain_text("维修资金筹集方案.pdf")
+
     # Ten days' notice is less than the law's fifteen: the server says so, the page in Chinese.
     opens = page.get_by_label("投票开始时间")
     await opens.fill(await local_value(page, 10))
@@ -326,6 +340,7 @@ async def test_committee_member_drafts_and_announces_a_ballot(
     with assembly.client("chair") as chair:
         (listed,) = ok(chair.get(assembly.path()))  # type: ignore[misc]
     assert listed["state"] == "announced" and listed["objection_days"] == 10
+    assert [a["filename"] for a in listed["attachments"]] == ["维修资金筹集方案.pdf"]
     assert [q["matter_class"] for q in listed["questions"]] == [6, 4]
     assert [c["name"] for c in listed["questions"][1]["candidates"]] == ["信达物业", "蓉城物业"]
 

@@ -653,3 +653,98 @@ def test_two_hundred_owners_voting_at_once_are_each_counted_once(
         assert shown["receipts_counted"] == count
     finally:
         move_clock(world.clock_file, 0)
+
+
+PDF = b"%PDF-1.4\n% a budget the assembly decides on\n"
+
+
+def test_documents_are_attached_until_voting_opens_and_surveys_count_units(
+    assembly: Assembly,
+) -> None:
+    world = assembly
+    now = datetime.now(UTC)
+    with world.client("chair") as chair:
+        ballot = ok(
+            chair.post(
+                world.path(),
+                json={
+                    "title": "预算表决",
+                    "questions": [{"question_id": "q", "text": "批准预算", "matter_class": 9}],
+                },
+            )
+        )
+        b = ballot["ballot_id"]
+        wrong = chair.post(
+            world.path(f"/{b}/attachments"),
+            content=b"hello",
+            headers={"content-type": "text/plain"},
+        )
+        assert wrong.status_code == 415
+        fake = chair.post(
+            world.path(f"/{b}/attachments"),
+            content=b"hello",
+            headers={"content-type": "application/pdf"},
+        )
+        assert fake.status_code == 400
+        added = ok(
+            chair.post(
+                world.path(f"/{b}/attachments"),
+                params={"filename": "2027年度预算.pdf"},
+                content=PDF,
+                headers={"content-type": "application/pdf"},
+            )
+        )
+        assert added["filename"] == "2027年度预算.pdf" and added["size"] == len(PDF)
+        ok(
+            chair.post(
+                world.path(f"/{b}/announce"),
+                json={
+                    "voting_opens_at": (now + timedelta(days=15, hours=1)).isoformat(),
+                    "voting_closes_at": (now + timedelta(days=20)).isoformat(),
+                },
+            )
+        )
+    with world.client("a") as owner:
+        shown = ok(owner.get(world.path(f"/{b}")))
+        assert [x["sha256"] for x in shown["attachments"]] == [added["sha256"]]
+        got = owner.get(world.path(f"/{b}/attachments/{added['sha256']}"))
+        assert got.status_code == 200 and got.content == PDF
+        assert got.headers["content-type"] == "application/pdf"
+        assert (
+            owner.post(
+                world.path(f"/{b}/attachments"),
+                content=PDF,
+                headers={"content-type": "application/pdf"},
+            ).status_code
+            == 403
+        )
+    world.at(15 * DAY + 2 * 3600)
+    with world.client("chair") as chair:
+        ok(chair.post(world.path(f"/{b}/open")))
+        late = chair.post(
+            world.path(f"/{b}/attachments"),
+            content=PDF + b"2",
+            headers={"content-type": "application/pdf"},
+        )
+        assert late.status_code == 422 and "fixed" in late.json()["detail"]
+
+        # A survey counts one answer per unit: A answers for both flats; C and D share one.
+        survey = ok(
+            chair.post(
+                f"/api/v1/estates/{world.estate_id}/surveys",
+                json={
+                    "title": "满意度",
+                    "questions": [{"text": "总体满意度", "kind": "scale"}],
+                    "closes_at": (now + timedelta(days=30)).isoformat(),
+                },
+            )
+        )
+    answer_url = f"/api/v1/estates/{world.estate_id}/surveys/{survey['survey_id']}/answer"
+    counts = []
+    for who, value in (("a", 5), ("c", 2), ("d", 4)):
+        with world.client(who) as owner:
+            done = ok(
+                owner.put(answer_url, json={"answers": [{"question_id": "q1", "value": value}]})
+            )
+            counts.append(done["respondents"])
+    assert counts == [2, 3, 3]

@@ -711,12 +711,79 @@ export function mount(app) {
       ["voting.facts.petition", b.petition_id ? state.petitions.find((p) =>
         p.petition_id === b.petition_id)?.title ?? b.petition_id : ""],
     ]));
+    renderAttachments(b);
     if (b.state === "announced") head.append(el("p", "hint", t("voting.page.rollNote")));
     if (b.state === "published") {
       head.append(el("p", "marker", t("voting.page.objections", {
         until: formatDate(b.objections_until),
       })));
     }
+  }
+
+  // The documents the questions decide on: everyone reads them; the approving body adds them
+  // until voting opens.
+  function renderAttachments(b) {
+    const editable = isApprover() && (b.state === "draft" || b.state === "announced");
+    const files = b.attachments ?? [];
+    if (!files.length && !editable) return;
+    const box = el("section", "attachments");
+    box.id = "ballot-attachments";
+    box.append(el("h3", null, t("voting.attach.heading")));
+    const list = el("ul", "items");
+    for (const a of files) {
+      const li = el("li");
+      li.append(el("span", "item-name", a.filename), " ",
+        el("span", "hint", t("voting.attach.size", { kb: Math.max(1, Math.round(a.size / 1024)) })),
+        " ", fileControl(`/attachments/${a.sha256}`, a.sha256, "voting.attach.open", a.filename));
+      list.append(li);
+    }
+    if (!files.length) list.append(el("li", "empty", t("voting.attach.none")));
+    box.append(list);
+    if (editable) {
+      const form = formOf("attach-form", "form inline-form");
+      const file = input("file", { accept: SCAN_TYPES.join(",") });
+      const go = button("voting.attach.submit", "button", "submit");
+      form.append(fieldOf("attach-file", "voting.attach.file", file, "voting.attach.hint"), go);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const chosen = file.files?.[0];
+        if (!chosen || !SCAN_TYPES.includes(chosen.type) || chosen.size > MAX_SCAN) {
+          return invalid(file, "voting.attach.wrong");
+        }
+        attempt(go, { "400 an attachment is": "voting.attach.wrong",
+          "422 fixed": "voting.attach.fixed" }, async () => {
+          await call("POST", ballotPath(`/attachments?filename=${encodeURIComponent(chosen.name)}`),
+            { raw: chosen, contentType: chosen.type });
+          await reloadBallot();
+          say("success", "voting.attach.added", { name: chosen.name });
+          $("ballot-attachments")?.querySelector("h3")?.focus?.();
+        });
+      });
+      box.append(form);
+    }
+    head.append(box);
+  }
+
+  function fileControl(path, key, labelKey, name) {
+    const open = el("a", "button small", t(labelKey));
+    open.target = "_blank";
+    if (name) open.download = name;
+    if (scanUrls.has(key)) {
+      open.href = scanUrls.get(key);
+      return open;
+    }
+    const show = button(labelKey, "button small");
+    show.addEventListener("click", () => busy(show, async () => {
+      try {
+        const blob = await call("GET", ballotPath(path), { blob: true });
+        scanUrls.set(key, open.href = URL.createObjectURL(blob));
+        show.replaceWith(open);
+        open.focus();
+      } catch (error) {
+        explain(error);
+      }
+    }));
+    return show;
   }
 
   function latestCounted() {

@@ -40,6 +40,7 @@ DEFAULT_OBJECTION_DAYS = 7
 MAX_QUESTIONS = 50
 MAX_CANDIDATES = 100
 MAX_SCAN_BYTES = 10 * 2**20
+MAX_ATTACHMENTS = 20
 # 物业管理条例 art. 13: owners holding 20% of the headcount can call an extraordinary assembly.
 PETITION_SHARE = Fraction(1, 5)
 # Scans of signed paper ballots: what the first bytes of each accepted type are.
@@ -274,6 +275,24 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             created_by=str(row.created_by or ""),
             cancelled_reason=row.cancelled_reason,
             petition_id=str(row.petition_id or ""),
+            attachments=[
+                voting_pb2.Attachment(sha256=sha, filename=name, content_type=kind, size=size)
+                for sha, name, kind, size in (
+                    await session.execute(
+                        select(
+                            store.BallotAttachment.sha256,
+                            store.BallotAttachment.filename,
+                            store.BallotAttachment.content_type,
+                            store.BallotAttachment.size,
+                        )
+                        .where(
+                            store.BallotAttachment.estate_id == row.estate_id,
+                            store.BallotAttachment.ballot_id == row.ballot_id,
+                        )
+                        .order_by(store.BallotAttachment.added_at)
+                    )
+                ).all()
+            ],
         )
 
     async def _row(
@@ -810,6 +829,83 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                         )
                     )
             return roll
+
+    # -- attachments -----------------------------------------------------------------------------
+    async def AddAttachment(
+        self, request: voting_pb2.AddAttachmentRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.Attachment:
+        principal, estate_id = authorize_estate(Action.BALLOT_ORGANISE, request.estate_id)
+        content = bytes(request.content)
+        name = request.filename.strip() or "attachment"
+        if len(name) > 255:
+            raise InvalidArgument("a file name has at most 255 characters")
+        if not content:
+            raise InvalidArgument("the attachment is empty")
+        if len(content) > MAX_SCAN_BYTES:
+            raise InvalidArgument(f"an attachment is at most {MAX_SCAN_BYTES // 2**20} MiB")
+        kind = sniff_scan(content)
+        if kind is None:
+            raise InvalidArgument("an attachment is a PDF, JPEG or PNG file")
+        digest = hashlib.sha256(content).hexdigest()
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id, lock="update")
+            if row.state not in ("draft", "announced"):
+                raise FailedPrecondition(
+                    f"the ballot is {row.state}; its documents are fixed once voting opens"
+                )
+            count = await session.scalar(
+                select(func.count()).where(
+                    store.BallotAttachment.estate_id == estate_id,
+                    store.BallotAttachment.ballot_id == row.ballot_id,
+                )
+            )
+            known = await session.get(store.BallotAttachment, (estate_id, row.ballot_id, digest))
+            if known is None:
+                if (count or 0) >= MAX_ATTACHMENTS:
+                    raise FailedPrecondition(f"a ballot has at most {MAX_ATTACHMENTS} attachments")
+                session.add(
+                    store.BallotAttachment(
+                        estate_id=estate_id,
+                        ballot_id=row.ballot_id,
+                        sha256=digest,
+                        filename=name,
+                        content_type=kind,
+                        size=len(content),
+                        content=content,
+                        added_by=uuid.UUID(principal.user_id),
+                        added_at=clock.now(),
+                    )
+                )
+                await audit.record(
+                    session, estate_id, "ballot.attach", str(row.ballot_id), {"sha256": digest}
+                )
+            return voting_pb2.Attachment(
+                sha256=digest,
+                filename=known.filename if known else name,
+                content_type=kind,
+                size=len(content),
+            )
+
+    async def GetAttachment(
+        self, request: voting_pb2.GetAttachmentRequest, context: grpc.aio.ServicerContext
+    ) -> voting_pb2.AttachmentFile:
+        _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            row = await self._row(session, estate_id, request.ballot_id)
+            found = await session.get(
+                store.BallotAttachment, (estate_id, row.ballot_id, request.sha256)
+            )
+            if found is None:
+                raise NotFound("no such attachment on this ballot")
+            return voting_pb2.AttachmentFile(
+                attachment=voting_pb2.Attachment(
+                    sha256=found.sha256,
+                    filename=found.filename,
+                    content_type=found.content_type,
+                    size=found.size,
+                ),
+                content=found.content,
+            )
 
     # -- proxies ---------------------------------------------------------------------------------
     def _proxy_pb(self, p: store.Proxy) -> voting_pb2.Proxy:

@@ -31,7 +31,7 @@ def main() -> None:
         voting,
         voting_pb2.DESCRIPTOR.services_by_name["VotingService"].full_name,
     )
-    voice = VoiceApi(kit.db, kit.outbox)
+    voice = VoiceApi(kit.db, kit.outbox, kit.identity_channel)
     kit.add_servicer(
         voice_pb2_grpc.add_VoiceServiceServicer_to_server,
         voice,

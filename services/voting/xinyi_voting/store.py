@@ -150,3 +150,16 @@ async def ballots(session: AsyncSession, estate_id: uuid.UUID) -> list[Ballot]:
         select(Ballot).where(Ballot.estate_id == estate_id).order_by(Ballot.created_at.desc())
     )
     return list(rows.scalars())
+
+
+class BallotAttachment(Base):
+    __tablename__ = "ballot_attachments"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    added_by: Mapped[uuid.UUID] = mapped_column(UUID)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -31,8 +31,9 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
 from xinyi.voting.v1 import events_pb2, voice_pb2, voice_pb2_grpc
-from xinyi_kit import clock, idempotency
+from xinyi_kit import auth, clock, idempotency
 from xinyi_kit.auth import Principal
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -172,7 +173,10 @@ class SurveyAnswerRow(Base):
     __tablename__ = "survey_answers"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     survey_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    # One answer per unit: the unit's id for an owner (one row per unit they hold), or
+    # "user:<id>" for someone who holds none (a tenant).
+    respondent: Mapped[str] = mapped_column(String(60), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID)
     # {"q1": 4, "q2": 0, ...}: a scale value 1-5, or a choice's option index.
     answers: Mapped[dict[str, int]] = mapped_column(JSONB)
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -538,9 +542,38 @@ async def _add_step(
 
 # -- the servicer ------------------------------------------------------------------------------
 class VoiceApi(voice_pb2_grpc.VoiceServiceServicer):
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        identity: Callable[[], grpc.aio.Channel] | None = None,
+    ) -> None:
         self.db = db
         self.outbox = outbox
+        self._identity_channel = identity
+
+    async def _own_units(self, estate_id: uuid.UUID) -> set[str]:
+        """The units the caller holds now, from identity's owners as the caller may see them
+        (an owner sees their own records with their account on them)."""
+        if self._identity_channel is None:
+            return set()
+        stub = identity_pb2_grpc.IdentityServiceStub(self._identity_channel())
+        caller = auth.current()
+        me = caller.user_id if caller else ""
+        units: set[str] = set()
+        token = ""
+        while True:
+            page = await stub.ListOwners(
+                identity_pb2.ListOwnersRequest(
+                    estate_id=str(estate_id), page_size=1000, page_token=token
+                ),
+                metadata=auth.forwarded_metadata(),
+                timeout=30,
+            )
+            units |= {u for o in page.owners if o.user_id and o.user_id == me for u in o.unit_ids}
+            token = page.next_page_token
+            if not token:
+                return units
 
     async def _emit(self, session: AsyncSession, row: SuggestionRow) -> None:
         await self.outbox.emit(
@@ -829,9 +862,14 @@ class VoiceApi(voice_pb2_grpc.VoiceServiceServicer):
             SurveyAnswerRow.survey_id == row.survey_id,
         )
         respondents = await session.scalar(select(func.count()).where(*keys)) or 0
-        mine = await session.get(
-            SurveyAnswerRow, (row.estate_id, row.survey_id, uuid.UUID(principal.user_id))
-        )
+        mine = (
+            await session.execute(
+                select(SurveyAnswerRow)
+                .where(*keys, SurveyAnswerRow.user_id == uuid.UUID(principal.user_id))
+                .order_by(SurveyAnswerRow.answered_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
         reply = voice_pb2.Survey(
             estate_id=str(row.estate_id),
             survey_id=str(row.survey_id),
@@ -956,24 +994,30 @@ class VoiceApi(voice_pb2_grpc.VoiceServiceServicer):
             if survey_state(row, clock.now())[0] == "closed":
                 raise FailedPrecondition("this survey is closed; it takes no more answers")
             answers = check_answers(row.questions, request.answers)
-            values = {"answers": answers, "answered_at": clock.now()}
-            await session.execute(
-                insert(SurveyAnswerRow)
-                .values(
-                    estate_id=estate_id,
-                    survey_id=row.survey_id,
-                    user_id=uuid.UUID(principal.user_id),
-                    **values,
+            values = {
+                "answers": answers,
+                "answered_at": clock.now(),
+                "user_id": uuid.UUID(principal.user_id),
+            }
+            units = await self._own_units(estate_id)
+            for respondent in sorted(units) or [f"user:{principal.user_id}"]:
+                await session.execute(
+                    insert(SurveyAnswerRow)
+                    .values(
+                        estate_id=estate_id,
+                        survey_id=row.survey_id,
+                        respondent=respondent,
+                        **values,
+                    )
+                    .on_conflict_do_update(
+                        index_elements=[
+                            SurveyAnswerRow.estate_id,
+                            SurveyAnswerRow.survey_id,
+                            SurveyAnswerRow.respondent,
+                        ],
+                        set_=values,
+                    )
                 )
-                .on_conflict_do_update(
-                    index_elements=[
-                        SurveyAnswerRow.estate_id,
-                        SurveyAnswerRow.survey_id,
-                        SurveyAnswerRow.user_id,
-                    ],
-                    set_=values,
-                )
-            )
             return await self._survey_pb(session, row, principal, results=True)
 
     async def CloseSurvey(
