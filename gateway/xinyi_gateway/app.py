@@ -21,6 +21,7 @@ from xinyi_gateway import (
     routes_identity,
     routes_ledger,
     routes_services,
+    routes_statements,
     routes_tenders,
     routes_voice,
     routes_vouchers,
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_ledger.router)
     app.include_router(routes_vouchers.router)
     app.include_router(routes_fees.router)
+    app.include_router(routes_statements.router)
     app.include_router(routes_voice.router)
     app.include_router(routes_ballots.router)
     app.include_router(routes_ballots.petitions)
@@ -135,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
             *routes_vouchers.BODY_ALLOWANCES,
             *routes_voice.BODY_ALLOWANCES,
             *routes_ballots.BODY_ALLOWANCES,
+            *routes_statements.BODY_ALLOWANCES,
         ],
     )
     app.add_middleware(SecurityHeaders)

@@ -8,7 +8,12 @@ import grpc
 
 from xinyi.disclosure.v1 import disclosure_pb2_grpc
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
-from xinyi.ledger.v1 import fees_pb2_grpc, ledger_pb2_grpc, vouchers_pb2_grpc
+from xinyi.ledger.v1 import (
+    fees_pb2_grpc,
+    ledger_pb2_grpc,
+    statements_pb2_grpc,
+    vouchers_pb2_grpc,
+)
 from xinyi.notifications.v1 import notifications_pb2_grpc
 from xinyi.voting.v1 import tenders_pb2_grpc, voice_pb2_grpc, voting_pb2_grpc
 from xinyi_gateway.config import Settings
@@ -24,6 +29,7 @@ class Services:
     ledger: ledger_pb2_grpc.LedgerServiceStub
     fees: fees_pb2_grpc.FeesServiceStub  # served by the ledger
     vouchers: vouchers_pb2_grpc.VoucherServiceStub  # served by the ledger
+    statements: statements_pb2_grpc.StatementServiceStub  # served by the ledger
     voting: voting_pb2_grpc.VotingServiceStub
     voice: voice_pb2_grpc.VoiceServiceStub  # served by voting
     tenders: tenders_pb2_grpc.TenderServiceStub  # served by voting
@@ -44,6 +50,7 @@ class Services:
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["ledger"]),
             fees=fees_pb2_grpc.FeesServiceStub(channels["ledger"]),
             vouchers=vouchers_pb2_grpc.VoucherServiceStub(channels["ledger"]),
+            statements=statements_pb2_grpc.StatementServiceStub(channels["ledger"]),
             voting=voting_pb2_grpc.VotingServiceStub(channels["voting"]),
             voice=voice_pb2_grpc.VoiceServiceStub(channels["voting"]),
             tenders=tenders_pb2_grpc.TenderServiceStub(channels["voting"]),

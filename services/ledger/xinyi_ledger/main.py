@@ -12,6 +12,8 @@ from xinyi.ledger.v1 import (
     fees_pb2_grpc,
     ledger_pb2,
     ledger_pb2_grpc,
+    statements_pb2,
+    statements_pb2_grpc,
     vouchers_pb2,
     vouchers_pb2_grpc,
 )
@@ -19,6 +21,7 @@ from xinyi_kit.config import KitSettings, load
 from xinyi_kit.service import ServiceKit
 from xinyi_ledger import decisions, events
 from xinyi_ledger.api import LedgerApi
+from xinyi_ledger.bankstatements import StatementApi
 from xinyi_ledger.blobstore import BlobStore, DiskStore, S3Store
 from xinyi_ledger.fees import FeesApi
 from xinyi_ledger.vouchers import VoucherApi
@@ -67,6 +70,11 @@ def main() -> None:
         fees_pb2_grpc.add_FeesServiceServicer_to_server,
         FeesApi(kit.db, kit.outbox),
         fees_pb2.DESCRIPTOR.services_by_name["FeesService"].full_name,
+    )
+    kit.add_servicer(
+        statements_pb2_grpc.add_StatementServiceServicer_to_server,
+        StatementApi(kit.db, kit.outbox),
+        statements_pb2.DESCRIPTOR.services_by_name["StatementService"].full_name,
     )
     kit.add_servicer(
         vouchers_pb2_grpc.add_VoucherServiceServicer_to_server,

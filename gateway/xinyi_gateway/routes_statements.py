@@ -1,0 +1,175 @@
+"""REST routes of bank statements: the raw file in, the lines out (counterparties only for those
+whose duties need them)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from xinyi.ledger.v1 import statements_pb2
+from xinyi_gateway.deps import Authed, EstateId, Svc, iso
+from xinyi_gateway.limits import Allowance
+from xinyi_gateway.problems import problem
+
+router = APIRouter(prefix="/api/v1/estates/{estate_id}", tags=["ledger"])
+
+MAX_BYTES = 20 * 1024 * 1024
+BODY_ALLOWANCES: list[Allowance] = [
+    ("POST", re.compile(r"/api/v1/estates/[^/]+/bank-statements"), MAX_BYTES)
+]
+STATEMENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The statement file as exported by the bank: camt.053 XML, MT940, or CSV "
+        "(UTF-8 or GBK), at most 20 MiB",
+        "content": {
+            t: {"schema": {"type": "string", "format": "binary"}}
+            for t in ("application/xml", "text/plain", "text/csv", "application/octet-stream")
+        },
+    }
+}
+Account = Literal["fund", "maintenance"]
+
+
+class ImportOut(BaseModel):
+    import_id: str
+    account: str
+    filename: str
+    format: str
+    variant: str
+    file_sha256: str
+    statements: int
+    lines_new: int
+    lines_duplicate: int
+    first_day: str | None
+    last_day: str | None
+    imported_at: str | None
+
+
+def _import(r: statements_pb2.StatementImport) -> ImportOut:
+    return ImportOut(
+        import_id=r.import_id,
+        account=r.account,
+        filename=r.filename,
+        format=r.format,
+        variant=r.variant,
+        file_sha256=r.file_sha256,
+        statements=r.statements,
+        lines_new=r.lines_new,
+        lines_duplicate=r.lines_duplicate,
+        first_day=r.first_day or None,
+        last_day=r.last_day or None,
+        imported_at=iso(r.imported_at),
+    )
+
+
+@router.post(
+    "/bank-statements",
+    response_model=ImportOut,
+    status_code=201,
+    summary="Import a bank statement of the fund's account (the company or the approving body); "
+    "a file with any bad line imports nothing, lines seen before are not stored twice",
+    openapi_extra=STATEMENT_BODY,
+)
+async def import_statement(
+    estate_id: EstateId,
+    request: Request,
+    who: Authed,
+    svc: Svc,
+    account: Annotated[Account, Query()] = "fund",
+    filename: Annotated[str, Query(max_length=255)] = "",
+    profile: Annotated[str, Query(max_length=60, pattern=r"^[a-z0-9-]*$")] = "",
+) -> ImportOut | Response:
+    content = await request.body()
+    if len(content) > MAX_BYTES:
+        return problem(413, f"a statement file is at most {MAX_BYTES} bytes")
+    if not content:
+        return problem(400, "the request body is empty: send the statement file's bytes")
+    reply = await svc.statements.ImportStatement(
+        statements_pb2.ImportStatementRequest(
+            estate_id=estate_id,
+            account=account,
+            filename=filename,
+            content=content,
+            profile=profile,
+        ),
+        metadata=who.metadata,
+        timeout=120,
+    )
+    return _import(reply)
+
+
+@router.get("/bank-statements", response_model=list[ImportOut], summary="The statements imported")
+async def list_imports(estate_id: EstateId, who: Authed, svc: Svc) -> list[ImportOut]:
+    reply = await svc.statements.ListStatementImports(
+        statements_pb2.ListStatementImportsRequest(estate_id=estate_id), metadata=who.metadata
+    )
+    return [_import(r) for r in reply.imports]
+
+
+class LineOut(BaseModel):
+    line_id: str
+    account: str
+    booked_on: str
+    value_on: str | None
+    amount_fen: int
+    bank_reference: str
+    reference: str
+    counterparty_name: str | None
+    counterparty_account: str | None
+    narrative: str
+    state: str
+
+
+class LinePage(BaseModel):
+    lines: list[LineOut]
+    next_cursor: str | None
+
+
+@router.get(
+    "/statement-lines",
+    response_model=LinePage,
+    summary="The bank's lines, newest first; counterparties for the approving body, supervisors "
+    "and the company only",
+)
+async def lines(
+    estate_id: EstateId,
+    who: Authed,
+    svc: Svc,
+    account: Annotated[Account | None, Query()] = None,
+    state: Annotated[Literal["open", "matched", "explained"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> LinePage:
+    reply = await svc.statements.ListStatementLines(
+        statements_pb2.ListStatementLinesRequest(
+            estate_id=estate_id,
+            account=account or "",
+            state=state or "",
+            page_size=limit,
+            page_token=cursor or "",
+        ),
+        metadata=who.metadata,
+    )
+    return LinePage(
+        lines=[
+            LineOut(
+                line_id=x.line_id,
+                account=x.account,
+                booked_on=x.booked_on,
+                value_on=x.value_on or None,
+                amount_fen=x.amount_fen,
+                bank_reference=x.bank_reference,
+                reference=x.reference,
+                counterparty_name=x.counterparty_name or None,
+                counterparty_account=x.counterparty_account or None,
+                narrative=x.narrative,
+                state=x.state,
+            )
+            for x in reply.lines
+        ],
+        next_cursor=reply.next_page_token or None,
+    )

@@ -1,0 +1,284 @@
+"""Bank statements of the fund's accounts, imported line by line: the bank's side of the books.
+
+A file is parsed and checked whole (statements.parse_statement) off the event loop; any problem
+refuses all of it, by line. Lines an earlier, overlapping statement brought are recognised by
+their fingerprint and not stored twice. Matching the lines to entries comes next (issue 6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime
+
+import grpc
+from google.protobuf import timestamp_pb2
+from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text, select, text
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xinyi.ledger.v1 import events_pb2, statements_pb2, statements_pb2_grpc
+from xinyi_kit import audit, clock
+from xinyi_kit.db import Database
+from xinyi_kit.errors import InvalidArgument
+from xinyi_kit.outbox import Outbox
+from xinyi_kit.permissions import Action, allowed, authorize_estate
+from xinyi_ledger import store
+from xinyi_ledger.statements import MAX_BYTES, StatementError, parse_statement, split_new
+
+ACCOUNTS = ("fund", "maintenance")
+
+
+class StatementImportRow(store.Base):
+    __tablename__ = "statement_imports"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(20))
+    variant: Mapped[str] = mapped_column(String(60))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    statements: Mapped[int] = mapped_column(Integer)
+    lines_new: Mapped[int] = mapped_column(Integer)
+    lines_duplicate: Mapped[int] = mapped_column(Integer)
+    first_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_by: Mapped[uuid.UUID] = mapped_column(UUID)
+
+
+class StatementLineRow(store.Base):
+    __tablename__ = "statement_lines"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    line_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(20))
+    import_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    booked_on: Mapped[date] = mapped_column(Date)
+    value_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    bank_reference: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(Text)
+    counterparty_name: Mapped[str] = mapped_column(Text)
+    counterparty_account: Mapped[str] = mapped_column(Text)
+    narrative: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="open")
+
+
+def _stamp(value: datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value.astimezone(UTC))
+    return out
+
+
+def _import_pb(row: StatementImportRow) -> statements_pb2.StatementImport:
+    return statements_pb2.StatementImport(
+        import_id=str(row.import_id),
+        account=row.account,
+        filename=row.filename,
+        format=row.format,
+        variant=row.variant,
+        file_sha256=row.file_sha256,
+        statements=row.statements,
+        lines_new=row.lines_new,
+        lines_duplicate=row.lines_duplicate,
+        first_day=row.first_day.isoformat() if row.first_day else "",
+        last_day=row.last_day.isoformat() if row.last_day else "",
+        imported_at=_stamp(row.imported_at),
+        imported_by=str(row.imported_by),
+    )
+
+
+class StatementApi(statements_pb2_grpc.StatementServiceServicer):
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db = db
+        self.outbox = outbox
+
+    async def ImportStatement(
+        self, request: statements_pb2.ImportStatementRequest, context: grpc.aio.ServicerContext
+    ) -> statements_pb2.StatementImport:
+        principal, estate_id = authorize_estate(Action.STATEMENT_IMPORT, request.estate_id)
+        if request.account not in ACCOUNTS:
+            raise InvalidArgument("account is fund (the common fund's) or maintenance")
+        content = bytes(request.content)
+        if len(content) > MAX_BYTES:
+            raise InvalidArgument(f"a statement file is at most {MAX_BYTES // 2**20} MiB")
+        filename = request.filename.strip()[:255]
+        try:
+            parsed = await asyncio.to_thread(
+                parse_statement, content, filename=filename, profile=request.profile or None
+            )
+        except StatementError as exc:
+            shown = "; ".join(str(p) for p in exc.problems[:10])
+            more = f" (and {len(exc.problems) - 10} more)" if len(exc.problems) > 10 else ""
+            raise InvalidArgument(f"nothing was imported: {shown}{more}") from None
+        lines = list(parsed.lines())
+        foreign = sorted({ln.currency for ln in lines if ln.currency != "CNY"})
+        if foreign:
+            raise InvalidArgument(
+                f"nothing was imported: the fund's accounts are in CNY, the file has "
+                f"{', '.join(foreign)} lines"
+            )
+        async with self.db.estate_tx(estate_id) as session:
+            # One import of an account at a time: the duplicate check must see the last one.
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                {"k": f"statements:{estate_id}:{request.account}"},
+            )
+            known = set(
+                (
+                    await session.execute(
+                        select(StatementLineRow.fingerprint).where(
+                            StatementLineRow.estate_id == estate_id,
+                            StatementLineRow.account == request.account,
+                            StatementLineRow.fingerprint.in_([ln.fingerprint for ln in lines]),
+                        )
+                    )
+                ).scalars()
+            )
+            split = split_new(lines, known)
+            days = [ln.booking_date for ln in lines]
+            row = StatementImportRow(
+                estate_id=estate_id,
+                import_id=uuid.uuid4(),
+                account=request.account,
+                filename=filename or "statement",
+                format=parsed.format,
+                variant=parsed.variant[:60],
+                file_sha256=parsed.sha256,
+                statements=len(parsed.statements),
+                lines_new=len(split.new),
+                lines_duplicate=len(split.duplicates),
+                first_day=min(days) if days else None,
+                last_day=max(days) if days else None,
+                imported_at=clock.now(),
+                imported_by=uuid.UUID(principal.user_id),
+            )
+            session.add(row)
+            await session.flush()
+            if split.new:
+                await session.execute(
+                    insert(StatementLineRow),
+                    [
+                        {
+                            "estate_id": estate_id,
+                            "line_id": uuid.uuid4(),
+                            "account": request.account,
+                            "import_id": row.import_id,
+                            "booked_on": ln.booking_date,
+                            "value_on": ln.value_date,
+                            "amount_fen": ln.amount_fen,
+                            "bank_reference": ln.bank_reference,
+                            "reference": ln.reference,
+                            "counterparty_name": ln.counterparty_name,
+                            "counterparty_account": ln.counterparty_account,
+                            "narrative": ln.narrative,
+                            "fingerprint": ln.fingerprint,
+                            "state": "open",
+                        }
+                        for ln in split.new
+                    ],
+                )
+            await self.outbox.emit(
+                session,
+                estate_id,
+                "statement_imported",
+                events_pb2.StatementImported(
+                    estate_id=str(estate_id),
+                    import_id=str(row.import_id),
+                    account=row.account,
+                    lines_new=row.lines_new,
+                    lines_duplicate=row.lines_duplicate,
+                    first_day=row.first_day.isoformat() if row.first_day else "",
+                    last_day=row.last_day.isoformat() if row.last_day else "",
+                ),
+            )
+            await audit.record(
+                session,
+                estate_id,
+                "statement.import",
+                str(row.import_id),
+                {"file": parsed.sha256, "new": row.lines_new, "duplicate": row.lines_duplicate},
+            )
+            return _import_pb(row)
+
+    async def ListStatementImports(
+        self,
+        request: statements_pb2.ListStatementImportsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> statements_pb2.ListStatementImportsResponse:
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            rows = (
+                await session.execute(
+                    select(StatementImportRow)
+                    .where(StatementImportRow.estate_id == estate_id)
+                    .order_by(StatementImportRow.imported_at.desc())
+                    .limit(500)
+                )
+            ).scalars()
+            return statements_pb2.ListStatementImportsResponse(
+                imports=[_import_pb(r) for r in rows]
+            )
+
+    async def ListStatementLines(
+        self,
+        request: statements_pb2.ListStatementLinesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> statements_pb2.ListStatementLinesResponse:
+        principal, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
+        # A payer may be a person: owners see the movement, not who made it.
+        counterparties = allowed(principal, Action.VOUCHER_READ_ORIGINAL, estate_id)
+        size = request.page_size or 200
+        if not 1 <= size <= 1000:
+            raise InvalidArgument("page_size must be between 1 and 1000")
+        query = (
+            select(StatementLineRow)
+            .where(StatementLineRow.estate_id == estate_id)
+            .order_by(StatementLineRow.booked_on.desc(), StatementLineRow.line_id)
+            .limit(size + 1)
+        )
+        if request.account:
+            if request.account not in ACCOUNTS:
+                raise InvalidArgument("account is fund or maintenance")
+            query = query.where(StatementLineRow.account == request.account)
+        if request.state:
+            if request.state not in ("open", "matched", "explained"):
+                raise InvalidArgument("state is open, matched or explained")
+            query = query.where(StatementLineRow.state == request.state)
+        if request.page_token:
+            day, _, line = request.page_token.partition("/")
+            try:
+                after = (date.fromisoformat(day), uuid.UUID(line))
+            except ValueError:
+                raise InvalidArgument("page_token is not one this service issued") from None
+            query = query.where(
+                (StatementLineRow.booked_on < after[0])
+                | ((StatementLineRow.booked_on == after[0]) & (StatementLineRow.line_id > after[1]))
+            )
+        async with self.db.estate_tx(estate_id) as session:
+            rows = list((await session.execute(query)).scalars())
+        more = len(rows) > size
+        rows = rows[:size]
+        return statements_pb2.ListStatementLinesResponse(
+            lines=[
+                statements_pb2.StatementLine(
+                    line_id=str(r.line_id),
+                    account=r.account,
+                    booked_on=r.booked_on.isoformat(),
+                    value_on=r.value_on.isoformat() if r.value_on else "",
+                    amount_fen=r.amount_fen,
+                    bank_reference=r.bank_reference,
+                    reference=r.reference,
+                    counterparty_name=r.counterparty_name if counterparties else "",
+                    counterparty_account=r.counterparty_account if counterparties else "",
+                    narrative=r.narrative,
+                    state=r.state,
+                    import_id=str(r.import_id),
+                )
+                for r in rows
+            ],
+            next_page_token=f"{rows[-1].booked_on.isoformat()}/{rows[-1].line_id}"
+            if more and rows
+            else "",
+        )
