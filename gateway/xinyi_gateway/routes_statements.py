@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from xinyi.ledger.v1 import statements_pb2
-from xinyi_gateway.deps import Authed, EstateId, Svc, iso
+from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, Svc, iso
 from xinyi_gateway.limits import Allowance
 from xinyi_gateway.problems import problem
 
@@ -44,6 +44,8 @@ class ImportOut(BaseModel):
     statements: int
     lines_new: int
     lines_duplicate: int
+    lines_matched: int = Field(description="Of the new lines: tied to their entry at once")
+    lines_open: int = Field(description="Of the new lines: left open, each with its flag")
     first_day: str | None
     last_day: str | None
     imported_at: str | None
@@ -60,6 +62,8 @@ def _import(r: statements_pb2.StatementImport) -> ImportOut:
         statements=r.statements,
         lines_new=r.lines_new,
         lines_duplicate=r.lines_duplicate,
+        lines_matched=r.lines_matched,
+        lines_open=r.lines_open,
         first_day=r.first_day or None,
         last_day=r.last_day or None,
         imported_at=iso(r.imported_at),
@@ -121,7 +125,33 @@ class LineOut(BaseModel):
     counterparty_name: str | None
     counterparty_account: str | None
     narrative: str
-    state: str
+    state: Literal["open", "matched", "explained"]
+    flag: Literal["ambiguous", "unauthorised_debit", "income_to_classify"] | None = Field(
+        description="Why an open line needs attention; unauthorised_debit is the alarm"
+    )
+    proposed_entry_ids: list[str]
+    entry_ids: list[str]
+    explanation: str | None
+
+
+def _line(x: statements_pb2.StatementLine) -> LineOut:
+    return LineOut(
+        line_id=x.line_id,
+        account=x.account,
+        booked_on=x.booked_on,
+        value_on=x.value_on or None,
+        amount_fen=x.amount_fen,
+        bank_reference=x.bank_reference,
+        reference=x.reference,
+        counterparty_name=x.counterparty_name or None,
+        counterparty_account=x.counterparty_account or None,
+        narrative=x.narrative,
+        state=x.state,
+        flag=x.flag or None,
+        proposed_entry_ids=list(x.proposed_entry_ids),
+        entry_ids=list(x.entry_ids),
+        explanation=x.explanation or None,
+    )
 
 
 class LinePage(BaseModel):
@@ -155,21 +185,69 @@ async def lines(
         metadata=who.metadata,
     )
     return LinePage(
-        lines=[
-            LineOut(
-                line_id=x.line_id,
-                account=x.account,
-                booked_on=x.booked_on,
-                value_on=x.value_on or None,
-                amount_fen=x.amount_fen,
-                bank_reference=x.bank_reference,
-                reference=x.reference,
-                counterparty_name=x.counterparty_name or None,
-                counterparty_account=x.counterparty_account or None,
-                narrative=x.narrative,
-                state=x.state,
-            )
-            for x in reply.lines
-        ],
-        next_cursor=reply.next_page_token or None,
+        lines=[_line(x) for x in reply.lines], next_cursor=reply.next_page_token or None
     )
+
+
+LineId = Annotated[str, Path(pattern=UUID_PATTERN)]
+
+
+class MatchIn(BaseModel):
+    entry_id: str = Field(pattern=UUID_PATTERN)
+
+
+@router.post(
+    "/statement-lines/{line_id}/match",
+    response_model=LineOut,
+    summary="Tie an open line to the entry it is (the company's accountant)",
+)
+async def confirm_match(
+    estate_id: EstateId, line_id: LineId, body: MatchIn, who: Authed, svc: Svc
+) -> LineOut:
+    return _line(
+        await svc.statements.ConfirmMatch(
+            statements_pb2.ConfirmMatchRequest(
+                estate_id=estate_id, line_id=line_id, entry_id=body.entry_id
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+class ExplainIn(BaseModel):
+    explanation: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/statement-lines/{line_id}/explanation",
+    response_model=LineOut,
+    summary="Explain a line no entry is, in words owners read (the company)",
+)
+async def explain_line(
+    estate_id: EstateId, line_id: LineId, body: ExplainIn, who: Authed, svc: Svc
+) -> LineOut:
+    return _line(
+        await svc.statements.ExplainLine(
+            statements_pb2.ExplainLineRequest(
+                estate_id=estate_id, line_id=line_id, explanation=body.explanation
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+class RematchOut(BaseModel):
+    matched: int
+    still_open: int
+
+
+@router.post(
+    "/statement-lines/rematch",
+    response_model=RematchOut,
+    summary="Try the open lines again after entries were posted (exact, unambiguous only)",
+)
+async def rematch(estate_id: EstateId, who: Authed, svc: Svc) -> RematchOut:
+    reply = await svc.statements.RematchLines(
+        statements_pb2.RematchLinesRequest(estate_id=estate_id), metadata=who.metadata
+    )
+    return RematchOut(matched=reply.matched, still_open=reply.still_open)

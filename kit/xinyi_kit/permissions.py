@@ -86,6 +86,7 @@ class Action(enum.StrEnum):
     # records it (the committee may hold the account's second key and see it before the company).
     BANK_DEBIT_RECORD = "bank_debit.record"
     STATEMENT_IMPORT = "statement.import"  # the bank's statements of the fund's accounts
+    STATEMENT_MATCH = "statement.match"  # confirm a proposed match, explain a line
     PERIOD_CLOSE = "period.close"
     HEAD_SIGN_COMPANY = "head.sign_company"
     HEAD_SIGN_COMMITTEE = "head.sign_committee"
@@ -146,6 +147,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.DISBURSEMENT_RECORD_PAID: FINANCE,
     Action.BANK_DEBIT_RECORD: FINANCE | APPROVING_BODY,
     Action.STATEMENT_IMPORT: FINANCE | APPROVING_BODY,
+    Action.STATEMENT_MATCH: FINANCE,
     Action.PERIOD_CLOSE: FINANCE,
     Action.HEAD_SIGN_COMPANY: frozenset({Role.COMPANY_MANAGER}),
     Action.HEAD_SIGN_COMMITTEE: APPROVING_BODY,

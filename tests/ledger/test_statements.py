@@ -91,3 +91,92 @@ def test_statements_are_imported_once_and_a_bad_file_imports_nothing(world: Worl
     assert len(seen) == len(named) == len(stored)
     assert all(x["counterparty_name"] is None for x in seen)
     assert any(x["counterparty_name"] for x in named)
+
+
+def test_lines_are_tied_to_their_entries_proposed_explained_or_raised_as_alarms(
+    world: World,
+) -> None:
+    base = f"/api/v1/estates/{world.estate_b}"
+
+    def post_income(c: httpx.Client, fen: int, day: str) -> dict:  # type: ignore[type-arg]
+        return ok(
+            c.post(
+                f"{base}/ledger/entries",
+                json={"source": "other", "amount_fen": fen, "booked_on": day},
+            )
+        )
+
+    with world.as_token(world.other_company_token) as manager:
+        exact = post_income(manager, 128_050, "2024-03-01")
+        twins = [post_income(manager, 300_000, day) for day in ("2024-03-04", "2024-03-05")]
+        # The bank's own charge, recorded from the statement: its holding entry is the line.
+        fee = ok(
+            manager.post(
+                f"{base}/bank-debits",
+                json={
+                    "amount_fen": 1_500,
+                    "debited_on": "2024-03-08",
+                    "payee": "中国银行成都锦江支行",
+                    "purpose": "对公账户管理费",
+                    "bank_evidence": "BOC240308000009",
+                },
+            )
+        )
+        done = ok(
+            manager.post(
+                f"{base}/bank-statements",
+                params={"account": "fund", "filename": "generic.csv"},
+                content=(FIXTURES / "generic.csv").read_bytes(),
+                headers={"content-type": "text/csv"},
+            )
+        )
+        assert (done["lines_new"], done["lines_matched"], done["lines_open"]) == (8, 2, 6)
+        shown = {
+            x["amount_fen"]: x
+            for x in ok(manager.get(f"{base}/statement-lines", params={"account": "fund"}))["lines"]
+        }
+        assert shown[128_050]["state"] == "matched"
+        assert shown[128_050]["entry_ids"] == [exact["entry_id"]]
+        assert shown[-1_500]["entry_ids"] == [fee["suspense_entry_id"]]
+        twin = shown[300_000]
+        assert twin["flag"] == "ambiguous"
+        assert sorted(twin["proposed_entry_ids"]) == sorted(t["entry_id"] for t in twins)
+        # Money that left with no payment behind it is the alarm; money in waits to be named.
+        assert shown[-860_000]["flag"] == shown[-432_109]["flag"] == "unauthorised_debit"
+        assert shown[256_000]["flag"] == "income_to_classify"
+
+        wrong = manager.post(
+            f"{base}/statement-lines/{twin['line_id']}/match",
+            json={"entry_id": exact["entry_id"]},
+        )
+        assert wrong.status_code == 422 and "does not fit" in wrong.json()["detail"]
+        tied = ok(
+            manager.post(
+                f"{base}/statement-lines/{twin['line_id']}/match",
+                json={"entry_id": twins[1]["entry_id"]},
+            )
+        )
+        assert (tied["state"], tied["entry_ids"]) == ("matched", [twins[1]["entry_id"]])
+        explained = ok(
+            manager.post(
+                f"{base}/statement-lines/{shown[-432_109]['line_id']}/explanation",
+                json={"explanation": "电费付款单 DB-2024-019 已批准，银行先于登记扣款"},
+            )
+        )
+        assert explained["state"] == "explained"
+        # Takings posted after the import are tied by trying again.
+        post_income(manager, 240_000, "2024-03-20")
+        again = ok(manager.post(f"{base}/statement-lines/rematch"))
+        assert again["matched"] == 1
+    with world.as_token(world.owner_b_token) as owner:
+        assert (
+            owner.post(
+                f"{base}/statement-lines/{shown[256_000]['line_id']}/explanation",
+                json={"explanation": "x"},
+            ).status_code
+            == 403
+        )
+        seen = {x["amount_fen"]: x for x in ok(owner.get(f"{base}/statement-lines"))["lines"]}
+    assert seen[-432_109]["explanation"].startswith("电费付款单")
+    assert seen[240_000]["state"] == "matched"
+    assert seen[-860_000]["state"] == "open" and seen[-860_000]["counterparty_name"] is None
