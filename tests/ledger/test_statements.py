@@ -168,6 +168,17 @@ def test_lines_are_tied_to_their_entries_proposed_explained_or_raised_as_alarms(
         post_income(manager, 240_000, "2024-03-20")
         again = ok(manager.post(f"{base}/statement-lines/rematch"))
         assert again["matched"] == 1
+        # The month closes only once it reconciles with the bank.
+        refused = manager.post(f"{base}/periods/2024-03/close")
+        assert refused.status_code == 422 and "3 line(s)" in refused.json()["detail"]
+        for fen in (-860_000, 256_000, 95_036):
+            ok(
+                manager.post(
+                    f"{base}/statement-lines/{shown[fen]['line_id']}/explanation",
+                    json={"explanation": "已核实，见本月公示说明"},
+                )
+            )
+        assert ok(manager.post(f"{base}/periods/2024-03/close"))["period"] == "2024-03"
     with world.as_token(world.owner_b_token) as owner:
         assert (
             owner.post(
@@ -179,4 +190,6 @@ def test_lines_are_tied_to_their_entries_proposed_explained_or_raised_as_alarms(
         seen = {x["amount_fen"]: x for x in ok(owner.get(f"{base}/statement-lines"))["lines"]}
     assert seen[-432_109]["explanation"].startswith("电费付款单")
     assert seen[240_000]["state"] == "matched"
-    assert seen[-860_000]["state"] == "open" and seen[-860_000]["counterparty_name"] is None
+    # Explained, the alarm's line keeps its flag: owners read both.
+    assert seen[-860_000]["flag"] == "unauthorised_debit"
+    assert seen[-860_000]["state"] == "explained" and seen[-860_000]["counterparty_name"] is None

@@ -381,6 +381,23 @@ async def close_period(
         raise FailedPrecondition(
             "an approved disbursement of this month is not paid yet; record the payment first"
         )
+    # The books reconcile with the bank: every statement line of the month is tied to its entry
+    # or explained.
+    from xinyi_ledger.bankstatements import StatementLineRow
+
+    unreconciled = await session.execute(
+        select(func.count()).where(
+            StatementLineRow.estate_id == estate_id,
+            StatementLineRow.state == "open",
+            StatementLineRow.booked_on >= date(int(period[:4]), int(period[5:]), 1),
+            StatementLineRow.booked_on <= _last_day(period),
+        )
+    )
+    if count := unreconciled.scalar_one():
+        raise FailedPrecondition(
+            f"{count} line(s) of the bank's statements for {period} are open: tie each to its "
+            "entry or explain it, so the month reconciles with the bank"
+        )
     terms = await terms_on(session, estate_id, _last_day(period))
     if terms is not None and terms.fixed_monthly_fen:
         accrued = await _period_sum(
