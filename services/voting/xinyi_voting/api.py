@@ -33,6 +33,7 @@ from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, Perm
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, Role, allowed, authorize_estate, roles_in
 from xinyi_voting import store, tally
+from xinyi_voting.owners import owners
 
 # 物业管理条例 art. 14: the assembly is announced at least 15 days before it meets.
 NOTICE = timedelta(days=15)
@@ -437,20 +438,11 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             for e in roll.entries
         )
         if voters:
-            users: dict[str, uuid.UUID] = {}
-            token = ""
-            while True:
-                page = await self.identity.ListOwners(
-                    identity_pb2.ListOwnersRequest(
-                        estate_id=str(row.estate_id), page_size=500, page_token=token
-                    ),
-                    metadata=auth.forwarded_metadata(),
-                    timeout=30,
-                )
-                users.update({o.owner_id: uuid.UUID(o.user_id) for o in page.owners if o.user_id})
-                token = page.next_page_token
-                if not token:
-                    break
+            users = {
+                o.owner_id: uuid.UUID(o.user_id)
+                async for o in owners(self.identity, row.estate_id)
+                if o.user_id
+            }
             session.add_all(
                 store.RollVoter(
                     estate_id=row.estate_id, ballot_id=row.ballot_id, owner_id=o, user_id=u
@@ -1163,23 +1155,11 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         speaks for, and the estate's headcount (persons as the tally counts them)."""
         owners_of_unit: dict[str, set[str]] = {}
         mine: set[str] = set()
-        token = ""
-        while True:
-            page = await self.identity.ListOwners(
-                identity_pb2.ListOwnersRequest(
-                    estate_id=str(estate_id), page_size=1000, page_token=token
-                ),
-                metadata=auth.forwarded_metadata(),
-                timeout=30,
-            )
-            for o in page.owners:
-                for unit in o.unit_ids:
-                    owners_of_unit.setdefault(unit, set()).add(o.owner_id)
-                if o.user_id == user_id:
-                    mine.add(o.owner_id)
-            token = page.next_page_token
-            if not token:
-                break
+        async for o in owners(self.identity, estate_id):
+            for unit in o.unit_ids:
+                owners_of_unit.setdefault(unit, set()).add(o.owner_id)
+            if o.user_id == user_id:
+                mine.add(o.owner_id)
         persons = {
             tally.person_key(tally.RollUnit(unit, 0, frozenset(owners)))
             for unit, owners in owners_of_unit.items()

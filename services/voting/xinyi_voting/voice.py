@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
+from xinyi.identity.v1 import identity_pb2_grpc
 from xinyi.voting.v1 import events_pb2, voice_pb2, voice_pb2_grpc
 from xinyi_kit import auth, clock, idempotency
 from xinyi_kit.auth import Principal
@@ -47,6 +47,7 @@ from xinyi_kit.permissions import (
     authorize_estate,
     roles_in,
 )
+from xinyi_voting.owners import owners
 from xinyi_voting.store import Base, known
 
 SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
@@ -560,20 +561,12 @@ class VoiceApi(voice_pb2_grpc.VoiceServiceServicer):
         stub = identity_pb2_grpc.IdentityServiceStub(self._identity_channel())
         caller = auth.current()
         me = caller.user_id if caller else ""
-        units: set[str] = set()
-        token = ""
-        while True:
-            page = await stub.ListOwners(
-                identity_pb2.ListOwnersRequest(
-                    estate_id=str(estate_id), page_size=1000, page_token=token
-                ),
-                metadata=auth.forwarded_metadata(),
-                timeout=30,
-            )
-            units |= {u for o in page.owners if o.user_id and o.user_id == me for u in o.unit_ids}
-            token = page.next_page_token
-            if not token:
-                return units
+        return {
+            unit
+            async for o in owners(stub, estate_id)
+            if o.user_id and o.user_id == me
+            for unit in o.unit_ids
+        }
 
     async def _emit(self, session: AsyncSession, row: SuggestionRow) -> None:
         await self.outbox.emit(
