@@ -63,11 +63,6 @@ def test_opening_balances_are_the_first_marked_entry(platform: Platform, world: 
         eventually(
             lambda: op.get(f"/api/v1/estates/{estate}/ledger/accounts").json(), what="books to open"
         )
-        # The opening names the unit: the ledger must have learnt it from identity first.
-        eventually(
-            lambda: op.get(f"/api/v1/estates/{estate}/fees/arrears").json().get("units_total") == 1,
-            what="the ledger learning the unit",
-        )
         entry = ok(
             op.post(
                 f"/api/v1/estates/{estate}/ledger/opening",
