@@ -369,6 +369,11 @@ class FundOut(BaseModel):
     period_expense_fen: int
     entry_count: int
     balances: list[dict[str, Any]]
+    statement_through: str | None = Field(description="The last day of the bank's statements")
+    reconciled_through: str | None = Field(
+        description="Every statement line up to this day is tied to its entry or explained"
+    )
+    open_statement_lines: int
 
 
 @router.get("/fund", response_model=FundOut, summary="The common fund: balances and this month")
@@ -386,6 +391,9 @@ async def fund(estate_id: EstateId, who: Authed, svc: Svc) -> FundOut:
         balances=[
             {"code": b.code, "name": b.name, "balance_fen": b.balance_fen} for b in f.balances
         ],
+        statement_through=f.statement_through or None,
+        reconciled_through=f.reconciled_through or None,
+        open_statement_lines=f.open_statement_lines,
     )
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -105,6 +106,9 @@ async def test_income_payment_approved_twice_paid_and_seen_by_the_owner(
     await page.get_by_role("button", name="登记收入").click()
     await expect(live).to_contain_text("已登记收入 10,000.00 元（2 项明细）")
     await expect(page.locator("#fund-bank dd")).to_have_text("10,000.00 元")
+    await expect(page.locator("#fund-reconciled")).to_have_text(
+        "尚未导入银行对账单：账目还没有与银行核对。"
+    )
     parking = page.locator("#entry-list li[data-kind='income']", has_text="十月停车费")
     await expect(parking).to_have_count(1)
     await expect(parking.locator(".marker.lump")).to_have_count(0)
@@ -221,9 +225,22 @@ async def test_accountant_reverses_a_mistaken_income_and_owners_see_both_entries
     await expect(live).to_contain_text("这条记录已经冲销过")
     await sign_out(web)
 
-    # Owners see the entry and its reversal, and no reversal form.
+    # Owners see the entry and its reversal, and no reversal form; and how far the books agree
+    # with the bank once a statement is in (none of its lines has an entry here).
+    statement = Path(__file__).resolve().parents[1] / "fixtures" / "statements" / "generic.csv"
+    with user_client(platform, users["accountant"]) as acc:
+        imported = acc.post(
+            estate_path(world, "/bank-statements"),
+            params={"account": "fund", "filename": "generic.csv"},
+            content=statement.read_bytes(),
+            headers={"content-type": "text/csv"},
+        )
+        assert imported.status_code == 201, imported.text
     await sign_in(web, users["owner"]["username"], users["owner"]["password"])
     await open_fund(web)
+    await expect(page.locator("#fund-reconciled")).to_have_text(
+        "已与银行对账至 2024-02-29；对账单（至 2024-03-29）另有 8 笔尚未核对。"
+    )
     await expect(page.locator("#entry-list li[data-kind='reversal']")).to_have_count(1)
     await entry.locator("summary").click()
     await expect(entry.locator("form.reverse-form")).to_have_count(0)

@@ -131,6 +131,13 @@ def test_lines_are_tied_to_their_entries_proposed_explained_or_raised_as_alarms(
             )
         )
         assert (done["lines_new"], done["lines_matched"], done["lines_open"]) == (8, 2, 6)
+        fund = ok(manager.get(f"{base}/fund"))
+        # The first open line is of 1 March: reconciled through the day before.
+        assert (fund["statement_through"], fund["reconciled_through"]) == (
+            "2024-03-29",
+            "2024-02-29",
+        )
+        assert fund["open_statement_lines"] == 6
         shown = {
             x["amount_fen"]: x
             for x in ok(manager.get(f"{base}/statement-lines", params={"account": "fund"}))["lines"]
@@ -188,6 +195,11 @@ def test_lines_are_tied_to_their_entries_proposed_explained_or_raised_as_alarms(
             == 403
         )
         seen = {x["amount_fen"]: x for x in ok(owner.get(f"{base}/statement-lines"))["lines"]}
+        reconciled = ok(owner.get(f"{base}/fund"))
+    assert (reconciled["reconciled_through"], reconciled["open_statement_lines"]) == (
+        "2024-03-29",
+        0,
+    )
     assert seen[-432_109]["explanation"].startswith("电费付款单")
     assert seen[240_000]["state"] == "matched"
     # Explained, the alarm's line keeps its flag: owners read both.

@@ -208,6 +208,9 @@ export function mount(app) {
   const summary = panel("fund-summary", "ledger.fund.heading");
   const summaryPeriod = el("p", "hint");
   summaryPeriod.id = "fund-period";
+  // Whether the books agree with the bank: what the statements show, tied line by line.
+  const bankLine = el("p", "hint");
+  bankLine.id = "fund-reconciled";
   const figures = el("dl", "summary fund-figures");
   figures.id = "fund-figures";
   const balancesWrap = el("div", "table-wrap");
@@ -215,7 +218,8 @@ export function mount(app) {
   verifyAll.id = "ledger-verify-all";
   const verifyAllResult = el("p", "hint");
   verifyAllResult.id = "ledger-verify-all-result";
-  summary.append(summaryPeriod, figures, heading(3, "ledger.balances.heading"), balancesWrap,
+  summary.append(summaryPeriod, bankLine, figures, heading(3, "ledger.balances.heading"),
+    balancesWrap,
     verifyAll, verifyAllResult);
 
   // The company's work.
@@ -391,6 +395,10 @@ export function mount(app) {
     const f = state.fund;
     if (!f) return;
     summaryPeriod.textContent = t("ledger.fund.period", { period: f.period, count: f.entry_count });
+    bankLine.textContent = !f.statement_through ? t("ledger.fund.noStatement")
+      : t(f.open_statement_lines ? "ledger.fund.reconciledOpen" : "ledger.fund.reconciled", {
+        date: f.reconciled_through, through: f.statement_through, count: f.open_statement_lines,
+      });
     figures.replaceChildren(
       figure("ledger.fund.bank", f.fund_bank_fen, "fund-bank"),
       figure("ledger.fund.maintenance", f.maintenance_bank_fen, "fund-maintenance"),

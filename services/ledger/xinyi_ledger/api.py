@@ -28,7 +28,17 @@ from xinyi_kit.errors import (
 )
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
-from xinyi_ledger import chain, decisions, domain, fees, journal, maintenance, money, store
+from xinyi_ledger import (
+    bankstatements,
+    chain,
+    decisions,
+    domain,
+    fees,
+    journal,
+    maintenance,
+    money,
+    store,
+)
 
 R = TypeVar("R", bound=Message)
 State = events_pb2.DisbursementState
@@ -493,6 +503,9 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 .scalars()
                 .first()
             )
+            through, reconciled, open_lines = await bankstatements.reconciliation(
+                session, estate_id, "fund"
+            )
         return ledger_pb2.Fund(
             estate_id=str(estate_id),
             balances=[
@@ -505,6 +518,9 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             period_income_fen=-income,
             period_expense_fen=expense,
             entry_count=head.last_index if head else 0,
+            statement_through=through.isoformat() if through else "",
+            reconciled_through=reconciled.isoformat() if reconciled else "",
+            open_statement_lines=open_lines,
         )
 
     # -- dual control ----------------------------------------------------------------------------

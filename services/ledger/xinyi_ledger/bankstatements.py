@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import grpc
 from google.protobuf import timestamp_pb2
-from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text, select, text
+from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -472,6 +472,26 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
             )
             tied = await match(session, self.outbox, estate_id, lines, principal.user_id)
             return statements_pb2.RematchLinesResponse(matched=tied, still_open=len(lines) - tied)
+
+
+async def reconciliation(
+    session: AsyncSession, estate_id: uuid.UUID, account: str
+) -> tuple[date | None, date | None, int]:
+    """The account against the bank: the statements' last day, the day before the first line
+    still open (or that last day, none being open), and how many lines are open."""
+    last, first_open, open_lines = (
+        await session.execute(
+            select(
+                func.max(StatementLineRow.booked_on),
+                func.min(StatementLineRow.booked_on).filter(StatementLineRow.state == "open"),
+                func.count().filter(StatementLineRow.state == "open"),
+            ).where(StatementLineRow.estate_id == estate_id, StatementLineRow.account == account)
+        )
+    ).one()
+    if last is None:
+        return None, None, 0
+    reconciled = first_open - timedelta(days=1) if first_open is not None else last
+    return last, reconciled, int(open_lines)
 
 
 async def _lock(session: AsyncSession, estate_id: uuid.UUID) -> None:
