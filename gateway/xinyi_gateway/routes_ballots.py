@@ -16,7 +16,7 @@ from xinyi.common.v1 import common_pb2
 from xinyi.voting.v1 import voting_pb2
 from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, IdempotencyKey, Svc, iso
 from xinyi_gateway.limits import Allowance
-from xinyi_gateway.problems import problem
+from xinyi_gateway.uploads import file_body, read_file
 
 router = APIRouter(prefix="/api/v1/estates/{estate_id}/ballots", tags=["voting"])
 BallotId = Annotated[str, Path(pattern=UUID_PATTERN)]
@@ -583,22 +583,15 @@ class ScanOut(BaseModel):
     response_model=ScanOut,
     status_code=201,
     summary="Keep the scan of a signed paper ballot (approving body): the raw body",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in SCAN_TYPES},
-        }
-    },
+    openapi_extra=file_body(SCAN_TYPES, MAX_SCAN_BYTES),
 )
 async def upload_scan(
     estate_id: EstateId, ballot_id: BallotId, request: Request, who: Authed, svc: Svc
 ) -> ScanOut | Response:
-    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if declared not in SCAN_TYPES:
-        return problem(415, f"a scan is one of {', '.join(SCAN_TYPES)}; not {declared or 'none'}")
-    content = await request.body()
-    if len(content) > MAX_SCAN_BYTES:
-        return problem(413, f"a scan is at most {MAX_SCAN_BYTES} bytes")
+    got = await read_file(request, SCAN_TYPES, MAX_SCAN_BYTES, "a scan")
+    if isinstance(got, Response):
+        return got
+    content, declared = got
     reply = await svc.voting.UploadScan(
         voting_pb2.UploadScanRequest(
             estate_id=estate_id, ballot_id=ballot_id, content=content, content_type=declared
@@ -639,12 +632,7 @@ async def get_scan(
     status_code=201,
     summary="Attach a document the ballot decides on (approving body, until voting opens): "
     "the raw body, PDF, JPEG or PNG",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in SCAN_TYPES},
-        }
-    },
+    openapi_extra=file_body(SCAN_TYPES, MAX_SCAN_BYTES),
 )
 async def add_attachment(
     estate_id: EstateId,
@@ -654,14 +642,10 @@ async def add_attachment(
     svc: Svc,
     filename: Annotated[str, Query(max_length=255)] = "",
 ) -> AttachmentOut | Response:
-    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if declared not in SCAN_TYPES:
-        return problem(
-            415, f"an attachment is one of {', '.join(SCAN_TYPES)}; not {declared or 'none'}"
-        )
-    content = await request.body()
-    if len(content) > MAX_SCAN_BYTES:
-        return problem(413, f"an attachment is at most {MAX_SCAN_BYTES} bytes")
+    got = await read_file(request, SCAN_TYPES, MAX_SCAN_BYTES, "an attachment")
+    if isinstance(got, Response):
+        return got
+    content, _ = got
     a = await svc.voting.AddAttachment(
         voting_pb2.AddAttachmentRequest(
             estate_id=estate_id, ballot_id=ballot_id, filename=filename, content=content

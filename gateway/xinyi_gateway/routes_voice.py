@@ -17,8 +17,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from xinyi.voting.v1 import voice_pb2
 from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, IdempotencyKey, Svc, iso
 from xinyi_gateway.limits import Allowance
-from xinyi_gateway.problems import problem
-from xinyi_kit.errors import InvalidArgument
+from xinyi_gateway.uploads import file_body, read_file
 
 router = APIRouter(prefix="/api/v1/estates/{estate_id}", tags=["voice"])
 
@@ -28,13 +27,7 @@ PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 BODY_ALLOWANCES: list[Allowance] = [
     ("POST", re.compile(r"/api/v1/estates/[^/]+/suggestions/[^/]+/photos"), MAX_PHOTO_BYTES),
 ]
-PHOTO_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": f"The photo's bytes, at most {MAX_PHOTO_BYTES} bytes (5 MiB)",
-        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in PHOTO_TYPES},
-    }
-}
+PHOTO_BODY = file_body(PHOTO_TYPES, MAX_PHOTO_BYTES)
 
 SuggestionId = Annotated[str, Path(pattern=UUID_PATTERN, description="Suggestion UUID")]
 SurveyId = Annotated[str, Path(pattern=UUID_PATTERN, description="Survey UUID")]
@@ -386,18 +379,10 @@ async def reopening(
 async def add_photo(
     estate_id: EstateId, suggestion_id: SuggestionId, request: Request, who: Authed, svc: Svc
 ) -> SuggestionDetailOut | Response:
-    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if declared not in PHOTO_TYPES:
-        return problem(
-            415,
-            f"a photo is one of {', '.join(PHOTO_TYPES)}; "
-            f"send it with that Content-Type, not {declared or 'none'}",
-        )
-    content = await request.body()
-    if len(content) > MAX_PHOTO_BYTES:
-        return problem(413, f"the request body is larger than the limit of {MAX_PHOTO_BYTES} bytes")
-    if not content:
-        raise InvalidArgument("the request body is empty: send the photo's bytes as the body")
+    got = await read_file(request, PHOTO_TYPES, MAX_PHOTO_BYTES, "a photo")
+    if isinstance(got, Response):
+        return got
+    content, declared = got
     reply = await svc.voice.AddSuggestionPhoto(
         voice_pb2.AddSuggestionPhotoRequest(
             estate_id=estate_id, suggestion_id=suggestion_id, media_type=declared, content=content

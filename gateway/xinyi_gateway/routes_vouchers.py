@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from xinyi.ledger.v1 import vouchers_pb2
 from xinyi_gateway.deps import Authed, EstateId, Svc, iso
 from xinyi_gateway.limits import Allowance
-from xinyi_gateway.problems import problem
+from xinyi_gateway.uploads import file_body, read_file
 from xinyi_kit.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/estates/{estate_id}/vouchers", tags=["vouchers"])
@@ -34,13 +34,7 @@ BODY_ALLOWANCES: list[Allowance] = [
     ("POST", re.compile(_BASE), MAX_BYTES),
     ("PUT", re.compile(_BASE + r"/[0-9a-f]{64}/redacted"), MAX_BYTES),
 ]
-FILE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": f"The file's bytes, at most {MAX_BYTES} bytes (10 MiB)",
-        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in MEDIA_TYPES},
-    }
-}
+FILE_BODY = file_body(MEDIA_TYPES, MAX_BYTES)
 
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The file's sha256, hex")]
 RoleName = Annotated[str, Field(min_length=1, max_length=50)]
@@ -84,23 +78,7 @@ def _out(v: vouchers_pb2.Voucher) -> VoucherOut:
 
 
 async def _file(request: Request) -> tuple[bytes, str] | Response:
-    """The body and its declared media type, or the refusal when either cannot be a voucher.
-
-    The service checks the bytes against the type again: the gateway only refuses early.
-    """
-    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if declared not in MEDIA_TYPES:
-        return problem(
-            415,
-            f"a voucher is one of {', '.join(MEDIA_TYPES)}; "
-            f"send it with that Content-Type, not {declared or 'none'}",
-        )
-    content = await request.body()
-    if len(content) > MAX_BYTES:
-        return problem(413, f"the request body is larger than the limit of {MAX_BYTES} bytes")
-    if not content:
-        raise InvalidArgument("the request body is empty: send the file's bytes as the body")
-    return content, declared
+    return await read_file(request, MEDIA_TYPES, MAX_BYTES, "a voucher")
 
 
 def _totals(raw: str | None) -> dict[str, int]:
