@@ -16,9 +16,7 @@ let feedback = null;
 // Views that render text of their own (the operator's) re-render on a language switch.
 const languageListeners = [];
 let operatorViews = null;
-let ledgerViews = null;
-let votingViews = null;
-let voiceViews = null;
+const areaViews = { fund: null, voting: null, voice: null };
 
 const $ = (id) => document.getElementById(id);
 const t = (key, params) => translate(language, key, params);
@@ -120,12 +118,8 @@ function renderArea() {
   $("view-area").hidden = ["home", "operator", "fund", "voting", "voice"].includes(area);
   if (area === "operator") {
     showOperatorViews();
-  } else if (area === "fund") {
-    showLedgerViews();
-  } else if (area === "voting") {
-    showVotingViews();
-  } else if (area === "voice") {
-    showVoiceViews();
+  } else if (area in AREA_MODULES) {
+    showAreaViews(area);
   } else if (area !== "home") {
     $("area-heading").textContent = t(`nav.${area}`);
     $("area-text").textContent = t(`area.${area}`);
@@ -748,14 +742,17 @@ function showOperatorViews() {
   });
 }
 
-// --- the common fund's views (ledger.js, loaded on demand) -------------------------------------
+// --- the areas' views, each a module loaded the first time its area opens --------------------
+// fund: ledger.js; voting: voting.js (the owners' assembly); voice: voice.js (owners' voice).
 
-function showLedgerViews() {
-  if (ledgerViews) {
-    ledgerViews.then((views) => views.refresh());
+const AREA_MODULES = { fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js" };
+
+function showAreaViews(area) {
+  if (areaViews[area]) {
+    areaViews[area].then((views) => views.refresh());
     return;
   }
-  ledgerViews = import("/ledger.js").then((module) => {
+  const loading = import(AREA_MODULES[area]).then((module) => {
     const views = module.mount({
       call, say, reportError, requireFilled, busy, t, ApiError,
       session: () => session,
@@ -764,52 +761,9 @@ function showLedgerViews() {
     views.refresh();
     return views;
   });
-  ledgerViews.catch(() => {
-    ledgerViews = null;
-    say("error", "error.network");
-  });
-}
-
-// --- the owners' assembly's views (voting.js, loaded on demand) --------------------------------
-
-function showVotingViews() {
-  if (votingViews) {
-    votingViews.then((views) => views.refresh());
-    return;
-  }
-  votingViews = import("/voting.js").then((module) => {
-    const views = module.mount({
-      call, say, reportError, requireFilled, busy, t, ApiError,
-      session: () => session,
-      onLanguage: (listener) => languageListeners.push(listener),
-    });
-    views.refresh();
-    return views;
-  });
-  votingViews.catch(() => {
-    votingViews = null;
-    say("error", "error.network");
-  });
-}
-
-// --- owners' voice (voice.js, loaded on demand) ----------------------------------------------
-
-function showVoiceViews() {
-  if (voiceViews) {
-    voiceViews.then((views) => views.refresh());
-    return;
-  }
-  voiceViews = import("/voice.js").then((module) => {
-    const views = module.mount({
-      call, say, reportError, requireFilled, busy, t, ApiError,
-      session: () => session,
-      onLanguage: (listener) => languageListeners.push(listener),
-    });
-    views.refresh();
-    return views;
-  });
-  voiceViews.catch(() => {
-    voiceViews = null;
+  areaViews[area] = loading;
+  loading.catch(() => {
+    areaViews[area] = null;
     say("error", "error.network");
   });
 }
