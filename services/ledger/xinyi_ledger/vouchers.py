@@ -23,6 +23,7 @@ from xinyi_kit.errors import (
     NotFound,
     PermissionDenied,
 )
+from xinyi_kit.files import NAMES, SIGNATURES, sniff
 from xinyi_kit.permissions import Action, allowed, authorize_estate
 from xinyi_ledger.blobstore import BlobStore, sha256_hex
 from xinyi_ledger.store import Base
@@ -32,14 +33,6 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_ROLES = 100
 MAX_FEN = 10**13
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# The magic bytes each accepted type starts with; the declared type must agree with them.
-SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
-    "image/png": ((0, b"\x89PNG\r\n\x1a\n"),),
-    "image/jpeg": ((0, b"\xff\xd8\xff"),),
-    "image/webp": ((0, b"RIFF"), (8, b"WEBP")),
-    "application/pdf": ((0, b"%PDF-"),),
-}
-NAMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP", "application/pdf": "PDF"}
 
 
 class VoucherRow(Base):
@@ -56,14 +49,6 @@ class VoucherRow(Base):
     redacted_media_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
     redacted_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payroll_totals: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
-
-
-def sniff(content: bytes) -> str | None:
-    """The accepted media type the bytes are, by their first bytes; None for anything else."""
-    for media_type, marks in SIGNATURES.items():
-        if all(content[at : at + len(mark)] == mark for at, mark in marks):
-            return media_type
-    return None
 
 
 def check_file(content: bytes, declared: str, what: str = "the file") -> str:

@@ -30,6 +30,7 @@ from xinyi.voting.v1 import events_pb2, voting_pb2, voting_pb2_grpc
 from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from xinyi_kit.files import sniff
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, Role, allowed, authorize_estate, roles_in
 from xinyi_voting import store, tally
@@ -44,12 +45,8 @@ MAX_SCAN_BYTES = 10 * 2**20
 MAX_ATTACHMENTS = 20
 # 物业管理条例 art. 13: owners holding 20% of the headcount can call an extraordinary assembly.
 PETITION_SHARE = Fraction(1, 5)
-# Scans of signed paper ballots: what the first bytes of each accepted type are.
-SCAN_TYPES = (
-    ("image/jpeg", b"\xff\xd8\xff"),
-    ("image/png", b"\x89PNG\r\n\x1a\n"),
-    ("application/pdf", b"%PDF-"),
-)
+# What a scan of a signed paper ballot (or a ballot's document) may be; checked by its bytes.
+SCAN_TYPES = ("image/jpeg", "image/png", "application/pdf")
 Subject = common_pb2.DecisionSubject
 
 
@@ -196,11 +193,6 @@ def _choice_pbs(choices: dict[str, Any]) -> list[voting_pb2.Choice]:
         else voting_pb2.Choice(question_id=qid, candidate_ids=c)
         for qid, c in choices.items()
     ]
-
-
-def sniff_scan(content: bytes) -> str | None:
-    """The scan's type by its content, whatever it is called."""
-    return next((kind for kind, magic in SCAN_TYPES if content.startswith(magic)), None)
 
 
 def _receipt_code() -> str:
@@ -835,7 +827,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             raise InvalidArgument("the attachment is empty")
         if len(content) > MAX_SCAN_BYTES:
             raise InvalidArgument(f"an attachment is at most {MAX_SCAN_BYTES // 2**20} MiB")
-        kind = sniff_scan(content)
+        kind = sniff(content, SCAN_TYPES)
         if kind is None:
             raise InvalidArgument("an attachment is a PDF, JPEG or PNG file")
         digest = hashlib.sha256(content).hexdigest()
@@ -1017,7 +1009,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             raise InvalidArgument("the scan is empty")
         if len(content) > MAX_SCAN_BYTES:
             raise InvalidArgument(f"a scan is at most {MAX_SCAN_BYTES // 2**20} MiB")
-        kind = sniff_scan(content)
+        kind = sniff(content, SCAN_TYPES)
         if kind is None:
             raise InvalidArgument("a scan is a JPEG, PNG or PDF file")
         digest = hashlib.sha256(content).hexdigest()

@@ -37,6 +37,7 @@ from xinyi_kit import auth, clock, idempotency
 from xinyi_kit.auth import Principal
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from xinyi_kit.files import NAMES, sniff
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import (
     MATRIX,
@@ -81,13 +82,8 @@ MAX_LIST: Final = 500
 
 MAX_PHOTOS: Final = 6
 MAX_PHOTO_BYTES: Final = 5 * 1024 * 1024
-# The magic bytes each accepted type starts with; the declared type must agree with them.
-PHOTO_SIGNATURES: Final[dict[str, tuple[tuple[int, bytes], ...]]] = {
-    "image/jpeg": ((0, b"\xff\xd8\xff"),),
-    "image/png": ((0, b"\x89PNG\r\n\x1a\n"),),
-    "image/webp": ((0, b"RIFF"), (8, b"WEBP")),
-}
-PHOTO_NAMES: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP"}
+# The photo types accepted; the declared type must agree with the bytes (xinyi_kit.files).
+PHOTO_TYPES: Final = ("image/jpeg", "image/png", "image/webp")
 
 MAX_QUESTIONS: Final = 30
 MAX_OPTIONS: Final = 10
@@ -251,13 +247,6 @@ def is_overdue(row: SuggestionRow, now: datetime) -> bool:
     return row.state == "committed" and row.due_at is not None and now >= row.due_at
 
 
-def sniff_photo(content: bytes) -> str | None:
-    for media_type, marks in PHOTO_SIGNATURES.items():
-        if all(content[at : at + len(mark)] == mark for at, mark in marks):
-            return media_type
-    return None
-
-
 def check_photo(content: bytes, declared: str) -> str:
     """The photo's sha256, once its size and type are acceptable and its bytes match its type."""
     if not content:
@@ -266,15 +255,15 @@ def check_photo(content: bytes, declared: str) -> str:
         raise InvalidArgument(
             f"the photo is larger than the limit of {MAX_PHOTO_BYTES} bytes (5 MiB)"
         )
-    if declared not in PHOTO_SIGNATURES:
+    if declared not in PHOTO_TYPES:
         raise InvalidArgument(
-            f"a photo is one of {', '.join(PHOTO_SIGNATURES)}, not {declared or 'unnamed'}"
+            f"a photo is one of {', '.join(PHOTO_TYPES)}, not {declared or 'unnamed'}"
         )
-    found = sniff_photo(content)
+    found = sniff(content, PHOTO_TYPES)
     if found != declared:
-        said = f"a {PHOTO_NAMES[found]}" if found else "none of the accepted image types"
+        said = f"a {NAMES[found]}" if found else "none of the accepted image types"
         raise InvalidArgument(
-            f"the photo is declared {PHOTO_NAMES[declared]} but its bytes say it is {said}; "
+            f"the photo is declared {NAMES[declared]} but its bytes say it is {said}; "
             "send it with its true type"
         )
     return hashlib.sha256(content).hexdigest()
