@@ -734,7 +734,8 @@ export function mount(app) {
       const li = el("li");
       li.append(el("span", "item-name", a.filename), " ",
         el("span", "hint", t("voting.attach.size", { kb: Math.max(1, Math.round(a.size / 1024)) })),
-        " ", fileControl(`/attachments/${a.sha256}`, a.sha256, "voting.attach.open", a.filename));
+        " ", fileControl(`/attachments/${a.sha256}`, a.sha256, "voting.attach.open",
+          "voting.attach.open", a.filename));
       list.append(li);
     }
     if (!files.length) list.append(el("li", "empty", t("voting.attach.none")));
@@ -764,15 +765,16 @@ export function mount(app) {
     head.append(box);
   }
 
-  function fileControl(path, key, labelKey, name) {
-    const open = el("a", "button small", t(labelKey));
+  // A file fetched with the session's token on request, then offered as a link to open it.
+  function fileControl(path, key, showKey, openKey, name) {
+    const open = el("a", "button small", t(openKey));
     open.target = "_blank";
     if (name) open.download = name;
     if (scanUrls.has(key)) {
       open.href = scanUrls.get(key);
       return open;
     }
-    const show = button(labelKey, "button small");
+    const show = button(showKey, "button small");
     show.addEventListener("click", () => busy(show, async () => {
       try {
         const blob = await call("GET", ballotPath(path), { blob: true });
@@ -997,24 +999,7 @@ export function mount(app) {
 
   /** A scan fetched with the token (a plain link would lack it), opened from a blob URL. */
   function scanControl(sha) {
-    const open = el("a", "button small", t("voting.scan.open"));
-    open.target = "_blank";
-    if (scanUrls.has(sha)) {
-      open.href = scanUrls.get(sha);
-      return open;
-    }
-    const show = button("voting.scan.show", "button small");
-    show.addEventListener("click", () => busy(show, async () => {
-      try {
-        const blob = await call("GET", ballotPath(`/scans/${sha}`), { blob: true });
-        scanUrls.set(sha, open.href = URL.createObjectURL(blob));
-        show.replaceWith(open);
-        open.focus();
-      } catch (error) {
-        explain(error);
-      }
-    }));
-    return show;
+    return fileControl(`/scans/${sha}`, sha, "voting.scan.show", "voting.scan.open");
   }
 
   function renderPaper(b) {
