@@ -49,6 +49,11 @@ class ImportOut(BaseModel):
     first_day: str | None
     last_day: str | None
     imported_at: str | None
+    statement_account: str | None = Field(description="The account the file says it is of")
+    account_checked: bool = Field(
+        description="Whether that account was checked against the registered one (false when "
+        "none is registered or the file does not name its account)"
+    )
 
 
 def _import(r: statements_pb2.StatementImport) -> ImportOut:
@@ -67,6 +72,8 @@ def _import(r: statements_pb2.StatementImport) -> ImportOut:
         first_day=r.first_day or None,
         last_day=r.last_day or None,
         imported_at=iso(r.imported_at),
+        statement_account=r.statement_account or None,
+        account_checked=r.account_checked,
     )
 
 
@@ -126,12 +133,16 @@ class LineOut(BaseModel):
     counterparty_account: str | None
     narrative: str
     state: Literal["open", "matched", "explained"]
-    flag: Literal["ambiguous", "unauthorised_debit", "income_to_classify"] | None = Field(
-        description="Why an open line needs attention; unauthorised_debit is the alarm"
+    flag: Literal["ambiguous", "split", "unauthorised_debit", "income_to_classify"] | None = Field(
+        description="Why an open line needs attention: ambiguous (any one of the proposed "
+        "entries may be it), split (the proposed entries together are it), "
+        "unauthorised_debit (the alarm: money left with no approved payment behind it), "
+        "income_to_classify"
     )
     proposed_entry_ids: list[str]
     entry_ids: list[str]
     explanation: str | None
+    match_id: str | None = Field(description="Lines matched together share it (a split)")
 
 
 def _line(x: statements_pb2.StatementLine) -> LineOut:
@@ -151,6 +162,7 @@ def _line(x: statements_pb2.StatementLine) -> LineOut:
         proposed_entry_ids=list(x.proposed_entry_ids),
         entry_ids=list(x.entry_ids),
         explanation=x.explanation or None,
+        match_id=x.match_id or None,
     )
 
 
@@ -251,3 +263,118 @@ async def rematch(estate_id: EstateId, who: Authed, svc: Svc) -> RematchOut:
         statements_pb2.RematchLinesRequest(estate_id=estate_id), metadata=who.metadata
     )
     return RematchOut(matched=reply.matched, still_open=reply.still_open)
+
+
+class MatchSetIn(BaseModel):
+    line_ids: list[Annotated[str, Field(pattern=UUID_PATTERN)]] = Field(min_length=1, max_length=50)
+    entry_ids: list[Annotated[str, Field(pattern=UUID_PATTERN)]] = Field(
+        min_length=1, max_length=200
+    )
+
+
+class LinesOut(BaseModel):
+    lines: list[LineOut]
+
+
+@router.post(
+    "/statement-matches",
+    response_model=LinesOut,
+    status_code=201,
+    summary="Tie open lines and entries that are the same money (a split: one line for several "
+    "entries, several lines for one entry); the two sums must be equal (the company's accountant)",
+)
+async def match_lines(estate_id: EstateId, body: MatchSetIn, who: Authed, svc: Svc) -> LinesOut:
+    reply = await svc.statements.MatchLines(
+        statements_pb2.MatchLinesRequest(
+            estate_id=estate_id, line_ids=body.line_ids, entry_ids=body.entry_ids
+        ),
+        metadata=who.metadata,
+    )
+    return LinesOut(lines=[_line(x) for x in reply.lines])
+
+
+class UnmatchIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/statement-lines/{line_id}/unmatch",
+    response_model=LinesOut,
+    summary="Undo a wrong match before its month is closed: its lines open again, to be tied by "
+    "hand (the company's accountant)",
+)
+async def unmatch_line(
+    estate_id: EstateId, line_id: LineId, body: UnmatchIn, who: Authed, svc: Svc
+) -> LinesOut:
+    reply = await svc.statements.UnmatchLine(
+        statements_pb2.UnmatchLineRequest(estate_id=estate_id, line_id=line_id, reason=body.reason),
+        metadata=who.metadata,
+    )
+    return LinesOut(lines=[_line(x) for x in reply.lines])
+
+
+class BankAccountIn(BaseModel):
+    number: str = Field(min_length=6, max_length=64, description="As the bank writes it")
+    bank_name: str = Field(
+        min_length=1, max_length=200, description="e.g. 中国建设银行成都锦江支行"
+    )
+    holder: str = Field(min_length=1, max_length=200, description="The account's holder")
+
+
+class BankAccountOut(BaseModel):
+    account: Account
+    number: str
+    bank_name: str
+    holder: str
+    registered_at: str | None
+    registered_by: str
+
+
+def _account(a: statements_pb2.BankAccount) -> BankAccountOut:
+    return BankAccountOut(
+        account=a.account,
+        number=a.number,
+        bank_name=a.bank_name,
+        holder=a.holder,
+        registered_at=iso(a.registered_at),
+        registered_by=a.registered_by,
+    )
+
+
+@router.put(
+    "/bank-accounts/{account}",
+    response_model=BankAccountOut,
+    summary="Register the fund's bank account (the approving body); statements of any other "
+    "account are refused from then on",
+)
+async def register_account(
+    estate_id: EstateId,
+    account: Annotated[Account, Path()],
+    body: BankAccountIn,
+    who: Authed,
+    svc: Svc,
+) -> BankAccountOut:
+    return _account(
+        await svc.statements.RegisterBankAccount(
+            statements_pb2.RegisterBankAccountRequest(
+                estate_id=estate_id,
+                account=account,
+                number=body.number,
+                bank_name=body.bank_name,
+                holder=body.holder,
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+@router.get(
+    "/bank-accounts",
+    response_model=list[BankAccountOut],
+    summary="The fund's registered bank accounts (everyone in the estate: owners pay into them)",
+)
+async def list_accounts(estate_id: EstateId, who: Authed, svc: Svc) -> list[BankAccountOut]:
+    reply = await svc.statements.ListBankAccounts(
+        statements_pb2.ListBankAccountsRequest(estate_id=estate_id), metadata=who.metadata
+    )
+    return [_account(a) for a in reply.accounts]

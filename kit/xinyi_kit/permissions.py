@@ -87,6 +87,7 @@ class Action(enum.StrEnum):
     BANK_DEBIT_RECORD = "bank_debit.record"
     STATEMENT_IMPORT = "statement.import"  # the bank's statements of the fund's accounts
     STATEMENT_MATCH = "statement.match"  # confirm a proposed match, explain a line
+    BANK_ACCOUNT_REGISTER = "bank_account.register"  # the fund's accounts statements must be of
     PERIOD_CLOSE = "period.close"
     HEAD_SIGN_COMPANY = "head.sign_company"
     HEAD_SIGN_COMMITTEE = "head.sign_committee"
@@ -148,6 +149,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.BANK_DEBIT_RECORD: FINANCE | APPROVING_BODY,
     Action.STATEMENT_IMPORT: FINANCE | APPROVING_BODY,
     Action.STATEMENT_MATCH: FINANCE,
+    Action.BANK_ACCOUNT_REGISTER: APPROVING_BODY,
     Action.PERIOD_CLOSE: FINANCE,
     Action.HEAD_SIGN_COMPANY: frozenset({Role.COMPANY_MANAGER}),
     Action.HEAD_SIGN_COMMITTEE: APPROVING_BODY,

@@ -17,7 +17,19 @@ from datetime import UTC, date, datetime, timedelta
 
 import grpc
 from google.protobuf import timestamp_pb2
-from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,7 +40,8 @@ from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
-from xinyi_ledger import domain, store
+from xinyi_ledger import domain, splits, store
+from xinyi_ledger.money import format_yuan
 from xinyi_ledger.statements import MAX_BYTES, StatementError, parse_statement, split_new
 
 ACCOUNTS = ("fund", "maintenance")
@@ -50,6 +63,8 @@ class StatementImportRow(store.Base):
     last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     imported_by: Mapped[uuid.UUID] = mapped_column(UUID)
+    statement_account: Mapped[str] = mapped_column(String(64), default="")
+    account_checked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class StatementLineRow(store.Base):
@@ -71,15 +86,36 @@ class StatementLineRow(store.Base):
     flag: Mapped[str] = mapped_column(String(30), default="")
     proposals: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID), default=list)
     explanation: Mapped[str] = mapped_column(Text, default="")
+    match_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    hand_only: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class StatementMatchRow(store.Base):
-    __tablename__ = "statement_matches"
+class MatchSetRow(store.Base):
+    """Lines and entries that are the same money: one to one, or a split either way."""
+
+    __tablename__ = "statement_match_sets"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    line_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    entry_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    match_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     matched_by: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MatchEntryRow(store.Base):
+    __tablename__ = "statement_match_entries"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    match_id: Mapped[uuid.UUID] = mapped_column(UUID)
+
+
+class BankAccountRow(store.Base):
+    __tablename__ = "bank_accounts"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(20), primary_key=True)
+    number: Mapped[str] = mapped_column(String(64))
+    bank_name: Mapped[str] = mapped_column(String(200))
+    holder: Mapped[str] = mapped_column(String(200))
+    registered_by: Mapped[uuid.UUID] = mapped_column(UUID)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 BANK_ACCOUNT = {"fund": domain.FUND_BANK, "maintenance": domain.MAINTENANCE_BANK}
@@ -88,14 +124,18 @@ BANK_ACCOUNT = {"fund": domain.FUND_BANK, "maintenance": domain.MAINTENANCE_BANK
 BEFORE, AFTER = timedelta(days=5), timedelta(days=2)
 
 
-async def _candidates(
-    session: AsyncSession, estate_id: uuid.UUID, line: StatementLineRow
-) -> list[uuid.UUID]:
-    """Entries that move the line's account by exactly its amount, around its day, not yet tied
-    to another line."""
-    taken = select(StatementMatchRow.entry_id).where(StatementMatchRow.estate_id == estate_id)
+async def _movements(
+    session: AsyncSession, estate_id: uuid.UUID, account: str, first: date, last: date
+) -> list[splits.Movement]:
+    """Entries not yet tied to a line that move the account, booked from a little before `first`
+    to a little after `last`: what lines of those days can be."""
+    taken = select(MatchEntryRow.entry_id).where(MatchEntryRow.estate_id == estate_id)
     rows = await session.execute(
-        select(store.Entry.entry_id)
+        select(
+            store.Entry.entry_id,
+            func.sum(store.EntryLine.amount_fen),
+            store.Entry.booked_on,
+        )
         .join(
             store.EntryLine,
             (store.EntryLine.estate_id == store.Entry.estate_id)
@@ -103,15 +143,57 @@ async def _candidates(
         )
         .where(
             store.Entry.estate_id == estate_id,
-            store.EntryLine.account_code == BANK_ACCOUNT[line.account],
-            store.EntryLine.amount_fen == line.amount_fen,
-            store.Entry.booked_on >= line.booked_on - BEFORE,
-            store.Entry.booked_on <= line.booked_on + AFTER,
+            store.EntryLine.account_code == BANK_ACCOUNT[account],
+            store.Entry.booked_on >= first - BEFORE,
+            store.Entry.booked_on <= last + AFTER,
             store.Entry.entry_id.not_in(taken),
         )
+        .group_by(store.Entry.entry_id, store.Entry.booked_on, store.Entry.chain_index)
         .order_by(store.Entry.chain_index)
     )
-    return list(dict.fromkeys(rows.scalars()))
+    return [splits.Movement(e, int(amount), day) for e, amount, day in rows.all() if amount]
+
+
+async def _tie(
+    session: AsyncSession,
+    outbox: Outbox,
+    estate_id: uuid.UUID,
+    lines: Sequence[StatementLineRow],
+    entry_ids: Sequence[uuid.UUID],
+    by: str | None,
+) -> uuid.UUID:
+    """Records that the lines and the entries are the same money, and says so."""
+    match_id = uuid.uuid4()
+    session.add(
+        MatchSetRow(
+            estate_id=estate_id,
+            match_id=match_id,
+            matched_by=uuid.UUID(by) if by else None,
+            matched_at=clock.now(),
+        )
+    )
+    await session.flush()
+    session.add_all(
+        MatchEntryRow(estate_id=estate_id, entry_id=e, match_id=match_id) for e in entry_ids
+    )
+    for line in lines:
+        line.state, line.flag, line.proposals, line.match_id = "matched", "", [], match_id
+    await session.flush()
+    await outbox.emit(
+        session,
+        estate_id,
+        "statement_matched",
+        events_pb2.StatementMatched(
+            estate_id=str(estate_id),
+            match_id=str(match_id),
+            account=lines[0].account,
+            line_ids=[str(ln.line_id) for ln in lines],
+            entry_ids=[str(e) for e in entry_ids],
+            amount_fen=sum(ln.amount_fen for ln in lines),
+            matched_by=by or "",
+        ),
+    )
+    return match_id
 
 
 async def match(
@@ -119,30 +201,25 @@ async def match(
     outbox: Outbox,
     estate_id: uuid.UUID,
     lines: Sequence[StatementLineRow],
-    actor: str | None,
 ) -> int:
-    """Ties each open line to the one entry that is it; flags the rest. Returns how many tied."""
+    """Ties each open line to the one entry that is it; proposes what may be (several that fit,
+    or the one set that adds up to it); flags the rest. Returns how many were tied."""
     tied = 0
     for line in lines:
-        if line.state != "open":
+        if line.state != "open" or line.hand_only:
             continue
-        found = await _candidates(session, estate_id, line)
+        moves = await _movements(session, estate_id, line.account, line.booked_on, line.booked_on)
+        found = [m.entry_id for m in moves if m.amount_fen == line.amount_fen]
         if len(found) == 1:
-            session.add(
-                StatementMatchRow(
-                    estate_id=estate_id,
-                    line_id=line.line_id,
-                    entry_id=found[0],
-                    matched_by=None,
-                    matched_at=clock.now(),
-                )
-            )
-            line.state, line.flag, line.proposals = "matched", "", []
+            await _tie(session, outbox, estate_id, [line], found, None)
             tied += 1
-            await session.flush()
             continue
         if found:
             line.flag, line.proposals = "ambiguous", found
+            continue
+        parts = splits.propose(line.amount_fen, line.booked_on, moves)
+        if parts:
+            line.flag, line.proposals = "split", parts
             continue
         line.proposals = []
         if line.amount_fen > 0:
@@ -188,6 +265,8 @@ def _import_pb(row: StatementImportRow) -> statements_pb2.StatementImport:
         last_day=row.last_day.isoformat() if row.last_day else "",
         imported_at=_stamp(row.imported_at),
         imported_by=str(row.imported_by),
+        statement_account=row.statement_account,
+        account_checked=row.account_checked,
     )
 
 
@@ -227,6 +306,16 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                 {"k": f"statements:{estate_id}:{request.account}"},
             )
+            registered = await session.get(BankAccountRow, (estate_id, request.account))
+            stated = sorted({s.account for s in parsed.statements if s.account.strip()})
+            if registered is not None:
+                wrong = [a for a in stated if account_key(a) != account_key(registered.number)]
+                if wrong:
+                    raise FailedPrecondition(
+                        f"nothing was imported: the file holds a statement of account "
+                        f"{', '.join(wrong)}, but the estate's {request.account} account is "
+                        f"registered as {registered.number} ({registered.bank_name})"
+                    )
             known = set(
                 (
                     await session.execute(
@@ -255,6 +344,8 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 last_day=max(days) if days else None,
                 imported_at=clock.now(),
                 imported_by=uuid.UUID(principal.user_id),
+                statement_account=", ".join(stated)[:64],
+                account_checked=registered is not None and bool(stated),
             )
             session.add(row)
             await session.flush()
@@ -295,7 +386,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 ).scalars()
             )
             await _lock(session, estate_id)
-            tied = await match(session, self.outbox, estate_id, stored, principal.user_id)
+            tied = await match(session, self.outbox, estate_id, stored)
             await self.outbox.emit(
                 session,
                 estate_id,
@@ -379,9 +470,12 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
             rows = list((await session.execute(query)).scalars())
             more = len(rows) > size
             rows = rows[:size]
-            tied = await _entries_of(session, estate_id, [r.line_id for r in rows])
+            tied = await _entries_of(session, estate_id, rows)
         return statements_pb2.ListStatementLinesResponse(
-            lines=[_line_pb(r, counterparties, tied.get(r.line_id, [])) for r in rows],
+            lines=[
+                _line_pb(r, counterparties, tied.get(r.match_id, []) if r.match_id else [])
+                for r in rows
+            ],
             next_page_token=f"{rows[-1].booked_on.isoformat()}/{rows[-1].line_id}"
             if more and rows
             else "",
@@ -403,36 +497,144 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
         self, request: statements_pb2.ConfirmMatchRequest, context: grpc.aio.ServicerContext
     ) -> statements_pb2.StatementLine:
         principal, estate_id = authorize_estate(Action.STATEMENT_MATCH, request.estate_id)
-        try:
-            entry_id = uuid.UUID(request.entry_id)
-        except ValueError:
-            raise InvalidArgument("entry_id is not a valid id") from None
+        (line,) = await self._match(
+            estate_id, [request.line_id], [request.entry_id], principal.user_id
+        )
+        return line
+
+    async def MatchLines(
+        self, request: statements_pb2.MatchLinesRequest, context: grpc.aio.ServicerContext
+    ) -> statements_pb2.MatchLinesResponse:
+        principal, estate_id = authorize_estate(Action.STATEMENT_MATCH, request.estate_id)
+        lines = await self._match(
+            estate_id, list(request.line_ids), list(request.entry_ids), principal.user_id
+        )
+        return statements_pb2.MatchLinesResponse(lines=lines)
+
+    async def _match(
+        self, estate_id: uuid.UUID, raw_lines: list[str], raw_entries: list[str], by: str
+    ) -> list[statements_pb2.StatementLine]:
+        line_ids, entry_ids = _ids(raw_lines, "line_ids", 50), _ids(raw_entries, "entry_ids", 200)
+        async with self.db.estate_tx(estate_id) as session:
+            await _lock(session, estate_id)
+            lines = [await self._line(session, estate_id, str(x)) for x in line_ids]
+            busy = [ln for ln in lines if ln.state != "open"]
+            if busy:
+                raise FailedPrecondition(
+                    f"the line of {busy[0].booked_on} is {busy[0].state} already"
+                )
+            accounts = {ln.account for ln in lines}
+            if len(accounts) > 1:
+                raise InvalidArgument("lines of one account only: the fund's or the maintenance")
+            days = [ln.booked_on for ln in lines]
+            fits = {
+                m.entry_id: m
+                for m in await _movements(
+                    session, estate_id, lines[0].account, min(days), max(days)
+                )
+            }
+            strange = [e for e in entry_ids if e not in fits]
+            if strange:
+                raise FailedPrecondition(
+                    f"entry {strange[0]} does not fit: an entry must move this bank account, be "
+                    f"booked from {BEFORE.days} days before the lines to {AFTER.days} after, and "
+                    f"not be tied to another line"
+                )
+            bank = sum(ln.amount_fen for ln in lines)
+            books = sum(fits[e].amount_fen for e in entry_ids)
+            if bank != books:
+                raise FailedPrecondition(
+                    f"the lines come to {format_yuan(bank)} yuan and the entries to "
+                    f"{format_yuan(books)}: a match must be the same money on both sides"
+                )
+            await _tie(session, self.outbox, estate_id, lines, entry_ids, by)
+            await audit.record(
+                session,
+                estate_id,
+                "statement.match",
+                str(lines[0].match_id),
+                {"lines": [str(x) for x in line_ids], "entries": [str(e) for e in entry_ids]},
+            )
+            return [_line_pb(ln, True, entry_ids) for ln in lines]
+
+    async def UnmatchLine(
+        self, request: statements_pb2.UnmatchLineRequest, context: grpc.aio.ServicerContext
+    ) -> statements_pb2.MatchLinesResponse:
+        principal, estate_id = authorize_estate(Action.STATEMENT_MATCH, request.estate_id)
+        reason = request.reason.strip()
+        if not reason or len(reason) > 2000:
+            raise InvalidArgument("say why the match was wrong (at most 2,000 characters)")
         async with self.db.estate_tx(estate_id) as session:
             await _lock(session, estate_id)
             line = await self._line(session, estate_id, request.line_id)
-            if line.state != "open":
-                raise FailedPrecondition(f"the line is {line.state} already")
-            fits = await _candidates(session, estate_id, line)
-            if entry_id not in fits:
+            if line.match_id is None:
+                raise FailedPrecondition(f"the line is {line.state}, not matched")
+            match_id = line.match_id
+            lines = list(
+                (
+                    await session.execute(
+                        select(StatementLineRow)
+                        .where(
+                            StatementLineRow.estate_id == estate_id,
+                            StatementLineRow.match_id == match_id,
+                        )
+                        .with_for_update()
+                    )
+                ).scalars()
+            )
+            entry_ids = list(
+                (
+                    await session.execute(
+                        select(MatchEntryRow.entry_id).where(
+                            MatchEntryRow.estate_id == estate_id, MatchEntryRow.match_id == match_id
+                        )
+                    )
+                ).scalars()
+            )
+            closed = await _closed_month(session, estate_id, lines, entry_ids)
+            if closed:
                 raise FailedPrecondition(
-                    "that entry does not fit this line: it must move the same account by the "
-                    "same amount within a few days, and not be tied to another line"
+                    f"{closed} is closed and its head signed over these lines; correct it in an "
+                    f"open month instead"
                 )
-            session.add(
-                StatementMatchRow(
-                    estate_id=estate_id,
-                    line_id=line.line_id,
-                    entry_id=entry_id,
-                    matched_by=uuid.UUID(principal.user_id),
-                    matched_at=clock.now(),
-                )
-            )
-            line.state, line.flag, line.proposals = "matched", "", []
+            # Open again, for the accountant's hand: the service would tie them as before.
+            for ln in lines:
+                ln.state, ln.match_id, ln.flag, ln.proposals = "open", None, "", []
+                ln.hand_only = True
             await session.flush()
-            await audit.record(
-                session, estate_id, "statement.match", str(line.line_id), {"entry": str(entry_id)}
+            await session.execute(
+                delete(MatchEntryRow).where(
+                    MatchEntryRow.estate_id == estate_id, MatchEntryRow.match_id == match_id
+                )
             )
-            return _line_pb(line, True, [entry_id])
+            await session.execute(
+                delete(MatchSetRow).where(
+                    MatchSetRow.estate_id == estate_id, MatchSetRow.match_id == match_id
+                )
+            )
+            await self.outbox.emit(
+                session,
+                estate_id,
+                "statement_unmatched",
+                events_pb2.StatementMatched(
+                    estate_id=str(estate_id),
+                    match_id=str(match_id),
+                    account=lines[0].account,
+                    line_ids=[str(ln.line_id) for ln in lines],
+                    entry_ids=[str(e) for e in entry_ids],
+                    amount_fen=sum(ln.amount_fen for ln in lines),
+                    matched_by=principal.user_id,
+                    reason=reason,
+                ),
+            )
+            await audit.record(
+                session,
+                estate_id,
+                "statement.unmatch",
+                str(match_id),
+                {"lines": [str(ln.line_id) for ln in lines], "reason": reason[:200]},
+            )
+            return statements_pb2.MatchLinesResponse(lines=[_line_pb(ln, True, []) for ln in lines])
 
     async def ExplainLine(
         self, request: statements_pb2.ExplainLineRequest, context: grpc.aio.ServicerContext
@@ -445,8 +647,22 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
             line = await self._line(session, estate_id, request.line_id)
             if line.state == "matched":
                 raise FailedPrecondition("the line is tied to its entry; nothing to explain")
+            # The flag stays: owners read why the line needed words, and the words.
             line.state, line.explanation = "explained", words
             await session.flush()
+            await self.outbox.emit(
+                session,
+                estate_id,
+                "statement_line_explained",
+                events_pb2.StatementLineExplained(
+                    estate_id=str(estate_id),
+                    line_id=str(line.line_id),
+                    account=line.account,
+                    amount_fen=line.amount_fen,
+                    booked_on=line.booked_on.isoformat(),
+                    explanation=words,
+                ),
+            )
             await audit.record(
                 session, estate_id, "statement.explain", str(line.line_id), {"text": words[:200]}
             )
@@ -455,7 +671,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
     async def RematchLines(
         self, request: statements_pb2.RematchLinesRequest, context: grpc.aio.ServicerContext
     ) -> statements_pb2.RematchLinesResponse:
-        principal, estate_id = authorize_estate(Action.STATEMENT_MATCH, request.estate_id)
+        _, estate_id = authorize_estate(Action.STATEMENT_MATCH, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             await _lock(session, estate_id)
             lines = list(
@@ -470,8 +686,127 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                     )
                 ).scalars()
             )
-            tied = await match(session, self.outbox, estate_id, lines, principal.user_id)
+            tied = await match(session, self.outbox, estate_id, lines)
             return statements_pb2.RematchLinesResponse(matched=tied, still_open=len(lines) - tied)
+
+    async def RegisterBankAccount(
+        self, request: statements_pb2.RegisterBankAccountRequest, context: grpc.aio.ServicerContext
+    ) -> statements_pb2.BankAccount:
+        principal, estate_id = authorize_estate(Action.BANK_ACCOUNT_REGISTER, request.estate_id)
+        if request.account not in ACCOUNTS:
+            raise InvalidArgument("account is fund (the common fund's) or maintenance")
+        number = " ".join(request.number.split())
+        if not 6 <= len(account_key(number)) <= 34 or not account_key(number).isalnum():
+            raise InvalidArgument(
+                "number is the account number as the bank writes it: 6 to 34 letters and digits"
+            )
+        bank_name, holder = request.bank_name.strip(), request.holder.strip()
+        if not bank_name or len(bank_name) > 200 or not holder or len(holder) > 200:
+            raise InvalidArgument("name the bank and the account's holder (at most 200 each)")
+        async with self.db.estate_tx(estate_id) as session:
+            row = await session.get(
+                BankAccountRow, (estate_id, request.account), with_for_update=True
+            )
+            previous = row.number if row else ""
+            if row is None:
+                row = BankAccountRow(estate_id=estate_id, account=request.account)
+                session.add(row)
+            row.number, row.bank_name, row.holder = number, bank_name, holder
+            row.registered_by, row.registered_at = uuid.UUID(principal.user_id), clock.now()
+            await session.flush()
+            await self.outbox.emit(
+                session,
+                estate_id,
+                "bank_account_registered",
+                events_pb2.BankAccountRegistered(
+                    estate_id=str(estate_id),
+                    account=request.account,
+                    number=number,
+                    bank_name=bank_name,
+                    previous_number=previous,
+                ),
+            )
+            await audit.record(
+                session,
+                estate_id,
+                "bank_account.register",
+                request.account,
+                {"number": number, "bank": bank_name, "holder": holder, "previous": previous},
+            )
+            return _account_pb(row)
+
+    async def ListBankAccounts(
+        self, request: statements_pb2.ListBankAccountsRequest, context: grpc.aio.ServicerContext
+    ) -> statements_pb2.ListBankAccountsResponse:
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            rows = (
+                await session.execute(
+                    select(BankAccountRow)
+                    .where(BankAccountRow.estate_id == estate_id)
+                    .order_by(BankAccountRow.account)
+                )
+            ).scalars()
+            return statements_pb2.ListBankAccountsResponse(accounts=[_account_pb(r) for r in rows])
+
+
+def account_key(number: str) -> str:
+    """An account number as compared: banks print them grouped by spaces or hyphens."""
+    return "".join(ch for ch in number.upper() if ch not in " -")
+
+
+def _account_pb(row: BankAccountRow) -> statements_pb2.BankAccount:
+    return statements_pb2.BankAccount(
+        account=row.account,
+        number=row.number,
+        bank_name=row.bank_name,
+        holder=row.holder,
+        registered_at=_stamp(row.registered_at),
+        registered_by=str(row.registered_by),
+    )
+
+
+def _ids(raw: list[str], name: str, most: int) -> list[uuid.UUID]:
+    if not raw:
+        raise InvalidArgument(f"{name} must name at least one")
+    if len(raw) > most:
+        raise InvalidArgument(f"{name}: at most {most} in one match")
+    try:
+        ids = [uuid.UUID(x) for x in raw]
+    except ValueError:
+        raise InvalidArgument(f"{name} holds an id that is not valid") from None
+    if len(set(ids)) != len(ids):
+        raise InvalidArgument(f"{name} names one twice")
+    return ids
+
+
+async def _closed_month(
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    lines: Sequence[StatementLineRow],
+    entry_ids: Sequence[uuid.UUID],
+) -> str | None:
+    """The first closed month among the lines' days and the entries' periods, if any."""
+    months = {domain.period_of(ln.booked_on) for ln in lines}
+    if entry_ids:
+        months |= set(
+            (
+                await session.execute(
+                    select(store.Entry.period).where(
+                        store.Entry.estate_id == estate_id, store.Entry.entry_id.in_(entry_ids)
+                    )
+                )
+            ).scalars()
+        )
+    closed = (
+        await session.execute(
+            select(store.Period.period)
+            .where(store.Period.estate_id == estate_id, store.Period.period.in_(months))
+            .order_by(store.Period.period)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return closed
 
 
 async def reconciliation(
@@ -501,18 +836,20 @@ async def _lock(session: AsyncSession, estate_id: uuid.UUID) -> None:
 
 
 async def _entries_of(
-    session: AsyncSession, estate_id: uuid.UUID, line_ids: list[uuid.UUID]
+    session: AsyncSession, estate_id: uuid.UUID, lines: Sequence[StatementLineRow]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    if not line_ids:
+    """The entries each matched line is (with the other lines of its set, if a split)."""
+    sets = {ln.match_id for ln in lines if ln.match_id is not None}
+    if not sets:
         return {}
     rows = await session.execute(
-        select(StatementMatchRow.line_id, StatementMatchRow.entry_id).where(
-            StatementMatchRow.estate_id == estate_id, StatementMatchRow.line_id.in_(line_ids)
+        select(MatchEntryRow.match_id, MatchEntryRow.entry_id).where(
+            MatchEntryRow.estate_id == estate_id, MatchEntryRow.match_id.in_(sets)
         )
     )
     out: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for line_id, entry_id in rows.all():
-        out.setdefault(line_id, []).append(entry_id)
+    for match_id, entry_id in rows.all():
+        out.setdefault(match_id, []).append(entry_id)
     return out
 
 
@@ -536,4 +873,5 @@ def _line_pb(
         proposed_entry_ids=[str(e) for e in r.proposals],
         entry_ids=[str(e) for e in entries],
         explanation=r.explanation,
+        match_id=str(r.match_id) if r.match_id else "",
     )

@@ -1,0 +1,167 @@
+"""Reconciling the fund's account through the gateway: the registered account a statement must be
+of, splits either way (a day's settlement for many payments; one payment arriving in parts), and
+a wrong match undone and made again by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.identity.world import World, ok
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "statements"
+NUMBER = "51050142620800009999"
+
+
+def statement(*rows: tuple[str, str, str], account: str = NUMBER) -> bytes:
+    """A generic-profile CSV of (day, amount in yuan, narrative) rows."""
+    body = ["booking_date,amount,narrative,account"]
+    body += [f"{day},{amount},{words},{account}" for day, amount, words in rows]
+    return ("\n".join(body) + "\n").encode()
+
+
+def upload(c: httpx.Client, base: str, content: bytes, name: str = "s.csv") -> httpx.Response:
+    return c.post(
+        f"{base}/bank-statements",
+        params={"account": "fund", "filename": name},
+        content=content,
+        headers={"content-type": "text/csv"},
+    )
+
+
+def by_amount(c: httpx.Client, base: str) -> dict[int, list[dict]]:  # type: ignore[type-arg]
+    out: dict[int, list[dict]] = {}  # type: ignore[type-arg]
+    for line in ok(c.get(f"{base}/statement-lines", params={"account": "fund"}))["lines"]:
+        out.setdefault(line["amount_fen"], []).append(line)
+    return out
+
+
+def test_statements_must_be_of_the_registered_account_and_splits_are_matched(
+    world: World,
+) -> None:
+    base = f"/api/v1/estates/{world.estate_a}"
+    account = {"number": "5105 0142 6208 0000 9999", "bank_name": "中国建设银行成都锦江支行"}
+    account["holder"] = "锦城花园小区业主大会"
+    with world.client("company_accountant") as acc:
+        # Only the approving body registers the dual-control account.
+        assert acc.put(f"{base}/bank-accounts/fund", json=account).status_code == 403
+    with world.client("committee_chair") as chair:
+        done = ok(chair.put(f"{base}/bank-accounts/fund", json=account))
+        assert (done["number"], done["account"]) == (account["number"], "fund")
+        assert (
+            chair.put(f"{base}/bank-accounts/fund", json={**account, "number": "12"}).status_code
+            == 422
+        )
+    with world.client("owner") as owner:
+        assert [a["number"] for a in ok(owner.get(f"{base}/bank-accounts"))] == [account["number"]]
+
+    with world.client("company_accountant") as acc:
+        # A statement of another account is refused whole.
+        elsewhere = upload(acc, base, (FIXTURES / "mt940_overlap_1.sta").read_bytes(), "x.sta")
+        assert elsewhere.status_code == 422
+        assert "registered as 5105 0142 6208 0000 9999" in elsewhere.json()["detail"]
+        assert ok(acc.get(f"{base}/bank-statements")) == []
+
+        def income(fen: int, day: str) -> str:
+            entry = ok(
+                acc.post(
+                    f"{base}/ledger/entries",
+                    json={"source": "property_fee", "amount_fen": fen, "booked_on": day},
+                )
+            )
+            return str(entry["entry_id"])
+
+        # Three owners paid through the payment platform on 6 May; it settled them as one credit.
+        day_pays = [income(fen, "2026-05-06") for fen in (1_000_00, 2_000_00, 3_500_50)]
+        # A tenant's 8,000 yuan for the hall arrived in two transfers.
+        hall = income(8_000_00, "2026-05-20")
+        # A payment matched automatically to the wrong line, to be undone.
+        early = income(777_00, "2026-05-25")
+        imported = ok(
+            upload(
+                acc,
+                base,
+                statement(
+                    ("2026-05-07", "6500.50", "财付通 5月6日结算"),
+                    ("2026-05-20", "5000.00", "场地租金 第一笔"),
+                    ("2026-05-21", "3000.00", "场地租金 第二笔"),
+                    ("2026-05-26", "777.00", "物业费"),
+                ),
+            )
+        )
+        assert (imported["statement_account"], imported["account_checked"]) == (NUMBER, True)
+        assert (imported["lines_new"], imported["lines_matched"]) == (4, 1)
+
+        lines = by_amount(acc, base)
+        (settled,) = lines[6_500_50]
+        assert settled["flag"] == "split"
+        assert sorted(settled["proposed_entry_ids"]) == sorted(day_pays)
+        (first,), (second,) = lines[5_000_00], lines[3_000_00]
+        assert first["flag"] == second["flag"] == "income_to_classify"
+
+        # Sums that differ are refused, naming both.
+        short = acc.post(
+            f"{base}/statement-matches",
+            json={"line_ids": [first["line_id"]], "entry_ids": [hall]},
+        )
+        assert short.status_code == 422 and "5,000.00" in short.json()["detail"]
+        # The proposal confirmed; the two transfers tied to the one entry.
+        split = ok(
+            acc.post(
+                f"{base}/statement-matches",
+                json={"line_ids": [settled["line_id"]], "entry_ids": settled["proposed_entry_ids"]},
+            )
+        )["lines"]
+        assert [x["state"] for x in split] == ["matched"]
+        parts = ok(
+            acc.post(
+                f"{base}/statement-matches",
+                json={"line_ids": [first["line_id"], second["line_id"]], "entry_ids": [hall]},
+            )
+        )["lines"]
+        assert {x["match_id"] for x in parts} == {parts[0]["match_id"]}
+        # An entry is tied once: not again to another line.
+        again = acc.post(
+            f"{base}/statement-matches",
+            json={"line_ids": [lines[777_00][0]["line_id"]], "entry_ids": [hall]},
+        )
+        assert again.status_code == 422
+
+        # The automatic match undone: open again, and the service does not tie it back.
+        (auto,) = lines[777_00]
+        assert (auto["state"], auto["entry_ids"]) == ("matched", [early])
+        assert (
+            acc.post(f"{base}/statement-lines/{auto['line_id']}/unmatch", json={}).status_code
+            == 422
+        )
+        undone = ok(
+            acc.post(
+                f"{base}/statement-lines/{auto['line_id']}/unmatch",
+                json={"reason": "该笔为2-101业主付款，与5月25日记账不是同一笔"},
+            )
+        )["lines"]
+        assert [(x["state"], x["entry_ids"]) for x in undone] == [("open", [])]
+        assert ok(acc.post(f"{base}/statement-lines/rematch"))["matched"] == 0
+
+        after = by_amount(acc, base)
+        assert sorted(after[6_500_50][0]["entry_ids"]) == sorted(day_pays)
+        assert [x["entry_ids"] for x in after[5_000_00] + after[3_000_00]] == [[hall], [hall]]
+        assert after[777_00][0]["state"] == "open"
+        again_by_hand = ok(
+            acc.post(
+                f"{base}/statement-matches",
+                json={"line_ids": [auto["line_id"]], "entry_ids": [early]},
+            )
+        )["lines"]
+        assert again_by_hand[0]["state"] == "matched"
+
+    with world.client("owner") as owner:
+        assert (
+            owner.post(
+                f"{base}/statement-lines/{auto['line_id']}/unmatch", json={"reason": "x"}
+            ).status_code
+            == 403
+        )
+        fund = ok(owner.get(f"{base}/fund"))
+        assert (fund["reconciled_through"], fund["open_statement_lines"]) == ("2026-05-26", 0)
