@@ -76,6 +76,8 @@ def test_statements_must_be_of_the_registered_account_and_splits_are_matched(
         day_pays = [income(fen, "2026-05-06") for fen in (1_000_00, 2_000_00, 3_500_50)]
         # A tenant's 8,000 yuan for the hall arrived in two transfers.
         hall = income(8_000_00, "2026-05-20")
+        # Two payments of one amount in a week: the bank's line is the one of its day.
+        twins = [income(500_00, day) for day in ("2026-05-10", "2026-05-12")]
         # A payment matched automatically to the wrong line, to be undone.
         early = income(777_00, "2026-05-25")
         imported = ok(
@@ -87,13 +89,15 @@ def test_statements_must_be_of_the_registered_account_and_splits_are_matched(
                     ("2026-05-20", "5000.00", "场地租金 第一笔"),
                     ("2026-05-21", "3000.00", "场地租金 第二笔"),
                     ("2026-05-26", "777.00", "物业费"),
+                    ("2026-05-12", "500.00", "物业费 5-2-101"),
                 ),
             )
         )
         assert (imported["statement_account"], imported["account_checked"]) == (NUMBER, True)
-        assert (imported["lines_new"], imported["lines_matched"]) == (4, 1)
+        assert (imported["lines_new"], imported["lines_matched"]) == (5, 2)
 
         lines = by_amount(acc, base)
+        assert lines[500_00][0]["entry_ids"] == [twins[1]]
         (settled,) = lines[6_500_50]
         assert settled["flag"] == "split"
         assert sorted(settled["proposed_entry_ids"]) == sorted(day_pays)

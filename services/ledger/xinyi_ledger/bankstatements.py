@@ -202,14 +202,19 @@ async def match(
     estate_id: uuid.UUID,
     lines: Sequence[StatementLineRow],
 ) -> int:
-    """Ties each open line to the one entry that is it; proposes what may be (several that fit,
-    or the one set that adds up to it); flags the rest. Returns how many were tied."""
+    """Ties each open line to the one entry that is it (the only one of its amount around its
+    day, or the only one of them on its day); proposes what may be (several that fit, or the one
+    set that adds up to it); flags the rest. Returns how many were tied."""
     tied = 0
     for line in lines:
         if line.state != "open" or line.hand_only:
             continue
         moves = await _movements(session, estate_id, line.account, line.booked_on, line.booked_on)
-        found = [m.entry_id for m in moves if m.amount_fen == line.amount_fen]
+        fits = [m for m in moves if m.amount_fen == line.amount_fen]
+        # Of several that fit, the one booked the day the bank booked the line, if only one was:
+        # owners paying the same fee in the same week are told apart by their day.
+        same_day = [m for m in fits if m.booked_on in (line.booked_on, line.value_on)]
+        found = [m.entry_id for m in (same_day if len(same_day) == 1 else fits)]
         if len(found) == 1:
             await _tie(session, outbox, estate_id, [line], found, None)
             tied += 1
