@@ -6,7 +6,9 @@ order with its head signed by the company and co-signed by the committee on thei
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import json
 import os
 import queue
@@ -735,6 +737,65 @@ def _account_fee(period: str) -> BankDebit:
     )
 
 
+@dataclass(frozen=True)
+class BankLine:
+    """A line of the fund account's statement, as the bank exports it."""
+
+    day: date
+    amount_fen: int
+    counterparty: str
+    reference: str
+    narrative: str
+
+
+# The demo estate's common-fund account at its bank, registered by the committee.
+FUND_ACCOUNT = ("5105 0142 6208 0000 7788", "中国建设银行成都锦江支行")
+
+
+def bank_lines(plan: YearPlan, period: str, today: date, units: Sequence[Unit]) -> list[BankLine]:
+    """The account's movements in a month, up to yesterday: every fee payment (each owner pays by
+    transfer), every deposit of takings, every payment out on the day the bank made it, and the
+    bank's own debits. They are the books' entries seen from the bank, so they reconcile."""
+    label = {u.unit_id: f"{u.building}{u.number}" for u in units}
+    month = next(m for m in plan.months if m.period == period)
+    out = [
+        BankLine(
+            r.received_on, r.amount_fen, "", f"FEE-{period}-{n:04d}", f"物业费 {label[r.unit_id]}"
+        )
+        for n, r in enumerate(month.receipts, 1)
+    ]
+    out += [BankLine(t.booked_on, t.amount_fen, "", t.key, t.description) for t in month.takings]
+    out += [
+        BankLine(p.paid_on, -p.amount_fen, p.payee, p.key, p.purpose)
+        for m in plan.months
+        for p in m.payouts
+        if p.paid_on and period_of(p.paid_on) == period
+    ]
+    out += [
+        BankLine(d.debited_on, -d.amount_fen, d.payee, d.key, d.purpose) for d in month.bank_debits
+    ]
+    return sorted((x for x in out if x.day < today), key=lambda x: (x.day, x.reference))
+
+
+def statement_csv(lines: Sequence[BankLine]) -> bytes:
+    """The lines in Xinyi's generic CSV layout (statements/profiles/generic.toml)."""
+    rows = [["booking_date", "amount", "counterparty_name", "reference", "narrative", "account"]]
+    rows += [
+        [
+            x.day.isoformat(),
+            f"{x.amount_fen / 100:.2f}",
+            x.counterparty,
+            x.reference,
+            x.narrative,
+            FUND_ACCOUNT[0].replace(" ", ""),
+        ]
+        for x in lines
+    ]
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue().encode()
+
+
 def plan_year(seed: int, units: Sequence[Unit], first: str, months: int, today: date) -> YearPlan:
     """The year from `first`: `months` months that close, then the current one."""
     periods = [add_months(first, n) for n in range(months + 1)]
@@ -914,6 +975,14 @@ class _Year:
             fields = ("line_id", "name", "expense_code", "amount_fen")
             if sorted(tuple(ln[f] for f in fields) for ln in have) != sorted(lines):
                 manager.call("PUT", f"{self.base}/budgets/{year}", body={"lines": wanted})
+        number, bank = FUND_ACCOUNT
+        registered = self.person(APPROVERS[0]).json("GET", f"{self.base}/bank-accounts")
+        if not any(a["account"] == "fund" and a["number"] == number for a in registered):
+            self.person(APPROVERS[0]).call(
+                "PUT",
+                f"{self.base}/bank-accounts/fund",
+                body={"number": number, "bank_name": bank, "holder": "业主大会（共有资金专户）"},
+            )
         self.person("demo-accountant").call(
             "POST",
             f"{self.base}/ledger/opening",
@@ -1071,6 +1140,57 @@ class _Year:
         shown = self.person("demo-accountant").json("GET", f"{self.base}/disbursements")
         return ids, {d["disbursement_id"]: d for d in shown}
 
+    # -- the bank
+    def reconcile(self, plan: YearPlan, month: Month, units: Sequence[Unit]) -> None:
+        """Imports the month's statement (a line seen before is not stored twice) and, for a
+        month that closes, confirms each line that more than one entry fitted: every line of
+        the demo is one of its entries."""
+        acc = self.person("demo-accountant")
+        lines = bank_lines(plan, month.period, today_in_shanghai(self.clock), units)
+        if not lines:
+            return
+        acc.call(
+            "POST",
+            f"{self.base}/bank-statements",
+            params={"account": "fund", "filename": f"对账单-{month.period}.csv"},
+            content=statement_csv(lines),
+            content_type="text/csv",
+            idempotent=True,  # the same lines again are duplicates
+        )
+        if not month.closes:
+            return
+        used: set[str] = set()
+        cursor = ""
+        while True:
+            params = {"account": "fund", "state": "open", "limit": "500"}
+            page = acc.json(
+                "GET",
+                f"{self.base}/statement-lines",
+                params={**params, **({"cursor": cursor} if cursor else {})},
+            )
+            for line in page["lines"]:
+                if not line["booked_on"].startswith(month.period):
+                    continue
+                if line["flag"] == "split":
+                    body = {"line_ids": [line["line_id"]], "entry_ids": line["proposed_entry_ids"]}
+                    acc.call("POST", f"{self.base}/statement-matches", body=body)
+                    continue
+                free = [e for e in line["proposed_entry_ids"] if e not in used]
+                if line["flag"] != "ambiguous" or not free:
+                    raise DemoCityError(
+                        f"{month.period}: the bank's line of {line['booked_on']} "
+                        f"({line['amount_fen']} fen, {line['narrative']}) is {line['flag']}"
+                    )
+                acc.call(
+                    "POST",
+                    f"{self.base}/statement-lines/{line['line_id']}/match",
+                    body={"entry_id": free[0]},
+                )
+                used.add(free[0])
+            cursor = page.get("next_cursor") or ""
+            if not cursor:
+                return
+
     # -- periods
     def close_and_sign(self, month: Month) -> None:
         acc, manager = self.person("demo-accountant"), self.person("demo-manager")
@@ -1183,9 +1303,12 @@ class _Year:
             try:
                 for m in plan.closing:
                     _wait(done[m.period], futures)
+                    self.reconcile(plan, m, units)
                     self.close_and_sign(m)
                 for f in futures:
                     f.result()
+                # This month's statement so far: what the accountant has to do today.
+                self.reconcile(plan, plan.months[-1], units)
             except BaseException:
                 self.failed.set()
                 raise

@@ -377,6 +377,39 @@ def test_each_year_has_a_drafted_budget_with_what_was_spent(year: Year) -> None:
         assert all(ln["actual_fen"] <= ln["amount_fen"] for ln in budget["lines"]), budget
 
 
+def test_the_bank_agrees_with_the_books_through_the_last_closed_month(year: Year) -> None:
+    c, closed, current = year.accountant, year.periods[:-1], year.periods[-1]
+    lines: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"account": "fund", "limit": 1000}
+        page = _get(
+            c, f"{year.base}/statement-lines", **params, **({"cursor": cursor} if cursor else {})
+        )
+        lines += page["lines"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    by_month = Counter(x["booked_on"][:7] for x in lines)
+    assert all(by_month[p] > 0 for p in closed)
+    # Each closed month is tied line by line to its entries, each entry to one line only.
+    past = [x for x in lines if x["booked_on"][:7] != current]
+    assert {x["state"] for x in past} == {"matched"}
+    tied = [e for x in past for e in x["entry_ids"]]
+    assert len(tied) == len(set(tied)) == len(past)
+    entries = {e["entry_id"]: e for e in _entries(c, year.base)}
+    for x in past:
+        (entry,) = (entries[e] for e in x["entry_ids"])
+        bank = sum(ln["amount_fen"] for ln in entry["lines"] if ln["account"] == "1001")
+        assert bank == x["amount_fen"], x
+    fund = _get(c, f"{year.base}/fund")
+    assert fund["reconciled_through"] >= demofund.last_day(closed[-1]).isoformat()
+    accounts = _get(c, f"{year.base}/bank-accounts")
+    assert [(a["account"], a["number"]) for a in accounts] == [("fund", demofund.FUND_ACCOUNT[0])]
+    imports = _get(c, f"{year.base}/bank-statements")
+    assert all(i["account_checked"] for i in imports if i["lines_new"])
+
+
 def test_a_second_run_adds_nothing(year: Year) -> None:
     assert year.after == year.before
     assert len(year.before["entries"]) > 1000

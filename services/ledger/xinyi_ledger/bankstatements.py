@@ -202,6 +202,24 @@ async def match(
     estate_id: uuid.UUID,
     lines: Sequence[StatementLineRow],
 ) -> int:
+    """Ties what can be tied, again while that settles more: an entry a later line took is no
+    longer a candidate of the earlier lines it was proposed to. Returns how many were tied."""
+    tied, pending = 0, list(lines)
+    while pending:
+        now = await _match_once(session, outbox, estate_id, pending)
+        if not now:
+            break
+        tied += now
+        pending = [ln for ln in pending if ln.state == "open" and ln.proposals]
+    return tied
+
+
+async def _match_once(
+    session: AsyncSession,
+    outbox: Outbox,
+    estate_id: uuid.UUID,
+    lines: Sequence[StatementLineRow],
+) -> int:
     """Ties each open line to the one entry that is it (the only one of its amount around its
     day, or the only one of them on its day); proposes what may be (several that fit, or the one
     set that adds up to it); flags the rest. Returns how many were tied."""
@@ -476,9 +494,23 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
             more = len(rows) > size
             rows = rows[:size]
             tied = await _entries_of(session, estate_id, rows)
+            # A proposal another line has taken since is no longer one.
+            proposed = {e for r in rows for e in r.proposals}
+            taken = set(
+                (
+                    await session.execute(
+                        select(MatchEntryRow.entry_id).where(
+                            MatchEntryRow.estate_id == estate_id,
+                            MatchEntryRow.entry_id.in_(proposed),
+                        )
+                    )
+                ).scalars()
+                if proposed
+                else ()
+            )
         return statements_pb2.ListStatementLinesResponse(
             lines=[
-                _line_pb(r, counterparties, tied.get(r.match_id, []) if r.match_id else [])
+                _line_pb(r, counterparties, tied.get(r.match_id, []) if r.match_id else [], taken)
                 for r in rows
             ],
             next_page_token=f"{rows[-1].booked_on.isoformat()}/{rows[-1].line_id}"
@@ -859,7 +891,10 @@ async def _entries_of(
 
 
 def _line_pb(
-    r: StatementLineRow, counterparties: bool, entries: list[uuid.UUID]
+    r: StatementLineRow,
+    counterparties: bool,
+    entries: Sequence[uuid.UUID],
+    taken: set[uuid.UUID] | frozenset[uuid.UUID] = frozenset(),
 ) -> statements_pb2.StatementLine:
     return statements_pb2.StatementLine(
         line_id=str(r.line_id),
@@ -875,7 +910,9 @@ def _line_pb(
         state=r.state,
         import_id=str(r.import_id),
         flag=r.flag,
-        proposed_entry_ids=[str(e) for e in r.proposals],
+        proposed_entry_ids=[]
+        if r.flag == "split" and taken.intersection(r.proposals)
+        else [str(e) for e in r.proposals if e not in taken],
         entry_ids=[str(e) for e in entries],
         explanation=r.explanation,
         match_id=str(r.match_id) if r.match_id else "",
