@@ -22,6 +22,7 @@ from xinyi_gateway import (
     routes_ledger,
     routes_services,
     routes_statements,
+    routes_takings,
     routes_tenders,
     routes_voice,
     routes_vouchers,
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_vouchers.router)
     app.include_router(routes_fees.router)
     app.include_router(routes_statements.router)
+    app.include_router(routes_takings.router)
     app.include_router(routes_voice.router)
     app.include_router(routes_ballots.router)
     app.include_router(routes_ballots.petitions)
@@ -138,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
             *routes_voice.BODY_ALLOWANCES,
             *routes_ballots.BODY_ALLOWANCES,
             *routes_statements.BODY_ALLOWANCES,
+            *routes_takings.BODY_ALLOWANCES,
         ],
     )
     app.add_middleware(SecurityHeaders)

@@ -12,6 +12,7 @@ from xinyi.ledger.v1 import (
     fees_pb2_grpc,
     ledger_pb2_grpc,
     statements_pb2_grpc,
+    takings_pb2_grpc,
     vouchers_pb2_grpc,
 )
 from xinyi.notifications.v1 import notifications_pb2_grpc
@@ -30,6 +31,7 @@ class Services:
     fees: fees_pb2_grpc.FeesServiceStub  # served by the ledger
     vouchers: vouchers_pb2_grpc.VoucherServiceStub  # served by the ledger
     statements: statements_pb2_grpc.StatementServiceStub  # served by the ledger
+    takings: takings_pb2_grpc.TakingsServiceStub  # served by the ledger
     voting: voting_pb2_grpc.VotingServiceStub
     voice: voice_pb2_grpc.VoiceServiceStub  # served by voting
     tenders: tenders_pb2_grpc.TenderServiceStub  # served by voting
@@ -51,6 +53,7 @@ class Services:
             fees=fees_pb2_grpc.FeesServiceStub(channels["ledger"]),
             vouchers=vouchers_pb2_grpc.VoucherServiceStub(channels["ledger"]),
             statements=statements_pb2_grpc.StatementServiceStub(channels["ledger"]),
+            takings=takings_pb2_grpc.TakingsServiceStub(channels["ledger"]),
             voting=voting_pb2_grpc.VotingServiceStub(channels["voting"]),
             voice=voice_pb2_grpc.VoiceServiceStub(channels["voting"]),
             tenders=tenders_pb2_grpc.TenderServiceStub(channels["voting"]),

@@ -88,6 +88,10 @@ class Action(enum.StrEnum):
     STATEMENT_IMPORT = "statement.import"  # the bank's statements of the fund's accounts
     STATEMENT_MATCH = "statement.match"  # confirm a proposed match, explain a line
     BANK_ACCOUNT_REGISTER = "bank_account.register"  # the fund's accounts statements must be of
+    # Takings recorded by systems the estate does not run (gate exports), and the contracts that
+    # expect income (advertising, venue, parking leases); both are checked against posted income.
+    TAKINGS_IMPORT = "takings.import"
+    INCOME_CONTRACT_SAVE = "income_contract.save"
     PERIOD_CLOSE = "period.close"
     HEAD_SIGN_COMPANY = "head.sign_company"
     HEAD_SIGN_COMMITTEE = "head.sign_committee"
@@ -150,6 +154,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.STATEMENT_IMPORT: FINANCE | APPROVING_BODY,
     Action.STATEMENT_MATCH: FINANCE,
     Action.BANK_ACCOUNT_REGISTER: APPROVING_BODY,
+    Action.TAKINGS_IMPORT: FINANCE | APPROVING_BODY,
+    Action.INCOME_CONTRACT_SAVE: FINANCE | APPROVING_BODY,
     Action.PERIOD_CLOSE: FINANCE,
     Action.HEAD_SIGN_COMPANY: frozenset({Role.COMPANY_MANAGER}),
     Action.HEAD_SIGN_COMMITTEE: APPROVING_BODY,

@@ -14,6 +14,8 @@ from xinyi.ledger.v1 import (
     ledger_pb2_grpc,
     statements_pb2,
     statements_pb2_grpc,
+    takings_pb2,
+    takings_pb2_grpc,
     vouchers_pb2,
     vouchers_pb2_grpc,
 )
@@ -24,6 +26,7 @@ from xinyi_ledger.api import LedgerApi
 from xinyi_ledger.bankstatements import StatementApi
 from xinyi_ledger.blobstore import BlobStore, DiskStore, S3Store
 from xinyi_ledger.fees import FeesApi
+from xinyi_ledger.takingsapi import TakingsApi
 from xinyi_ledger.vouchers import VoucherApi
 
 
@@ -75,6 +78,11 @@ def main() -> None:
         statements_pb2_grpc.add_StatementServiceServicer_to_server,
         StatementApi(kit.db, kit.outbox),
         statements_pb2.DESCRIPTOR.services_by_name["StatementService"].full_name,
+    )
+    kit.add_servicer(
+        takings_pb2_grpc.add_TakingsServiceServicer_to_server,
+        TakingsApi(kit.db, kit.outbox),
+        takings_pb2.DESCRIPTOR.services_by_name["TakingsService"].full_name,
     )
     kit.add_servicer(
         vouchers_pb2_grpc.add_VoucherServiceServicer_to_server,
