@@ -350,12 +350,22 @@ export function mount(app) {
   journal.append(filterForm, entryList, more);
 
   root.replaceChildren(status, summary, company, queue, heads, payments, journal);
+  const fundInfo = () => ({ estateId: state.estateId, roles: state.roles,
+    period: state.fund?.period, ready: Boolean(state.session && state.estateId && state.fund) });
   // Property fees and vouchers (fees.js) load with the fund's views, into panels of their own.
   const extras = import("/fees.js").then((m) => m.mount(app, {
-    root, after: summary, money, refreshLedger: () => refreshMoney(),
-    fund: () => ({ estateId: state.estateId, roles: state.roles, period: state.fund?.period,
-      ready: Boolean(state.session && state.estateId && state.fund) }),
+    root, after: summary, money, refreshLedger: () => refreshMoney(), fund: fundInfo,
   })).catch(() => null);
+  // Bank reconciliation (reconcile.js): mounted after fees.js, so its panel comes first.
+  const bank = Promise.all([import("/reconcile.js"), extras]).then(([m]) => m.mount(app, {
+    after: summary, money, refreshLedger: () => refreshMoney(), fund: fundInfo, fill: prefill,
+  })).catch(() => null);
+
+  /** Fills the company's income or bank-debit form from a bank line, for the accountant. */
+  function prefill(form, values) {
+    for (const [name, value] of Object.entries(values)) $(`${form}-${name}`).value = value;
+    $(`${form}-amount`).focus();
+  }
 
   // --- rendering -------------------------------------------------------------------------------
   function retranslate() {
@@ -1380,6 +1390,7 @@ export function mount(app) {
       state.inflight = load().finally(() => {
         state.inflight = null;
         extras.then((x) => x?.refresh());
+        bank.then((x) => x?.refresh());
         if (app.session() !== session) this.refresh();
       });
     },
