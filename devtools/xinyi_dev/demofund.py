@@ -1,7 +1,10 @@
 """A year of the demo estate's common fund, made through the REST API by the demo's own people:
 fees assessed and paid (on time, late, ahead, never), takings itemised by day, payments out under
 dual control confirmed with the committee's authenticator codes, and every past month closed in
-order with its head signed by the company and co-signed by the committee on their own devices."""
+order with its head signed by the company and co-signed by the committee on their own devices.
+The car park's gate exports are imported beside the bank's statements and the advertising
+contract is recorded, so the takings checks have something to compare: in one month the company
+posted the parking as a flat 2,400 yuan, as in the Chengdu pilot, and only the gates show it."""
 
 from __future__ import annotations
 
@@ -53,6 +56,9 @@ BUDGET_LINES = (
     ("utilities", "公区水电", "5006"),
     ("remuneration", "物业服务酬金", "2101"),
 )
+# The Chengdu pilot's car park: a month's parking posted as a flat sum (包干) of 2,400 yuan
+# while the gates took far more. The demo plants it once, in a month that closes.
+FLAT_PARKING_FEN = 240_000
 _BRANDS = tuple(
     "锦诚蜀信和信安居诚和兴蓉德润恒泰宏远友邻瑞丰正和启明厚德长青万和"[i : i + 2]
     for i in range(0, 32, 2)
@@ -313,17 +319,28 @@ class Receipt:
 
 @dataclass(frozen=True)
 class Takings:
-    """Income posted directly, itemised as its source reports it."""
+    """Income posted directly, itemised as its source reports it; or, with no items, a lump sum
+    of `lump_fen`."""
 
     key: str
     source: str
     booked_on: date
     description: str
     items: tuple[tuple[str, int, date], ...]
+    lump_fen: int = 0
 
     @property
     def amount_fen(self) -> int:
-        return sum(fen for _, fen, _ in self.items)
+        return sum(fen for _, fen, _ in self.items) if self.items else self.lump_fen
+
+
+@dataclass(frozen=True)
+class GateDay:
+    """A day of the car park's gate system, a row of its daily report (停车场日报表)."""
+
+    day: date
+    cars: int
+    amount_fen: int
 
 
 @dataclass(frozen=True)
@@ -372,6 +389,7 @@ class Month:
     period: str
     receipts: tuple[Receipt, ...]
     takings: tuple[Takings, ...]
+    gate: tuple[GateDay, ...]  # the gate system's days of the month, up to yesterday
     payouts: tuple[Payout, ...]
     bank_debits: tuple[BankDebit, ...]
     closes: bool  # every month before the current one closes
@@ -386,6 +404,8 @@ class YearPlan:
     opening_fund_fen: int
     opening_maintenance_fen: int
     budgets: dict[int, tuple[tuple[str, str, str, int], ...]]  # year -> (id, name, code, fen)
+    agency: str  # the advertising contract's company, paying advert_fen each month
+    advert_fen: int
 
     @property
     def closing(self) -> list[Month]:
@@ -472,7 +492,13 @@ def _receipts(
     return out
 
 
-def _parking_day(seed: int, day: date, base_cars: int) -> tuple[str, int, date]:
+def _base_cars(units: int) -> int:
+    """Cars paying at the gate on an ordinary weekday."""
+    return max(15, units // 3)
+
+
+def _gate_day(seed: int, day: date, base_cars: int) -> GateDay:
+    """What the gates took on a day: the cars that paid and the fees, as the system reports."""
     rng = random.Random(f"{seed}:parking:{day.isoformat()}")
     factor = 1.2 if day.weekday() >= 5 else 1.0
     if day.month == 10 and day.day <= 7:
@@ -480,19 +506,57 @@ def _parking_day(seed: int, day: date, base_cars: int) -> tuple[str, int, date]:
     elif day.month == 2:
         factor *= 0.85  # Spring Festival: many away
     cars = max(5, round(base_cars * factor * rng.gauss(1, 0.15)))
-    return (f"{day:%m-%d} 临时停车 {cars} 车次", _yuan(cars * rng.uniform(6.5, 9.5)), day)
+    return GateDay(day, cars, _yuan(cars * rng.uniform(6.5, 9.5)))
+
+
+def _parking_day(seed: int, day: date, base_cars: int) -> tuple[str, int, date]:
+    """A day of the gates' takings as an item of the posted income: exactly the gates' figure."""
+    gate = _gate_day(seed, day, base_cars)
+    return (f"{day:%m-%d} 临时停车 {gate.cars} 车次", gate.amount_fen, day)
+
+
+def _gate(seed: int, units: int, period: str, today: date) -> tuple[GateDay, ...]:
+    """The gate system's days of a month, up to yesterday (a day's total comes once it is over)."""
+    start, end = first_day(period), last_day(period)
+    days = (start + timedelta(days=d) for d in range(end.day))
+    return tuple(_gate_day(seed, d, _base_cars(units)) for d in days if d < today)
+
+
+def flat_month(periods: Sequence[str]) -> str | None:
+    """The month whose parking the company posted as a flat sum: the closed month four before
+    the current one (the first, in a shorter year); none when no month closes."""
+    closed = periods[:-1]
+    return closed[max(0, len(closed) - 4)] if closed else None
+
+
+def _flat_fen(gate_fen: int) -> int:
+    """The flat sum posted: 2,400 yuan, as in Chengdu, when the gates took well above it (the
+    check flags a shortfall over a tenth of the takings and over 100 yuan); for a car park too
+    small for that, a sum as believable for it: the whole hundreds of yuan in 60% of its takings."""
+    if gate_fen >= 2 * FLAT_PARKING_FEN:
+        return FLAT_PARKING_FEN
+    return max(10_000, gate_fen * 6 // 10 // 10_000 * 10_000)
+
+
+def _agency(seed: int) -> str:
+    """The advertising company renting the gates' and notice boards' ad spaces."""
+    return f"成都{random.Random(f'{seed}:takings').choice(_BRANDS)}文化传媒有限公司"
+
+
+def _advert_fen(units: int) -> int:
+    """The advertising contract's monthly rent."""
+    return _yuan(round((600 + units * 8) / 100) * 100)
 
 
 def _takings(
-    seed: int, units: int, periods: Sequence[str], today: date
+    seed: int, units: int, periods: Sequence[str], today: date, flat: str | None = None
 ) -> dict[str, list[Takings]]:
     """Parking takings from the gate system by day (a whole month at once, the current month by
-    the week), the advertising contract's monthly rent, a venue hired now and then, and recycling
-    sold each quarter."""
-    rng = random.Random(f"{seed}:takings")
-    base_cars = max(15, units // 3)
-    agency = f"成都{rng.choice(_BRANDS)}文化传媒有限公司"
-    advert_fen = _yuan(round((600 + units * 8) / 100) * 100)
+    the week; the `flat` month as one sum instead, not itemised), the advertising contract's
+    monthly rent, a venue hired now and then, and recycling sold each quarter."""
+    base_cars = _base_cars(units)
+    agency = _agency(seed)
+    advert_fen = _advert_fen(units)
     out: dict[str, list[Takings]] = {p: [] for p in periods}
     for n, period in enumerate(periods):
         month_rng = random.Random(f"{seed}:takings:{period}")
@@ -500,6 +564,21 @@ def _takings(
         days = [start + timedelta(days=d) for d in range(end.day)]
         current = n == len(periods) - 1
         weeks = [days[i : i + 7] for i in range(0, len(days), 7)] if current else [days]
+        if period == flat and not current and end < today:
+            # The company's flat sum for the month, banked and posted as it is: the bank agrees
+            # with the books, only the gates' own figures show what was taken.
+            taken = sum(_gate_day(seed, d, base_cars).amount_fen for d in days)
+            out[period].append(
+                Takings(
+                    key=f"parking:{period}:{days[0].day:02d}",
+                    source="parking",
+                    booked_on=end,
+                    description=f"{period} 停车收入（包干）",
+                    items=(),
+                    lump_fen=_flat_fen(taken),
+                )
+            )
+            weeks = []
         for week in weeks:
             if week[-1] >= today:
                 continue
@@ -796,6 +875,23 @@ def statement_csv(lines: Sequence[BankLine]) -> bytes:
     return text.getvalue().encode()
 
 
+def _yuan_text(fen: int) -> str:
+    return f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def gate_csv(days: Sequence[GateDay]) -> bytes:
+    """The days as the gate system's daily report, in the layout of the ledger's gate-daily
+    takings profile (takings/profiles/gate-daily.toml), ending with the report's 合计 row."""
+    rows = [["日期", "车次", "金额"]]
+    rows += [[g.day.isoformat(), str(g.cars), _yuan_text(g.amount_fen)] for g in days]
+    rows.append(
+        ["合计", str(sum(g.cars for g in days)), _yuan_text(sum(g.amount_fen for g in days))]
+    )
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue().encode()
+
+
 def plan_year(seed: int, units: Sequence[Unit], first: str, months: int, today: date) -> YearPlan:
     """The year from `first`: `months` months that close, then the current one."""
     periods = [add_months(first, n) for n in range(months + 1)]
@@ -806,7 +902,8 @@ def plan_year(seed: int, units: Sequence[Unit], first: str, months: int, today: 
     }
     fees = {unit: fen for unit, fen in fees.items() if fen > 0}
     receipts = _receipts(seed, units, fees, periods, today)
-    takings = _takings(seed, len(units), periods, today)
+    # Remuneration accrues on the parking posted, the flat month's flat sum included.
+    takings = _takings(seed, len(units), periods, today, flat_month(periods))
     payouts = _payouts(seed, units, periods, receipts, takings)
     rng = random.Random(f"{seed}:opening")
     area = sum(u.area_centi_m2 for u in units)
@@ -817,6 +914,7 @@ def plan_year(seed: int, units: Sequence[Unit], first: str, months: int, today: 
                 period=p,
                 receipts=tuple(receipts[p]),
                 takings=tuple(takings[p]),
+                gate=_gate(seed, len(units), p, today),
                 payouts=tuple(payouts[p]),
                 bank_debits=() if n < months else (_account_fee(p),),
                 closes=n < months,
@@ -828,6 +926,8 @@ def plan_year(seed: int, units: Sequence[Unit], first: str, months: int, today: 
         opening_fund_fen=_yuan(rng.randint(350, 600) * 100) + rng.randint(0, 9999),
         opening_maintenance_fen=area * rng.randint(28, 42),  # yuan per m², from hundredths
         budgets=_budgets(periods, payouts),
+        agency=_agency(seed),
+        advert_fen=_advert_fen(len(units)),
     )
 
 
@@ -882,6 +982,7 @@ class _Year:
         self.lock = threading.Lock()
         self.enrolled: set[str] = set()
         self.registered: set[str] = set()
+        self.gate_files: set[str] | None = None  # sha256 of the gate exports imported
         self.failed = threading.Event()
 
     def person(self, username: str) -> Person:
@@ -1140,11 +1241,63 @@ class _Year:
         shown = self.person("demo-accountant").json("GET", f"{self.base}/disbursements")
         return ids, {d["disbursement_id"]: d for d in shown}
 
+    def advertising_contract(self, plan: YearPlan) -> None:
+        """Records the advertising contract the agency pays under, from the year's first month
+        and open-ended, unless it is recorded already."""
+        acc = self.person("demo-accountant")
+        recorded = acc.json("GET", f"{self.base}/income-contracts")
+        if any(c["source"] == "advertising" and c["counterparty"] == plan.agency for c in recorded):
+            return
+        acc.call(
+            "POST",
+            f"{self.base}/income-contracts",
+            key=self.key("contract:advertising"),
+            body={
+                "source": "advertising",
+                "counterparty": plan.agency,
+                "description": f"道闸及宣传栏广告位租赁（合同 {plan.first[:4]}-GG-01），按月支付",
+                "monthly_fen": plan.advert_fen,
+                "first_month": plan.first,
+                "last_month": None,
+            },
+        )
+
+    # -- the gates
+    def gate_export(self, month: Month) -> None:
+        """Imports the car park's daily report of the month up to yesterday, as the accountant
+        downloads it from the gate system. The same file is not imported again; days an earlier
+        export of the month brought already count as duplicates, not stored twice."""
+        if not month.gate:
+            return
+        acc = self.person("demo-accountant")
+        content = gate_csv(month.gate)
+        if self.gate_files is None:
+            imported = acc.json("GET", f"{self.base}/takings-imports")
+            self.gate_files = {i["file_sha256"] for i in imported}
+        if hashlib.sha256(content).hexdigest() in self.gate_files:
+            return
+        first, last = month.gate[0].day, month.gate[-1].day
+        reply = acc.json(
+            "POST",
+            f"{self.base}/takings-imports",
+            params={
+                "source": "parking",
+                "profile": "gate-daily",
+                "filename": f"停车场日报表-{first:%Y%m%d}-{last:%Y%m%d}.csv",
+            },
+            content=content,
+            content_type="text/csv",
+            idempotent=True,  # the same days again are duplicates
+        )
+        self.gate_files.add(str(reply["file_sha256"]))
+
     # -- the bank
     def reconcile(self, plan: YearPlan, month: Month, units: Sequence[Unit]) -> None:
-        """Imports the month's statement (a line seen before is not stored twice) and, for a
-        month that closes, confirms each line that more than one entry fitted: every line of
-        the demo is one of its entries."""
+        """Imports the gates' report of the month and the bank's statement (a day or a line seen
+        before is not stored twice) and, for a month that closes, confirms each line that more
+        than one entry fitted: every line of the demo is one of its entries. The gates do not
+        have to agree with the books for the month to close: the takings checks show where not."""
+        self.gate_export(month)
         acc = self.person("demo-accountant")
         lines = bank_lines(plan, month.period, today_in_shanghai(self.clock), units)
         if not lines:
@@ -1307,6 +1460,9 @@ class _Year:
                     self.close_and_sign(m)
                 for f in futures:
                     f.result()
+                # Once every month's rent is posted: recorded before, the contract would flag
+                # each month as unpaid meanwhile, and a flag raised is an event for good.
+                self.advertising_contract(plan)
                 # This month's statement so far: what the accountant has to do today.
                 self.reconcile(plan, plan.months[-1], units)
             except BaseException:

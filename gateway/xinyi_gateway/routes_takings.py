@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from xinyi.ledger.v1 import takings_pb2
-from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, Svc, iso
+from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, IdempotencyKey, Svc, iso
 from xinyi_gateway.limits import Allowance
 from xinyi_gateway.uploads import file_body, read_file
 
@@ -155,11 +155,17 @@ def _contract(c: takings_pb2.IncomeContract) -> ContractOut:
 
 
 async def _save(
-    estate_id: str, contract_id: str, body: ContractIn, who: Authed, svc: Svc
+    estate_id: str,
+    contract_id: str,
+    body: ContractIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: str = "",
 ) -> ContractOut:
     return _contract(
         await svc.takings.SaveIncomeContract(
             takings_pb2.SaveIncomeContractRequest(
+                idempotency_key=idempotency_key,
                 estate_id=estate_id,
                 contract_id=contract_id,
                 source=body.source,
@@ -179,12 +185,17 @@ async def _save(
     response_model=ContractOut,
     status_code=201,
     summary="Record an advertising, venue or parking lease contract's expected monthly income "
-    "(the company or the approving body)",
+    "(the company or the approving body); a retry with the same Idempotency-Key returns the "
+    "first contract, the key with other terms is refused (409)",
 )
 async def create_contract(
-    estate_id: EstateId, body: ContractIn, who: Authed, svc: Svc
+    estate_id: EstateId,
+    body: ContractIn,
+    who: Authed,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
 ) -> ContractOut:
-    return await _save(estate_id, "", body, who, svc)
+    return await _save(estate_id, "", body, who, svc, idempotency_key or "")
 
 
 @router.put(

@@ -2,7 +2,8 @@
 its people would: twelve months closed in order, each head signed by the company and (but the
 latest) co-signed by the committee with keys from their devices, fees paid on time, late, ahead
 or never, payments out approved and posted, the bank's own debit awaiting ratification, the fund
-equal to its journal, and a second run that adds nothing."""
+equal to its journal, the gates' takings and the advertising contract checked against the income
+posted (one month's parking posted as a flat sum, flagged), and a second run that adds nothing."""
 
 from __future__ import annotations
 
@@ -84,6 +85,20 @@ def _entries(c: httpx.Client, base: str) -> list[dict[str, Any]]:
             return sorted(out, key=lambda e: int(e["chain_index"]))
 
 
+def _statement_lines(c: httpx.Client, base: str) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"account": "fund", "limit": 1000}
+        page = _get(
+            c, f"{base}/statement-lines", **params, **({"cursor": cursor} if cursor else {})
+        )
+        lines += page["lines"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return lines
+
+
 def _snapshot(c: httpx.Client, base: str, periods: list[str]) -> dict[str, Any]:
     heads = {}
     for p in periods:
@@ -102,7 +117,19 @@ def _snapshot(c: httpx.Client, base: str, periods: list[str]) -> dict[str, Any]:
         "heads": heads,
         "vouchers": sorted(v["sha256"] for v in _get(c, f"{base}/vouchers")),
         "budgets": [_get(c, f"{base}/budgets/{y}") for y in sorted({int(p[:4]) for p in periods})],
+        "takings_imports": sorted(
+            (i["import_id"], i["file_sha256"], i["rows_new"], i["rows_duplicate"])
+            for i in _get(c, f"{base}/takings-imports")
+        ),
+        "income_contracts": _get(c, f"{base}/income-contracts"),
+        "takings_checks": _checks(c, base, periods),
     }
+
+
+def _checks(c: httpx.Client, base: str, periods: list[str]) -> dict[tuple[str, str], Any]:
+    """The takings checks of the year, by (month, source)."""
+    reply = _get(c, f"{base}/takings-checks", **{"from": periods[0], "to": periods[-1]})
+    return {(r["month"], r["source"]): r for r in reply["checks"]}
 
 
 @dataclass
@@ -233,17 +260,24 @@ def test_the_fund_equals_its_journal_month_by_month(year: Year) -> None:
     assert entries[0]["kind"] == "opening"
     kinds: dict[str, Counter[str]] = defaultdict(Counter)
     sources: dict[str, Counter[str]] = defaultdict(Counter)
+    flat = demofund.flat_month(year.periods)
+    lump_sums = []
     for e in entries:
         kinds[e["period"]][e["kind"]] += 1
         if e["kind"] == "income":
             sources[e["period"]][e["income_source"]] += 1
-            assert not e["lump_sum"] and e["items"], e["description"]
+            if e["lump_sum"]:
+                lump_sums.append((e["period"], e["income_source"], e["items"]))
+                continue
+            assert e["items"], e["description"]
             if e["income_source"] == "parking" and e["period"] != year.periods[-1]:
                 # The gate system's takings, day by day through the month.
                 days = sorted(date.fromisoformat(i["occurred_on"]).day for i in e["items"])
                 last = date.fromisoformat(e["booked_on"])
                 assert days == list(range(1, last.day + 1)), e["period"]
                 assert len({i["amount_fen"] for i in e["items"]}) > last.day // 2
+    # One month's parking alone was posted as a flat sum, not itemised.
+    assert lump_sums == [(flat, "parking", [])]
     assert set(kinds) == set(year.periods)
     for period in year.periods[:-1]:
         k = kinds[period]
@@ -379,17 +413,7 @@ def test_each_year_has_a_drafted_budget_with_what_was_spent(year: Year) -> None:
 
 def test_the_bank_agrees_with_the_books_through_the_last_closed_month(year: Year) -> None:
     c, closed, current = year.accountant, year.periods[:-1], year.periods[-1]
-    lines: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"account": "fund", "limit": 1000}
-        page = _get(
-            c, f"{year.base}/statement-lines", **params, **({"cursor": cursor} if cursor else {})
-        )
-        lines += page["lines"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    lines = _statement_lines(c, year.base)
     by_month = Counter(x["booked_on"][:7] for x in lines)
     assert all(by_month[p] > 0 for p in closed)
     # Each closed month is tied line by line to its entries, each entry to one line only.
@@ -408,6 +432,73 @@ def test_the_bank_agrees_with_the_books_through_the_last_closed_month(year: Year
     assert [(a["account"], a["number"]) for a in accounts] == [("fund", demofund.FUND_ACCOUNT[0])]
     imports = _get(c, f"{year.base}/bank-statements")
     assert all(i["account_checked"] for i in imports if i["lines_new"])
+
+
+def test_only_the_gates_disagree_with_the_books_in_the_month_posted_flat(year: Year) -> None:
+    """The Chengdu pilot's case, planted once: a month's parking posted as a flat 2,400 yuan and
+    banked as such, while the gates recorded far more. The takings checks flag that month alone;
+    the advertising contract is paid every month; the bank agrees with the books throughout."""
+    c, closed, current = year.accountant, year.periods[:-1], year.periods[-1]
+    flat = demofund.flat_month(year.periods)
+    assert flat is not None and flat == demofund.add_months(current, -4)
+    rows = _checks(c, year.base, year.periods)
+    assert {k: r["flag"] for k, r in rows.items() if r["flag"] or r["state"] == "flagged"} == {
+        (flat, "parking"): "below_recorded"
+    }
+    row = rows[(flat, "parking")]
+    assert (row["state"], row["posted_fen"]) == ("flagged", demofund.FLAT_PARKING_FEN)
+    # Well past the line (short by more than a tenth of the takings and more than 100 yuan).
+    assert row["recorded_fen"] > 2 * demofund.FLAT_PARKING_FEN
+    assert row["recorded_fen"] > demofund.FLAT_PARKING_FEN * 11 // 10 + 10_000
+    assert row["shortfall_fen"] == row["recorded_fen"] - demofund.FLAT_PARKING_FEN
+    assert row["recorded_days"] == demofund.last_day(flat).day
+    assert "2,400.00 yuan" in row["reason"] and "gates recorded" in row["reason"]
+    # Every other month the company posted what the gates took, to the fen.
+    for period in closed:
+        r = rows[(period, "parking")]
+        assert r["recorded_days"] == demofund.last_day(period).day, period
+        if period != flat:
+            assert (r["state"], r["shortfall_fen"]) == ("ok", 0), r
+            assert r["recorded_fen"] == r["posted_fen"] > 0, r
+    if (current, "parking") in rows:  # the gates' days up to yesterday: nothing flagged yet
+        assert (rows[(current, "parking")]["state"], rows[(current, "parking")]["flag"]) == (
+            "in_progress",
+            None,
+        )
+    # The gates' daily reports, one a month, each day imported once.
+    imports = _get(c, f"{year.base}/takings-imports")
+    assert {(i["source"], i["profile"], i["layout"]) for i in imports} == {
+        ("parking", "gate-daily", "per_day")
+    }
+    months = sorted(i["first_day"][:7] for i in imports)
+    assert months[: len(closed)] == closed and set(months) <= set(year.periods)
+    assert all(
+        i["rows_duplicate"] == 0 and i["last_day"][:7] == i["first_day"][:7] for i in imports
+    )
+    # The advertising contract: listed once, expected every month and paid every month.
+    (contract,) = _get(c, f"{year.base}/income-contracts")
+    assert (contract["source"], contract["first_month"], contract["last_month"]) == (
+        "advertising",
+        year.periods[0],
+        None,
+    )
+    for period in year.periods:
+        r = rows[(period, "advertising")]
+        assert r["expected_fen"] == contract["monthly_fen"] > 0, r
+        if period in closed:
+            assert (r["state"], r["posted_fen"]) == ("ok", contract["monthly_fen"]), r
+    assert all(r["flag"] != "contract_unpaid" for r in rows.values())
+    # The books agree with the bank in the flat month: the flat sum is what was banked.
+    lines = [x for x in _statement_lines(c, year.base) if x["booked_on"][:7] == flat]
+    assert lines and {x["state"] for x in lines} == {"matched"}
+    (lump,) = (e for e in _entries(c, year.base) if e["lump_sum"])
+    assert (lump["period"], lump["income_source"], lump["items"]) == (flat, "parking", [])
+    assert "包干" in lump["description"]
+    (deposit,) = (x for x in lines if lump["entry_id"] in x["entry_ids"])
+    assert deposit["amount_fen"] == demofund.FLAT_PARKING_FEN
+    assert sum(ln["amount_fen"] for ln in lump["lines"] if ln["account"] == "1001") == (
+        demofund.FLAT_PARKING_FEN
+    )
 
 
 def test_a_second_run_adds_nothing(year: Year) -> None:

@@ -386,3 +386,54 @@ def _manager_b(world: World) -> str:
     """The username of estate B's company manager (the world names it after its tag)."""
     tag = world.usernames["owner"].rsplit("-", 1)[-1]
     return f"other-manager-{tag}"
+
+
+def test_a_retried_contract_is_created_once_and_its_key_not_reused_for_other_terms(
+    world: World,
+) -> None:
+    """POST /income-contracts with an Idempotency-Key: the retry returns the first contract, the
+    key with other terms is refused. Estate B, months far ahead: nothing is flagged by it."""
+    estate = world.estate_b
+    base = f"/api/v1/estates/{estate}"
+    first_month = f"{datetime.now(SHANGHAI).year + 5}-01"
+    terms = {
+        "source": "venue",
+        "counterparty": "成都悦动体育文化有限公司",
+        "description": "院坝篮球场周末租用",
+        "monthly_fen": 180_000,
+        "first_month": first_month,
+        "last_month": None,
+    }
+    key = {"Idempotency-Key": f"contract-{uuid.uuid4()}"}
+    with world.as_token(world.other_company_token) as manager:
+        first = manager.post(f"{base}/income-contracts", json=terms, headers=key)
+        again = manager.post(f"{base}/income-contracts", json=terms, headers=key)
+        assert first.status_code == again.status_code == 201, again.text
+        assert first.json() == again.json()
+        other = manager.post(
+            f"{base}/income-contracts", json={**terms, "monthly_fen": 200_000}, headers=key
+        )
+        assert other.status_code == 409, other.text
+        assert "different request" in other.json()["detail"]
+        listed = [
+            c
+            for c in ok(manager.get(f"{base}/income-contracts"))
+            if c["counterparty"] == terms["counterparty"]
+        ]
+        assert [(c["contract_id"], c["monthly_fen"]) for c in listed] == [
+            (first.json()["contract_id"], 180_000)
+        ]
+        # A new key is a new request: a second contract.
+        fresh = {"Idempotency-Key": f"contract-{uuid.uuid4()}"}
+        second = ok(manager.post(f"{base}/income-contracts", json=terms, headers=fresh))
+        assert second["contract_id"] != first.json()["contract_id"]
+        assert (
+            len(
+                [
+                    c
+                    for c in ok(manager.get(f"{base}/income-contracts"))
+                    if c["counterparty"] == terms["counterparty"]
+                ]
+            )
+            == 2
+        )

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from xinyi.ledger.v1 import events_pb2, takings_pb2, takings_pb2_grpc
-from xinyi_kit import audit, clock
+from xinyi_kit import audit, clock, idempotency
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
@@ -565,7 +565,8 @@ class TakingsApi(takings_pb2_grpc.TakingsServiceServicer):
         last = _month(request.last_month, "last_month") if request.last_month else None
         if last is not None and last < first:
             raise InvalidArgument("last_month is first_month or later (empty: open-ended)")
-        async with self.db.estate_tx(estate_id) as session:
+
+        async def save(session: AsyncSession) -> takings_pb2.IncomeContract:
             before: dict[str, object] = {}
             if request.contract_id:
                 try:
@@ -606,6 +607,18 @@ class TakingsApi(takings_pb2_grpc.TakingsServiceServicer):
                 months_between(earliest, add_months(_current_month(), -1)),
             )
             return _contract_pb(row)
+
+        async with self.db.estate_tx(estate_id) as session:
+            # A retried creation with the same key returns the contract the first one made.
+            return await idempotency.once(
+                session,
+                estate_id,
+                f"{principal.user_id}:SaveIncomeContract",
+                request.idempotency_key,
+                request,
+                takings_pb2.IncomeContract,
+                lambda: save(session),
+            )
 
     async def ListIncomeContracts(
         self, request: takings_pb2.ListIncomeContractsRequest, context: grpc.aio.ServicerContext
