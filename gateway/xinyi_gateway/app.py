@@ -20,6 +20,7 @@ from xinyi_gateway import (
     routes_fees,
     routes_identity,
     routes_ledger,
+    routes_onboarding,
     routes_services,
     routes_statements,
     routes_takings,
@@ -104,6 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
         return HTMLResponse(DOCS_HTML)
 
     app.include_router(routes_identity.router)
+    app.include_router(routes_onboarding.router)
+    app.include_router(routes_onboarding.stages)
     app.include_router(routes_services.router)
     app.include_router(routes_ledger.router)
     app.include_router(routes_vouchers.router)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import grpc
 
 from xinyi.disclosure.v1 import disclosure_pb2_grpc
-from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
+from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc, onboarding_pb2_grpc
 from xinyi.ledger.v1 import (
     fees_pb2_grpc,
     ledger_pb2_grpc,
@@ -27,6 +27,7 @@ SERVICE_NAMES = ("identity", "ledger", "voting", "disclosure", "notifications")
 class Services:
     channels: dict[str, grpc.aio.Channel]
     identity: identity_pb2_grpc.IdentityServiceStub
+    onboarding: onboarding_pb2_grpc.OnboardingServiceStub  # served by identity
     ledger: ledger_pb2_grpc.LedgerServiceStub
     fees: fees_pb2_grpc.FeesServiceStub  # served by the ledger
     vouchers: vouchers_pb2_grpc.VoucherServiceStub  # served by the ledger
@@ -49,6 +50,7 @@ class Services:
         return cls(
             channels=channels,
             identity=identity_pb2_grpc.IdentityServiceStub(channels["identity"]),
+            onboarding=onboarding_pb2_grpc.OnboardingServiceStub(channels["identity"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["ledger"]),
             fees=fees_pb2_grpc.FeesServiceStub(channels["ledger"]),
             vouchers=vouchers_pb2_grpc.VoucherServiceStub(channels["ledger"]),

@@ -67,6 +67,14 @@ class Action(enum.StrEnum):
     ESTATE_ASSIGN_COMPANY = "estate.assign_company"
     ESTATE_SET_APPROVING_BODY = "estate.set_approving_body"
     ESTATE_IMPORT = "estate.import"  # buildings, units, owners from CSV
+    # Bringing an estate into the trust model: the case (working group, situation, baseline),
+    # the trust contract and its signatures, the handover when the company changes.
+    ONBOARDING_MANAGE = "onboarding.manage"
+    ONBOARDING_READ = "onboarding.read"  # the case, the contracts and handovers
+    CONTRACT_DRAFT = "contract.draft"
+    CONTRACT_SIGN_SETTLOR = "contract.sign_settlor"  # for the owners' assembly
+    CONTRACT_SIGN_TRUSTEE = "contract.sign_trustee"  # for the company; also its notice
+    HANDOVER_MANAGE = "handover.manage"  # the checklist, and the day it took place
     UNITS_READ = "units.read"
     OWNERS_READ_PERSONAL = "owners.read_personal"  # names, phones, ID numbers unit by unit
     ROLES_GRANT_ESTATE = "roles.grant_estate"
@@ -136,6 +144,12 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ESTATE_ASSIGN_COMPANY: frozenset({Role.OPERATOR}),
     Action.ESTATE_SET_APPROVING_BODY: frozenset({Role.OPERATOR, Role.COMMUNITY_SUPERVISOR}),
     Action.ESTATE_IMPORT: frozenset({Role.OPERATOR, Role.COMPANY_MANAGER}),
+    Action.ONBOARDING_MANAGE: frozenset({Role.OPERATOR, Role.COMMUNITY_SUPERVISOR}),
+    Action.ONBOARDING_READ: EVERYONE_IN_ESTATE | {Role.OPERATOR},
+    Action.CONTRACT_DRAFT: APPROVING_BODY | {Role.COMMUNITY_SUPERVISOR},
+    Action.CONTRACT_SIGN_SETTLOR: APPROVING_BODY,
+    Action.CONTRACT_SIGN_TRUSTEE: frozenset({Role.COMPANY_MANAGER}),
+    Action.HANDOVER_MANAGE: APPROVING_BODY | {Role.COMMUNITY_SUPERVISOR},
     Action.UNITS_READ: EVERYONE_IN_ESTATE | {Role.OPERATOR},
     Action.OWNERS_READ_PERSONAL: APPROVING_BODY | (COMPANY - {Role.COMPANY_STAFF}),
     Action.ROLES_GRANT_ESTATE: frozenset({Role.OPERATOR, Role.COMPANY_MANAGER}),

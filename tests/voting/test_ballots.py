@@ -55,6 +55,7 @@ class Assembly:
     phones: dict[str, str] = field(default_factory=dict)
     offset: float = 0.0
     clock_file: Path = Path()
+    community_id: str = ""
 
     def at(self, seconds: float) -> None:
         """Moves the platform's clock to `seconds` after the test began (never back)."""
@@ -71,7 +72,11 @@ class Assembly:
         return f"/api/v1/estates/{self.estate_id}/ballots{tail}"
 
 
-def build(platform: Platform, operator_token: str, csv: str) -> Assembly:
+def build(
+    platform: Platform, operator_token: str, csv: str, *, served_since: str | None = "2020-01-01"
+) -> Assembly:
+    """An estate of `csv`'s owners with a committee chair and a company manager; the company
+    serves it from `served_since` (None: no company serves it yet)."""
     base, tag = platform.gateway_url, uuid.uuid4().hex[:6]
     phones = {who: random_phone() for who in OWNERS}
     world = Assembly(base, "", phones=phones, clock_file=platform.data_dir / "clock-offset")
@@ -98,12 +103,14 @@ def build(platform: Platform, operator_token: str, csv: str) -> Assembly:
             )
         )["estate_id"]
         world.estate_id = estate
-        ok(
-            op.put(
-                f"/api/v1/estates/{estate}/company",
-                json={"company_id": company["company_id"], "starts_on": "2020-01-01"},
+        world.community_id = community["community_id"]
+        if served_since:
+            ok(
+                op.put(
+                    f"/api/v1/estates/{estate}/company",
+                    json={"company_id": company["company_id"], "starts_on": served_since},
+                )
             )
-        )
         ok(
             op.post(
                 f"/api/v1/estates/{estate}/imports",

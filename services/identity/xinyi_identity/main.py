@@ -11,10 +11,11 @@ from pathlib import Path
 from pydantic import Field
 from sqlalchemy import text
 
-from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
+from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc, onboarding_pb2, onboarding_pb2_grpc
 from xinyi_identity import domain, store
 from xinyi_identity.api import IdentityApi
 from xinyi_identity.api_auth import hash_password
+from xinyi_identity.onboarding import OnboardingApi, voting_handlers
 from xinyi_kit import clock
 from xinyi_kit.config import KitSettings, load
 from xinyi_kit.service import ServiceKit
@@ -78,6 +79,12 @@ def main() -> None:
         api,
         identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
     )
+    kit.add_servicer(
+        onboarding_pb2_grpc.add_OnboardingServiceServicer_to_server,
+        OnboardingApi(kit.db, kit.outbox),
+        onboarding_pb2.DESCRIPTOR.services_by_name["OnboardingService"].full_name,
+    )
+    kit.consume("voting", voting_handlers(kit.outbox))
     kit.on_start(lambda: bootstrap(kit, settings))
     kit.run()
 

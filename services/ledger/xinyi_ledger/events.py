@@ -1,5 +1,5 @@
-"""What the ledger consumes (identity's estate_created and ownership_changed) and emits
-(books_opened)."""
+"""What the ledger consumes (identity's estate_created, ownership_changed, and the trust
+contract's taking effect and handover) and emits (books_opened)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2
 from xinyi_kit.consumer import Handler
 from xinyi_kit.outbox import Outbox
-from xinyi_ledger import fees, store
+from xinyi_ledger import contracts, fees, store
 from xinyi_ledger.domain import DEFAULT_CHART
 
 
@@ -50,4 +50,5 @@ def identity_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
     return {
         identity_events.EstateCreated: estate_created,
         identity_events.OwnershipChanged: ownership_changed,
+        **contracts.identity_handlers(),
     }

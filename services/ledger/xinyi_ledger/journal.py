@@ -230,9 +230,17 @@ async def accrue_remuneration(
     if terms is None or terms.ratio_num is None or terms.ratio_den is None:
         return None
     ratio = Fraction(terms.ratio_num, terms.ratio_den)
-    income = await _received_income(session, estate_id, period, terms.sources)
+    # The terms' own part of the period (a new company may start mid-month), less the days its
+    # company refused to hand over and so earns nothing on.
+    days = Days(since=terms.effective_from, skip=await _suspended(session, estate_id))
+    income = await _received_income(session, estate_id, period, terms.sources, days)
     accrued = await _period_sum(
-        session, estate_id, period, [domain.REMUNERATION_PAYABLE], kind=Kind.ENTRY_KIND_REMUNERATION
+        session,
+        estate_id,
+        period,
+        [domain.REMUNERATION_PAYABLE],
+        kind=Kind.ENTRY_KIND_REMUNERATION,
+        days=Days(since=terms.effective_from),
     )
     # Income is credited (negative, debit-positive); accruals credit the payable likewise.
     step = money.remuneration_accrual(-income, ratio, -accrued)
@@ -257,8 +265,32 @@ async def accrue_remuneration(
     )
 
 
+@dataclass(frozen=True)
+class Days:
+    """Which days' entries a sum counts: from `since`, without the `skip` windows
+    ([from, until), until None: still running)."""
+
+    since: date | None = None
+    skip: tuple[tuple[date, date | None], ...] = ()
+
+
+async def _suspended(
+    session: AsyncSession, estate_id: uuid.UUID
+) -> tuple[tuple[date, date | None], ...]:
+    rows = await session.execute(
+        select(store.SuspensionRow.from_day, store.SuspensionRow.until_day).where(
+            store.SuspensionRow.estate_id == estate_id
+        )
+    )
+    return tuple((a, b) for a, b in rows.all())
+
+
 async def _received_income(
-    session: AsyncSession, estate_id: uuid.UUID, period: str, sources: list[str]
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    period: str,
+    sources: list[str],
+    days: Days = Days(),
 ) -> int:
     """The period's income received from the sources (credit-negative, like income lines).
 
@@ -269,7 +301,7 @@ async def _received_income(
     """
     codes = [domain.INCOME_ACCOUNT[s] for s in sources]
     income = await _period_sum(
-        session, estate_id, period, codes, exclude_kind=Kind.ENTRY_KIND_ASSESSMENT
+        session, estate_id, period, codes, exclude_kind=Kind.ENTRY_KIND_ASSESSMENT, days=days
     )
     if "property_fee" in sources:
         income += await _period_sum(
@@ -278,6 +310,7 @@ async def _received_income(
             period,
             [domain.RECEIVABLES, domain.PREPAID],
             kind=Kind.ENTRY_KIND_PAYMENT,
+            days=days,
         )
     return income
 
@@ -289,6 +322,7 @@ async def _period_sum(
     codes: list[str],
     kind: int | None = None,
     exclude_kind: int | None = None,
+    days: Days = Days(),
 ) -> int:
     """The period's sum of the accounts' lines, by the kind of entry they belong to; a reversal
     counts as the kind it reverses (a payment taken back lowers the fees received)."""
@@ -316,6 +350,13 @@ async def _period_sum(
         query = query.where(kind_of == kind)
     if exclude_kind is not None:
         query = query.where(kind_of != exclude_kind)
+    if days.since is not None:
+        query = query.where(store.Entry.booked_on >= days.since)
+    for first, until in days.skip:
+        inside = store.Entry.booked_on >= first
+        if until is not None:
+            inside &= store.Entry.booked_on < until
+        query = query.where(~inside)
     return int((await session.execute(query)).scalar_one())
 
 

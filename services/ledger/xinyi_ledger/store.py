@@ -130,6 +130,17 @@ class Period(Base):
     entry_count: Mapped[int] = mapped_column(BigInteger)
 
 
+class SuspensionRow(Base):
+    """Days no remuneration accrues on: an outgoing company refused to hand over (art. 949)."""
+
+    __tablename__ = "remuneration_suspensions"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    handover_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    from_day: Mapped[date] = mapped_column(Date)
+    until_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
 class HeadSignature(Base):
     __tablename__ = "head_signatures"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
