@@ -1053,7 +1053,7 @@ class _Year:
             "effective_from": f"{plan.first}-01",
         }
         now = op.call("GET", f"{self.base}/ledger/contract-terms", allow=(404,))
-        if now.status_code == 404 or now.json() != terms:
+        if now.status_code == 404 or {k: now.json().get(k) for k in terms} != terms:
             op.call("PUT", f"{self.base}/ledger/contract-terms", body=terms)
         if op.json("GET", f"{self.base}/ledger/approval-thresholds")["thresholds"] != THRESHOLDS:
             op.call(

@@ -18,6 +18,7 @@ from xinyi_gateway import (
     problems,
     routes_ballots,
     routes_fees,
+    routes_groups,
     routes_identity,
     routes_ledger,
     routes_onboarding,
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_ledger.router)
     app.include_router(routes_vouchers.router)
     app.include_router(routes_fees.router)
+    app.include_router(routes_groups.router)
     app.include_router(routes_statements.router)
     app.include_router(routes_takings.router)
     app.include_router(routes_voice.router)

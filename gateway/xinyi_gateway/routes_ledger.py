@@ -430,16 +430,25 @@ async def set_terms(estate_id: EstateId, body: TermsIO, who: Authed, svc: Svc) -
     )
 
 
-@router.get("/ledger/contract-terms", response_model=TermsIO, summary="The remuneration terms")
-async def get_terms(estate_id: EstateId, who: Authed, svc: Svc) -> TermsIO:
+class TermsOut(TermsIO):
+    remuneration_suspended_from: str | None = Field(
+        default=None,
+        description="The company serving now refused to hand the estate over: no remuneration "
+        "accrues to it from this day (Civil Code art. 949)",
+    )
+
+
+@router.get("/ledger/contract-terms", response_model=TermsOut, summary="The remuneration terms")
+async def get_terms(estate_id: EstateId, who: Authed, svc: Svc) -> TermsOut:
     t = await svc.ledger.GetContractTerms(
         ledger_pb2.GetContractTermsRequest(estate_id=estate_id), metadata=who.metadata
     )
-    return TermsIO(
+    return TermsOut(
         ratio=t.ratio or None,
         fixed_monthly_fen=t.fixed_monthly_fen or None,
         sources=list(t.sources),
         effective_from=t.effective_from,
+        remuneration_suspended_from=t.remuneration_suspended_from or None,
     )
 
 

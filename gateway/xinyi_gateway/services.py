@@ -10,6 +10,7 @@ from xinyi.disclosure.v1 import disclosure_pb2_grpc
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc, onboarding_pb2_grpc
 from xinyi.ledger.v1 import (
     fees_pb2_grpc,
+    groups_pb2_grpc,
     ledger_pb2_grpc,
     statements_pb2_grpc,
     takings_pb2_grpc,
@@ -30,6 +31,7 @@ class Services:
     onboarding: onboarding_pb2_grpc.OnboardingServiceStub  # served by identity
     ledger: ledger_pb2_grpc.LedgerServiceStub
     fees: fees_pb2_grpc.FeesServiceStub  # served by the ledger
+    groups: groups_pb2_grpc.GroupServiceStub  # served by the ledger
     vouchers: vouchers_pb2_grpc.VoucherServiceStub  # served by the ledger
     statements: statements_pb2_grpc.StatementServiceStub  # served by the ledger
     takings: takings_pb2_grpc.TakingsServiceStub  # served by the ledger
@@ -53,6 +55,7 @@ class Services:
             onboarding=onboarding_pb2_grpc.OnboardingServiceStub(channels["identity"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["ledger"]),
             fees=fees_pb2_grpc.FeesServiceStub(channels["ledger"]),
+            groups=groups_pb2_grpc.GroupServiceStub(channels["ledger"]),
             vouchers=vouchers_pb2_grpc.VoucherServiceStub(channels["ledger"]),
             statements=statements_pb2_grpc.StatementServiceStub(channels["ledger"]),
             takings=takings_pb2_grpc.TakingsServiceStub(channels["ledger"]),

@@ -7,166 +7,38 @@ taking over on the handover day. Access is checked at every step."""
 
 from __future__ import annotations
 
-import base64
 import json
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from tests.identity.world import PASSWORD, ok, random_phone
+from tests.identity.journey import (
+    DAY,
+    Device,
+    contract_terms,
+    decide,
+    onboarding_estate,
+    tender,
+    today,
+)
+from tests.identity.world import ok
 from tests.poll import eventually
-from tests.voting.test_ballots import CSV, Assembly, build
-from tests.voting.test_tenders import bid_body, second_company, terms
+from tests.voting.test_ballots import Assembly
 from xinyi_dev.platform import Platform
 from xinyi_kit.clock import move_clock
-
-DAY = 24 * 3600
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
 def estate(platform: Platform, operator_token: str) -> Iterator[Assembly]:
     """An estate nobody serves yet, its owners and chair, a company manager (company X), another
     company's manager ("bidder", company Y) and the community's supervisor."""
-    world = build(platform, operator_token, CSV, served_since=None)
-    second_company(platform, world)
-    tag = uuid.uuid4().hex[:6]
-    with httpx.Client(
-        base_url=world.base, headers={"Authorization": f"Bearer {operator_token}"}, timeout=30
-    ) as op:
-        user = ok(
-            op.post(
-                "/api/v1/users",
-                json={
-                    "username": f"community-{tag}",
-                    "phone": random_phone(),
-                    "password": PASSWORD,
-                },
-            )
-        )
-        ok(
-            op.post(
-                "/api/v1/role-grants",
-                json={
-                    "user_id": user["user_id"],
-                    "role": "community_supervisor",
-                    "community_id": world.community_id,
-                },
-            )
-        )
-    world.usernames["community"] = f"community-{tag}"
+    world = onboarding_estate(platform, operator_token)
     try:
         yield world
     finally:
         move_clock(world.clock_file, 0)
-
-
-def today(world: Assembly) -> date:
-    return (datetime.now(UTC) + timedelta(seconds=world.offset)).astimezone(SHANGHAI).date()
-
-
-def now(world: Assembly) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=world.offset)
-
-
-class Device:
-    """A key made on a person's own device, registered with identity; signs as WebCrypto does."""
-
-    def __init__(self, world: Assembly, who: str) -> None:
-        self.private = ec.generate_private_key(ec.SECP256R1())
-        n = self.private.public_key().public_numbers()
-
-        def b64(v: int) -> str:
-            return base64.urlsafe_b64encode(v.to_bytes(32, "big")).rstrip(b"=").decode()
-
-        jwk = {"kty": "EC", "crv": "P-256", "x": b64(n.x), "y": b64(n.y)}
-        with world.client(who) as c:
-            self.key_id = ok(c.post("/api/v1/me/device-keys", json={"public_jwk": jwk}))["key_id"]
-
-    def sign(self, text: str) -> dict[str, str]:
-        r, s = decode_dss_signature(self.private.sign(text.encode(), ec.ECDSA(hashes.SHA256())))
-        raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        return {
-            "key_id": self.key_id,
-            "signature": base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
-        }
-
-
-def decide(world: Assembly, ballots: list[str], voters: dict[str, list[dict[str, Any]]]) -> None:
-    """Announces the drafted ballots, opens them, lets a, b and c vote, closes and finalises:
-    about 24 days of the platform's clock."""
-    start = world.offset
-    with world.client("chair") as chair:
-        for b in ballots:
-            ok(
-                chair.post(
-                    world.path(f"/{b}/announce"),
-                    json={
-                        "voting_opens_at": (now(world) + timedelta(days=15, hours=1)).isoformat(),
-                        "voting_closes_at": (now(world) + timedelta(days=22)).isoformat(),
-                        "objection_days": 1,
-                    },
-                )
-            )
-    world.at(start + 15 * DAY + 2 * 3600)
-    with world.client("chair") as chair:
-        for b in ballots:
-            assert ok(chair.post(world.path(f"/{b}/open")))["state"] == "open"
-    for who in ("a", "b", "c"):
-        with world.client(who) as owner:
-            for b in ballots:
-                ok(owner.put(world.path(f"/{b}/vote"), json={"choices": voters[b]}))
-    world.at(start + 22 * DAY + 3600)
-    with world.client("chair") as chair:
-        for b in ballots:
-            ok(chair.post(world.path(f"/{b}/close")))
-    world.at(start + 24 * DAY)
-    with world.client("chair") as chair:
-        for b in ballots:
-            assert ok(chair.post(world.path(f"/{b}/finalize")))["state"] == "final"
-
-
-def tender(world: Assembly, bidder: str, **bid: Any) -> tuple[str, str]:
-    """A tender published by the chair and bid for by `bidder`; closed a day later and put to a
-    ballot. Returns (tender id, ballot id) and the bid's candidate."""
-    path = f"/api/v1/estates/{world.estate_id}/tenders"
-    with world.client("chair") as chair:
-        tid = ok(chair.post(path, json=terms(now(world) + timedelta(days=1))))["tender_id"]
-        ok(chair.post(f"{path}/{tid}/publish"))
-    with world.client(bidder) as company:
-        bid_id = ok(company.post(f"/api/v1/tenders/{tid}/bids", json=bid_body(**bid)))["bid_id"]
-    world.at(world.offset + 2 * DAY)
-    with world.client("chair") as chair:
-        ballot = ok(chair.post(f"{path}/{tid}/ballot"))["ballot_id"]
-    return ballot, bid_id
-
-
-def contract_terms(world: Assembly, starts: date, ratio: str) -> dict[str, Any]:
-    return {
-        "service_standard": "成都市住宅物业服务等级二级标准",
-        "scope": "共有部分的保洁、绿化、秩序维护、设施设备维护",
-        "fee_rates": [{"unit_type": "residential", "fen_per_m2_month": "250"}],
-        "remuneration_ratio": ratio,
-        "remuneration_sources": ["property_fee", "parking", "other"],
-        "starts_on": starts.isoformat(),
-        "ends_on": (starts + timedelta(days=3 * 365)).isoformat(),
-        "bank_account_number": "5105 0142 6208 0000 3131",
-        "bank_name": "中国建设银行成都锦江支行",
-        "bank_account_holder": "表决小区业主大会",
-        "approval_thresholds": [
-            {"up_to_fen": 500_000, "approvals": 1},
-            {"up_to_fen": None, "approvals": 2},
-        ],
-        "supervisors": ["王律师（法律顾问）", "李会计（财务监督）"],
-    }
 
 
 def post_income(world: Assembly, who: str, fen: int) -> httpx.Response:
@@ -342,6 +214,12 @@ def test_from_a_new_case_to_a_trust_contract_and_on_to_the_next_company(
     assert post_income(world, "manager", 10_000).status_code in (403, 404)
     world.at(world.offset + 10 * DAY + 3600)
     assert today(world) == starts
+    with world.client("chair") as chair:
+        # Signing told the ledger the terms (in real life days before the start).
+        eventually(
+            lambda: chair.get(f"{base}/ledger/contract-terms").status_code == 200,
+            what="the ledger taking the contract's terms",
+        )
     first = ok(post_income(world, "manager", 10_000))
     assert first["entry_id"]
     with world.client("a") as owner:
@@ -473,13 +351,16 @@ def test_from_a_new_case_to_a_trust_contract_and_on_to_the_next_company(
         assert early.status_code == 422 and notice_ends.isoformat() in early.json()["detail"]
     world.at(world.offset + (notice_ends - today(world)).days * DAY + 3 * DAY)
     during = today(world)
+    with world.client("chair") as chair:
+        # The ledger learnt of the refusal: owners read from when X earns nothing.
+        eventually(
+            lambda: ok(chair.get(f"{base}/ledger/contract-terms"))["remuneration_suspended_from"]
+            == notice_ends.isoformat(),
+            what="the ledger suspending X's remuneration",
+        )
     # X still holds the estate (the handover has not happened) but earns nothing meanwhile.
     ok(post_income(world, "manager", 20_000))
     with world.client("chair") as chair:
-        eventually(
-            lambda: chair.get(f"{base}/ledger/contract-terms").status_code == 200,
-            what="the ledger",
-        )
         stuck = chair.post(f"{base}/handovers/{hid}/completion", json={})
         assert stuck.status_code == 422 and "keys" in stuck.json()["detail"]
     assert remuneration_on(world, during) == 0

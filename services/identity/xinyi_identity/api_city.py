@@ -447,6 +447,18 @@ class CityApi:
                     raise FailedPrecondition(f"{row.name} is in a management group already")
                 row.management_group_id = group.group_id
                 await audit.record(session, estate_id, "estate.merge", name)
+            for estate_id in estates:
+                await self.outbox.emit(
+                    session,
+                    estate_id,
+                    "estates_merged",
+                    events_pb2.EstatesMerged(
+                        estate_id=str(estate_id),
+                        group_id=str(group.group_id),
+                        name=name,
+                        estate_ids=[str(e) for e in estates],
+                    ),
+                )
             return identity_pb2.ManagementGroup(
                 group_id=str(group.group_id), name=name, estate_ids=[str(e) for e in estates]
             )

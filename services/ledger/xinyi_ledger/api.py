@@ -12,7 +12,7 @@ from typing import TypeVar
 import grpc
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -257,8 +257,17 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: ledger_pb2.GetContractTermsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ContractTerms:
         _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
+        today = journal.today()
         async with self.db.estate_tx(estate_id) as session:
-            terms = await journal.terms_on(session, estate_id, journal.today())
+            terms = await journal.terms_on(session, estate_id, today)
+            suspended = (
+                await session.execute(
+                    select(func.min(store.SuspensionRow.from_day)).where(
+                        store.SuspensionRow.estate_id == estate_id,
+                        store.SuspensionRow.until_day.is_(None),
+                    )
+                )
+            ).scalar_one()
         if terms is None:
             raise NotFound("the estate has no contract terms yet")
         ratio = f"{terms.ratio_num}/{terms.ratio_den}" if terms.ratio_num else ""
@@ -268,6 +277,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             fixed_monthly_fen=terms.fixed_monthly_fen or 0,
             sources=terms.sources,
             effective_from=terms.effective_from.isoformat(),
+            remuneration_suspended_from=suspended.isoformat() if suspended else "",
         )
 
     # -- income and corrections ----------------------------------------------------------------

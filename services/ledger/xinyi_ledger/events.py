@@ -14,7 +14,7 @@ from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2
 from xinyi_kit.consumer import Handler
 from xinyi_kit.outbox import Outbox
-from xinyi_ledger import contracts, fees, store
+from xinyi_ledger import contracts, fees, groups, store
 from xinyi_ledger.domain import DEFAULT_CHART
 
 
@@ -51,4 +51,5 @@ def identity_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
         identity_events.EstateCreated: estate_created,
         identity_events.OwnershipChanged: ownership_changed,
         **contracts.identity_handlers(),
+        **groups.identity_handlers(),
     }

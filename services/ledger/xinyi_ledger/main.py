@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from xinyi.ledger.v1 import (
     fees_pb2,
     fees_pb2_grpc,
+    groups_pb2,
+    groups_pb2_grpc,
     ledger_pb2,
     ledger_pb2_grpc,
     statements_pb2,
@@ -26,6 +28,7 @@ from xinyi_ledger.api import LedgerApi
 from xinyi_ledger.bankstatements import StatementApi
 from xinyi_ledger.blobstore import BlobStore, DiskStore, S3Store
 from xinyi_ledger.fees import FeesApi
+from xinyi_ledger.groups import GroupApi
 from xinyi_ledger.takingsapi import TakingsApi
 from xinyi_ledger.vouchers import VoucherApi
 
@@ -64,10 +67,16 @@ class Settings(KitSettings):
 def main() -> None:
     settings = load(Settings)
     kit = ServiceKit("ledger", settings)
+    ledger = LedgerApi(kit.db, kit.outbox, kit.identity_channel)
     kit.add_servicer(
         ledger_pb2_grpc.add_LedgerServiceServicer_to_server,
-        LedgerApi(kit.db, kit.outbox, kit.identity_channel),
+        ledger,
         ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
+    )
+    kit.add_servicer(
+        groups_pb2_grpc.add_GroupServiceServicer_to_server,
+        GroupApi(kit.db, ledger),
+        groups_pb2.DESCRIPTOR.services_by_name["GroupService"].full_name,
     )
     kit.add_servicer(
         fees_pb2_grpc.add_FeesServiceServicer_to_server,
