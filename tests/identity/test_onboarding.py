@@ -255,7 +255,20 @@ def test_from_a_new_case_to_a_trust_contract_and_on_to_the_next_company(
                             "text": "解聘现物业服务企业，提前六十日书面通知",
                             "matter_class": 4,
                             "subject": {"kind": "dismissal", "id": cid},
-                        }
+                        },
+                        {
+                            "question_id": "committee",
+                            "text": "选举业主委员会委员",
+                            "matter_class": 3,
+                            "kind": "candidates",
+                            "seats": 2,
+                            "candidates": [
+                                {"candidate_id": "jia", "name": "甲"},
+                                {"candidate_id": "yi", "name": "乙"},
+                                {"candidate_id": "bing", "name": "丙"},
+                            ],
+                            "subject": {"kind": "committee_election", "id": case["case_id"]},
+                        },
                     ],
                 },
             )
@@ -265,7 +278,10 @@ def test_from_a_new_case_to_a_trust_contract_and_on_to_the_next_company(
         world,
         [dismissal, y_ballot],
         {
-            dismissal: [{"question_id": "dismiss", "answer": "yes"}],
+            dismissal: [
+                {"question_id": "dismiss", "answer": "yes"},
+                {"question_id": "committee", "candidate_ids": ["jia", "yi"]},
+            ],
             y_ballot: [{"question_id": "company", "candidate_ids": [y_bid]}],
         },
     )
@@ -282,6 +298,17 @@ def test_from_a_new_case_to_a_trust_contract_and_on_to_the_next_company(
             what="the case learning of the new choice",
         )
     assert (handover["reason"], handover["ballot_id"]) == ("dismissal", dismissal)
+    with world.client("a") as owner:
+        # The elected committee is the approving body now, in place of the self-governance group.
+        body_now = eventually(
+            lambda: (
+                (b := ok(owner.get(f"/api/v1/estates/{world.estate_id}"))["approving_body"])["kind"]
+                == "committee"
+                and b
+            ),
+            what="the committee replacing the group",
+        )
+        assert body_now["formed_on"] == decided_on.isoformat()
     notice_ends = date.fromisoformat(handover["notice_ends_on"])
     assert notice_ends == decided_on + timedelta(days=60)
     assert case["stage"] == "changing"
@@ -354,8 +381,10 @@ def test_from_a_new_case_to_a_trust_contract_and_on_to_the_next_company(
     with world.client("chair") as chair:
         # The ledger learnt of the refusal: owners read from when X earns nothing.
         eventually(
-            lambda: ok(chair.get(f"{base}/ledger/contract-terms"))["remuneration_suspended_from"]
-            == notice_ends.isoformat(),
+            lambda: (
+                ok(chair.get(f"{base}/ledger/contract-terms"))["remuneration_suspended_from"]
+                == notice_ends.isoformat()
+            ),
             what="the ledger suspending X's remuneration",
         )
     # X still holds the estate (the handover has not happened) but earns nothing meanwhile.

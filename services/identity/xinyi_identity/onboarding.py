@@ -36,7 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Date, DateTime, String, Text
 
 from xinyi.common.v1 import common_pb2
-from xinyi.identity.v1 import events_pb2, onboarding_pb2, onboarding_pb2_grpc
+from xinyi.identity.v1 import events_pb2, identity_pb2, onboarding_pb2, onboarding_pb2_grpc
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_identity import domain, store
 from xinyi_identity.common import SHANGHAI, stamp, today
@@ -70,6 +70,7 @@ ITEM_STATES = ("pending", "done", "refused")
 MIN_DISMISSAL_NOTICE = 60  # days, Civil Code art. 946
 MIN_NON_RENEWAL_NOTICE = 90  # days, art. 947
 UNKNOWN = -1
+COMMITTEE = identity_pb2.APPROVING_BODY_KIND_COMMITTEE
 
 
 class CaseRow(store.Base):
@@ -1129,6 +1130,23 @@ def voting_handlers(outbox: Outbox) -> dict[type[Message], Handler]:
             case = await case_of(session, estate_id)
             if case is not None and str(case.case_id) == subject:
                 case.trust_model_ballot_id = uuid.UUID(event.ballot_id)
+        elif kind == common_pb2.DecisionSubject.KIND_COMMITTEE_ELECTION:
+            # The elected committee replaces a self-governance group or property-management
+            # committee as the approving body (its members' roles are granted as ever).
+            estate = await session.get(store.Estate, estate_id, with_for_update=True)
+            if estate is not None and estate.approving_body_kind != COMMITTEE:
+                estate.approving_body_kind = COMMITTEE
+                estate.approving_body_name = f"{estate.name}业主委员会"
+                estate.approving_body_formed_on = (
+                    event.decided_at.ToDatetime(tzinfo=UTC).astimezone(SHANGHAI).date()
+                )
+                await audit.record(
+                    session,
+                    estate_id,
+                    "estate.committee_elected",
+                    event.ballot_id,
+                    {"name": estate.approving_body_name},
+                )
         elif kind == common_pb2.DecisionSubject.KIND_DISMISSAL:
             try:
                 contract_id = uuid.UUID(subject)
