@@ -431,6 +431,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 str(row.import_id),
                 {"file": parsed.sha256, "new": row.lines_new, "duplicate": row.lines_duplicate},
             )
+            await announce(session, self.outbox, estate_id, [row.account])
             reply = _import_pb(row)
             reply.lines_matched, reply.lines_open = tied, len(stored) - tied
             return reply
@@ -592,6 +593,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 str(lines[0].match_id),
                 {"lines": [str(x) for x in line_ids], "entries": [str(e) for e in entry_ids]},
             )
+            await announce(session, self.outbox, estate_id, [lines[0].account])
             return [_line_pb(ln, True, entry_ids) for ln in lines]
 
     async def UnmatchLine(
@@ -671,6 +673,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 str(match_id),
                 {"lines": [str(ln.line_id) for ln in lines], "reason": reason[:200]},
             )
+            await announce(session, self.outbox, estate_id, [lines[0].account])
             return statements_pb2.MatchLinesResponse(lines=[_line_pb(ln, True, []) for ln in lines])
 
     async def ExplainLine(
@@ -703,6 +706,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
             await audit.record(
                 session, estate_id, "statement.explain", str(line.line_id), {"text": words[:200]}
             )
+            await announce(session, self.outbox, estate_id, [line.account])
             return _line_pb(line, True, [])
 
     async def RematchLines(
@@ -724,6 +728,8 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 ).scalars()
             )
             tied = await match(session, self.outbox, estate_id, lines)
+            if tied:
+                await announce(session, self.outbox, estate_id, [ln.account for ln in lines])
             return statements_pb2.RematchLinesResponse(matched=tied, still_open=len(lines) - tied)
 
     async def RegisterBankAccount(
@@ -864,6 +870,37 @@ async def reconciliation(
         return None, None, 0
     reconciled = first_open - timedelta(days=1) if first_open is not None else last
     return last, reconciled, int(open_lines)
+
+
+async def announce(
+    session: AsyncSession, outbox: Outbox, estate_id: uuid.UUID, accounts: Sequence[str]
+) -> None:
+    """Tells readers (disclosure) how far each account now reconciles with the bank."""
+    for account in sorted(set(accounts)):
+        through, reconciled, open_lines = await reconciliation(session, estate_id, account)
+        alarms = (
+            await session.execute(
+                select(func.count()).where(
+                    StatementLineRow.estate_id == estate_id,
+                    StatementLineRow.account == account,
+                    StatementLineRow.state == "open",
+                    StatementLineRow.flag == "unauthorised_debit",
+                )
+            )
+        ).scalar_one()
+        await outbox.emit(
+            session,
+            estate_id,
+            "reconciliation_changed",
+            events_pb2.ReconciliationChanged(
+                estate_id=str(estate_id),
+                account=account,
+                statement_through=through.isoformat() if through else "",
+                reconciled_through=reconciled.isoformat() if reconciled else "",
+                open_lines=open_lines,
+                open_alarms=int(alarms),
+            ),
+        )
 
 
 async def _lock(session: AsyncSession, estate_id: uuid.UUID) -> None:

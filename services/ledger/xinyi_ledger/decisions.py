@@ -57,6 +57,16 @@ def voting_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
             if budget is not None and budget.state == "draft":
                 budget.state, budget.approved_at = "approved", decided_at
                 total = await _total(session, estate_id, budget_id)
+                lines = (
+                    await session.execute(
+                        select(store.BudgetLine)
+                        .where(
+                            store.BudgetLine.estate_id == estate_id,
+                            store.BudgetLine.budget_id == budget_id,
+                        )
+                        .order_by(store.BudgetLine.line_id)
+                    )
+                ).scalars()
                 await outbox.emit(
                     session,
                     estate_id,
@@ -66,6 +76,15 @@ def voting_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
                         budget_id=str(budget_id),
                         year=budget.year,
                         total_fen=total,
+                        lines=[
+                            events_pb2.BudgetLineApproved(
+                                line_id=ln.line_id,
+                                name=ln.name,
+                                expense_code=ln.expense_code,
+                                amount_fen=ln.amount_fen,
+                            )
+                            for ln in lines
+                        ],
                     ),
                 )
 

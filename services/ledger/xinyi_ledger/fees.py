@@ -4,7 +4,7 @@ arrears first, arrears (unit by unit only for those whose duties need it) and th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
@@ -437,6 +437,7 @@ async def apply_correction(
             unsettled_fen=-sum(fen for _, _, fen in correction.settlements),
         ),
     )
+    await emit_months(session, outbox, estate_id, periods)
 
 
 async def _units(session: AsyncSession, estate_id: uuid.UUID) -> list[Unit]:
@@ -664,6 +665,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
                     estate_id=str(estate_id), period=period, unit_count=len(fees), total_fen=total
                 ),
             )
+            await emit_months(session, self.outbox, estate_id, [period])
             await self.outbox.emit_many(
                 session, estate_id, await reminders(session, estate_id, period)
             )
@@ -746,6 +748,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
                     entry_id=str(entry.entry_id),
                 ),
             )
+            await emit_months(session, self.outbox, estate_id, [p for p, _ in settled])
             # Remuneration accrues on fees received, so on this payment.
             await journal.accrue_remuneration(
                 session, self.outbox, estate_id, entry.period, day, principal.user_id
@@ -825,30 +828,65 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
         _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
         period = domain.check_period(request.period)
         async with self.db.estate_tx(estate_id) as session:
-            assessed = await _by_unit(
-                session,
-                select(FeeAssessment.unit_id, FeeAssessment.amount_fen).where(
-                    FeeAssessment.estate_id == estate_id, FeeAssessment.period == period, LIVE
-                ),
-            )
-            collected = await _by_unit(
-                session,
-                select(FeeSettlement.unit_id, func.sum(FeeSettlement.amount_fen))
-                .where(FeeSettlement.estate_id == estate_id, FeeSettlement.period == period)
-                .group_by(FeeSettlement.unit_id),
-            )
+            assessed, collected = await _month(session, estate_id, period)
+        month = _figures(estate_id, period, assessed, collected)
         by_amount, by_units = money.payment_rate(assessed, collected)
         return fees_pb2.PaymentRate(
             estate_id=str(estate_id),
             period=period,
-            assessed_fen=sum(assessed.values()),
-            collected_fen=sum(min(collected.get(u, 0), a) for u, a in assessed.items()),
-            units_assessed=len(assessed),
-            units_fully_paid=sum(1 for u, a in assessed.items() if collected.get(u, 0) >= a),
+            assessed_fen=month.assessed_fen,
+            collected_fen=month.collected_fen,
+            units_assessed=month.units_assessed,
+            units_fully_paid=month.units_fully_paid,
             by_amount=fraction_text(by_amount),
             by_amount_percent=percent(by_amount),
             by_units=fraction_text(by_units),
             by_units_percent=percent(by_units),
+        )
+
+
+async def _month(
+    session: AsyncSession, estate_id: uuid.UUID, period: str
+) -> tuple[Mapping[str, int], Mapping[str, int]]:
+    """A month's live assessments by unit, and what each unit paid towards its month."""
+    assessed = await _by_unit(
+        session,
+        select(FeeAssessment.unit_id, FeeAssessment.amount_fen).where(
+            FeeAssessment.estate_id == estate_id, FeeAssessment.period == period, LIVE
+        ),
+    )
+    collected = await _by_unit(
+        session,
+        select(FeeSettlement.unit_id, func.sum(FeeSettlement.amount_fen))
+        .where(FeeSettlement.estate_id == estate_id, FeeSettlement.period == period)
+        .group_by(FeeSettlement.unit_id),
+    )
+    return assessed, collected
+
+
+def _figures(
+    estate_id: uuid.UUID, period: str, assessed: Mapping[str, int], collected: Mapping[str, int]
+) -> events_pb2.FeesMonth:
+    """The sums behind money.payment_rate: a unit's payment counts up to its assessment."""
+    units = [u for u, owed in assessed.items() if owed > 0]
+    return events_pb2.FeesMonth(
+        estate_id=str(estate_id),
+        period=period,
+        assessed_fen=sum(assessed[u] for u in units),
+        collected_fen=sum(min(collected.get(u, 0), assessed[u]) for u in units),
+        units_assessed=len(units),
+        units_fully_paid=sum(1 for u in units if collected.get(u, 0) >= assessed[u]),
+    )
+
+
+async def emit_months(
+    session: AsyncSession, outbox: Outbox, estate_id: uuid.UUID, periods: Iterable[str]
+) -> None:
+    """Tells readers (disclosure) the months' figures after they changed."""
+    for period in sorted(set(periods)):
+        assessed, collected = await _month(session, estate_id, period)
+        await outbox.emit(
+            session, estate_id, "fees_month", _figures(estate_id, period, assessed, collected)
         )
 
 

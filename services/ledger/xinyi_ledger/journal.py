@@ -177,11 +177,17 @@ async def post(
         )
     head_row.last_index, head_row.last_hash = index, chain_hash
     await session.flush()
-    await outbox.emit(session, estate_id, "entry_posted", entry_event(row, draft.lines))
+    await outbox.emit(
+        session, estate_id, "entry_posted", entry_event(row, draft.lines, draft.items)
+    )
     return row
 
 
-def entry_event(row: store.Entry, lines: Sequence[tuple[str, int, str]]) -> events_pb2.EntryPosted:
+def entry_event(
+    row: store.Entry,
+    lines: Sequence[tuple[str, int, str]],
+    items: Sequence[tuple[str, int, str]] = (),
+) -> events_pb2.EntryPosted:
     event = events_pb2.EntryPosted(
         estate_id=str(row.estate_id),
         entry_id=str(row.entry_id),
@@ -196,6 +202,12 @@ def entry_event(row: store.Entry, lines: Sequence[tuple[str, int, str]]) -> even
         reverses_entry_id=str(row.reverses_entry_id or ""),
         entry_hash=row.entry_hash.hex(),
         chain_hash=row.chain_hash.hex(),
+        items=[
+            events_pb2.EntryItem(description=d, amount_fen=a, occurred_on=o or "")
+            for d, a, o in items
+        ],
+        disbursement_id=str(row.disbursement_id or ""),
+        late_for_period=row.late_for_period or "",
     )
     event.booked_at.FromDatetime(datetime.combine(row.booked_on, datetime.min.time(), SHANGHAI))
     return event
