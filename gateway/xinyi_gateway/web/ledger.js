@@ -360,6 +360,10 @@ export function mount(app) {
   const bank = Promise.all([import("/reconcile.js"), extras]).then(([m]) => m.mount(app, {
     after: summary, money, refreshLedger: () => refreshMoney(), fund: fundInfo, fill: prefill,
   })).catch(() => null);
+  // The takings check (takings.js): mounted after reconcile.js, so its panel comes first.
+  const takings = Promise.all([import("/takings.js"), bank]).then(([m]) => m.mount(app, {
+    after: summary, money, fund: fundInfo,
+  })).catch(() => null);
 
   /** Fills the company's income or bank-debit form from a bank line, for the accountant. */
   function prefill(form, values) {
@@ -1391,6 +1395,7 @@ export function mount(app) {
         state.inflight = null;
         extras.then((x) => x?.refresh());
         bank.then((x) => x?.refresh());
+        takings.then((x) => x?.refresh());
         if (app.session() !== session) this.refresh();
       });
     },
