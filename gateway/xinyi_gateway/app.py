@@ -22,6 +22,7 @@ from xinyi_gateway import (
     routes_identity,
     routes_ledger,
     routes_onboarding,
+    routes_reports,
     routes_services,
     routes_statements,
     routes_takings,
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_vouchers.router)
     app.include_router(routes_fees.router)
     app.include_router(routes_groups.router)
+    app.include_router(routes_reports.router)
     app.include_router(routes_statements.router)
     app.include_router(routes_takings.router)
     app.include_router(routes_voice.router)

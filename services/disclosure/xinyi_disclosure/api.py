@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+
 import grpc
 from google.protobuf import timestamp_pb2
+from sqlalchemy import select
 
 from xinyi.disclosure.v1 import disclosure_pb2, disclosure_pb2_grpc
-from xinyi_disclosure import store
+from xinyi_disclosure import flags, report, store
+from xinyi_disclosure.readmodels import Flag
+from xinyi_kit import audit, clock
 from xinyi_kit.db import Database
-from xinyi_kit.errors import NotFound
+from xinyi_kit.errors import InvalidArgument, NotFound
 from xinyi_kit.permissions import Action, authorize_estate
+
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+FORMATS = ("json",)
+
+
+def _stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value.astimezone(UTC))
+    return out
+
+
+def _flag_pb(f: Flag) -> disclosure_pb2.Flag:
+    return disclosure_pb2.Flag(
+        flag_id=f.flag_id,
+        period=f.period,
+        kind=f.kind,
+        reason=f.reason,
+        state=f.state,
+        entry_ids=[str(e) for e in f.entry_ids],
+        explanation=f.explanation,
+        explained_by=str(f.explained_by or ""),
+        explained_at=_stamp(f.explained_at),
+        raised_at=_stamp(f.raised_at),
+    )
 
 
 class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
@@ -38,3 +72,72 @@ class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
                 applied_sequences=sequences,
             )
         )
+
+    async def GetMonthlyReport(
+        self, request: disclosure_pb2.GetMonthlyReportRequest, context: grpc.aio.ServicerContext
+    ) -> disclosure_pb2.MonthlyReport:
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
+        period = _period(request.period)
+        kind = request.format or "json"
+        if kind not in FORMATS:
+            raise InvalidArgument(f"format is one of {', '.join(FORMATS)}")
+        async with self.db.estate_tx(estate_id) as session:
+            if await store.overview(session, estate_id) is None:
+                raise NotFound("no such estate (or its registration has not reached disclosure)")
+            document = await report.build(
+                session, estate_id, period, clock.now(), request.record_url[:500]
+            )
+        return disclosure_pb2.MonthlyReport(
+            content=json.dumps(document, ensure_ascii=False).encode(),
+            media_type="application/json",
+            filename=f"report-{period}.json",
+        )
+
+    async def ListFlags(
+        self, request: disclosure_pb2.ListFlagsRequest, context: grpc.aio.ServicerContext
+    ) -> disclosure_pb2.ListFlagsResponse:
+        _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            if request.period:
+                rows = await flags.evaluate(
+                    session, estate_id, _period(request.period), clock.now()
+                )
+            else:
+                rows = list(
+                    (
+                        await session.execute(
+                            select(Flag)
+                            .where(Flag.estate_id == estate_id, Flag.state != "resolved")
+                            .order_by(Flag.period.desc(), Flag.kind, Flag.flag_id)
+                            .limit(1000)
+                        )
+                    ).scalars()
+                )
+            return disclosure_pb2.ListFlagsResponse(flags=[_flag_pb(f) for f in rows])
+
+    async def ExplainFlag(
+        self, request: disclosure_pb2.ExplainFlagRequest, context: grpc.aio.ServicerContext
+    ) -> disclosure_pb2.Flag:
+        principal, estate_id = authorize_estate(Action.FLAG_EXPLAIN, request.estate_id)
+        words = request.explanation.strip()
+        if not words or len(words) > 2000:
+            raise InvalidArgument("explain the flag in words owners read (at most 2,000)")
+        async with self.db.estate_tx(estate_id) as session:
+            row = await session.get(Flag, (estate_id, request.flag_id[:120]), with_for_update=True)
+            if row is None:
+                raise NotFound("no such flag")
+            row.explanation = words
+            row.explained_by, row.explained_at = uuid.UUID(principal.user_id), clock.now()
+            if row.state == "open":
+                row.state = "explained"
+            await session.flush()
+            await audit.record(
+                session, estate_id, "flag.explain", row.flag_id, {"text": words[:200]}
+            )
+            return _flag_pb(row)
+
+
+def _period(value: str) -> str:
+    if not PERIOD.match(value):
+        raise InvalidArgument("a month is written YYYY-MM, e.g. 2026-10")
+    return value

@@ -1,4 +1,4 @@
-"""What disclosure consumes: identity's and the ledger's events, into its read models."""
+"""What disclosure consumes: identity's, the ledger's and voting's events, into its read models."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2 as ledger_events
-from xinyi_disclosure import store
+from xinyi_disclosure import readmodels, store
 from xinyi_kit.consumer import Handler
 
 
@@ -30,7 +30,12 @@ async def books_opened(
 ) -> None:
     assert isinstance(event, ledger_events.BooksOpened)
     await store.record_books_opened(session, uuid.UUID(event.estate_id), event.account_count)
+    await readmodels.books_opened(session, envelope, event)
 
 
 IDENTITY: Mapping[type[Message], Handler] = {identity_events.EstateCreated: estate_created}
-LEDGER: Mapping[type[Message], Handler] = {ledger_events.BooksOpened: books_opened}
+LEDGER: Mapping[type[Message], Handler] = {
+    **readmodels.LEDGER,
+    ledger_events.BooksOpened: books_opened,
+}
+VOTING = readmodels.VOTING

@@ -22,6 +22,7 @@ def main() -> None:
     )
     kit.consume("identity", events.IDENTITY)
     kit.consume("ledger", events.LEDGER)
+    kit.consume("voting", events.VOTING)
     kit.run()
 
 

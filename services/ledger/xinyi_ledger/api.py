@@ -197,6 +197,12 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 store.Account(estate_id=estate_id, code=request.code, name=name, type=int(kind))
             )
             await audit.record(session, estate_id, "account.add", request.code, {"name": name})
+            await self.outbox.emit(
+                session,
+                estate_id,
+                "account_added",
+                events_pb2.ChartAccount(estate_id=str(estate_id), code=request.code, name=name),
+            )
         return ledger_pb2.Account(
             estate_id=str(estate_id),
             code=request.code,

@@ -29,7 +29,13 @@ def identity_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
                 session,
                 estate_id,
                 "books_opened",
-                events_pb2.BooksOpened(estate_id=str(estate_id), account_count=len(DEFAULT_CHART)),
+                events_pb2.BooksOpened(
+                    estate_id=str(estate_id),
+                    account_count=len(DEFAULT_CHART),
+                    accounts=[
+                        events_pb2.ChartAccount(code=a.code, name=a.name) for a in DEFAULT_CHART
+                    ],
+                ),
             )
 
     async def ownership_changed(

@@ -454,6 +454,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 state=row.state,
                 voting_opens_at=_stamp(row.voting_opens_at),
                 voting_closes_at=_stamp(row.voting_closes_at),
+                title=row.title,
             ),
         )
 
@@ -1410,6 +1411,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                     estate_id=str(estate_id),
                     ballot_id=str(row.ballot_id),
                     question_id=q["question_id"],
+                    question_text=q["text"],
                     matter_class=q["matter"],
                     subject=Subject(kind=q["subject_kind"], id=q["subject_id"]),
                     subject_ref=subject_ref(q["subject_kind"], q["subject_id"]),

@@ -1,0 +1,258 @@
+"""Anomaly flags of a month, each with its reason and the entries behind it.
+
+A flag is raised while its condition holds, read from the read models as they are now; one whose
+condition no longer holds is resolved (the income was itemised, the voucher attached, the line
+tied); the company or the approving body may explain an open one in words owners read, and the
+explanation stays with it. Flags are kept with their state, so who explained what is on record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xinyi_disclosure.readmodels import (
+    Budget,
+    Entry,
+    Flag,
+    Period,
+    Reconciliation,
+    Suggestion,
+    TakingsFlag,
+)
+
+INCOME_KIND, EXPENSE_KIND = 1, 2
+# Sources whose takings vary from month to month with use; a fixed contract (advertising) does
+# not. The same amount three months running from one of these is the pilot's tell-tale.
+VARYING = {"4002": "parking", "4004": "venue"}
+FLAT_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class Raised:
+    flag_id: str
+    kind: str
+    reason: str
+    entry_ids: tuple[uuid.UUID, ...] = ()
+
+
+def _yuan(fen: int) -> str:
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole:,}.{cents:02d}"
+
+
+def _previous(period: str, n: int) -> str:
+    index = int(period[:4]) * 12 + int(period[5:]) - 1 - n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+async def _conditions(
+    session: AsyncSession, estate_id: uuid.UUID, period: str, now: datetime
+) -> list[Raised]:
+    out: list[Raised] = []
+    months = [_previous(period, n) for n in range(FLAT_MONTHS)]
+    rows = list(
+        (
+            await session.execute(
+                select(Entry).where(Entry.estate_id == estate_id, Entry.period.in_(months))
+            )
+        ).scalars()
+    )
+    this = [e for e in rows if e.period == period]
+    for e in this:
+        if e.kind == INCOME_KIND and e.lump_sum:
+            amount = -sum(fen for code, fen in e.lines if code.startswith("4"))
+            out.append(
+                Raised(
+                    f"lump_sum_income:{e.entry_id}",
+                    "lump_sum_income",
+                    f"收入只以一笔总数入账、没有明细：{e.description}（{_yuan(amount)} 元）",
+                    (e.entry_id,),
+                )
+            )
+        if e.kind == EXPENSE_KIND and not e.vouchers:
+            out.append(
+                Raised(
+                    f"expense_without_voucher:{e.entry_id}",
+                    "expense_without_voucher",
+                    f"支出没有凭证：{e.description}",
+                    (e.entry_id,),
+                )
+            )
+    # The same posted amount month after month from a source that should vary.
+    by_month: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    behind: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for e in rows:
+        for code, fen in e.lines:
+            if code in VARYING:
+                by_month[code][e.period] -= fen
+                if e.period == period:
+                    behind[code].append(e.entry_id)
+    for code, source in VARYING.items():
+        amounts = [by_month[code].get(m, 0) for m in months]
+        if amounts[0] > 0 and len(set(amounts)) == 1:
+            out.append(
+                Raised(
+                    f"flat_income:{period}:{source}",
+                    "flat_income",
+                    f"{source} 收入连续 {FLAT_MONTHS} 个月都是 {_yuan(amounts[0])} 元："
+                    "随使用变化的收入不应每月相同",
+                    tuple(behind[code]),
+                )
+            )
+    takings = (
+        await session.execute(
+            select(TakingsFlag).where(
+                TakingsFlag.estate_id == estate_id, TakingsFlag.month == period
+            )
+        )
+    ).scalars()
+    for t in takings:
+        out.append(Raised(f"takings:{period}:{t.source}:{t.flag}", f"takings_{t.flag}", t.reason))
+    # Spending over a budget line, this year up to the month.
+    budget = await session.get(Budget, (estate_id, int(period[:4])))
+    if budget is not None:
+        spent: dict[str, int] = defaultdict(int)
+        year_rows = await session.execute(
+            select(Entry.lines).where(
+                Entry.estate_id == estate_id,
+                Entry.period >= f"{period[:4]}-01",
+                Entry.period <= period,
+            )
+        )
+        for (lines,) in year_rows.all():
+            for code, fen in lines:
+                spent[code] += fen
+        for line in budget.lines:
+            used = spent.get(line["expense_code"], 0)
+            if used > line["amount_fen"]:
+                out.append(
+                    Raised(
+                        f"over_budget:{period}:{line['line_id']}",
+                        "over_budget",
+                        f"预算科目“{line['name']}”全年预算 {_yuan(line['amount_fen'])} 元，"
+                        f"至本月已支出 {_yuan(used)} 元",
+                    )
+                )
+    bank = await session.get(Reconciliation, (estate_id, "fund"))
+    if bank is not None and bank.open_alarms:
+        out.append(
+            Raised(
+                f"bank_alarm:{period}",
+                "bank_alarm",
+                f"银行对账单上有 {bank.open_alarms} 笔没有批准付款的支出（未授权扣款）",
+            )
+        )
+    if bank is not None and unreconciled_in(period, bank):
+        out.append(
+            Raised(
+                f"unreconciled:{period}",
+                "unreconciled",
+                f"本月银行对账单尚有 {bank.open_lines} 笔未核对；已核对至 "
+                f"{bank.reconciled_through.isoformat() if bank.reconciled_through else '—'}",
+            )
+        )
+    overdue = (
+        await session.execute(
+            select(Suggestion.suggestion_id).where(
+                Suggestion.estate_id == estate_id,
+                Suggestion.resolved_at.is_(None),
+                Suggestion.due_at < now.astimezone(UTC),
+            )
+        )
+    ).scalars()
+    for suggestion_id in overdue:
+        out.append(
+            Raised(
+                f"overdue_rectification:{suggestion_id}",
+                "overdue_rectification",
+                "整改承诺已过期限仍未完成",
+            )
+        )
+    head = await session.get(Period, (estate_id, period))
+    if head is not None and all(s["role"] != "committee" for s in head.signatures):
+        out.append(
+            Raised(
+                f"head_awaiting_cosign:{period}",
+                "head_awaiting_cosign",
+                f"{period} 账期已结账，业主委员会尚未会签",
+            )
+        )
+    return out
+
+
+def month_end(period: str) -> date:
+    year, month = int(period[:4]), int(period[5:])
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def unreconciled_in(period: str, bank: Reconciliation) -> bool:
+    """Open statement lines fall in or before the month: the statements reach into it and the
+    account is not reconciled through its end."""
+    first, last = date.fromisoformat(f"{period}-01"), month_end(period)
+    reaches = bank.statement_through is not None and bank.statement_through >= first
+    behind = bank.reconciled_through is None or bank.reconciled_through < min(
+        last, bank.statement_through or last
+    )
+    return bank.open_lines > 0 and reaches and behind
+
+
+async def evaluate(
+    session: AsyncSession, estate_id: uuid.UUID, period: str, now: datetime
+) -> list[Flag]:
+    """Raises what holds now, resolves what no longer does; returns the month's flags."""
+    current = {r.flag_id: r for r in await _conditions(session, estate_id, period, now)}
+    kept = {
+        f.flag_id: f
+        for f in (
+            await session.execute(
+                select(Flag)
+                .where(Flag.estate_id == estate_id, Flag.period == period)
+                .with_for_update()
+            )
+        ).scalars()
+    }
+    for flag_id, raised in current.items():
+        row = kept.get(flag_id)
+        if row is None:
+            row = Flag(
+                estate_id=estate_id,
+                flag_id=flag_id,
+                period=period,
+                kind=raised.kind,
+                state="open",
+                reason=raised.reason,
+                entry_ids=list(raised.entry_ids),
+                explanation="",
+                raised_at=now,
+            )
+            session.add(row)
+            kept[flag_id] = row
+        else:
+            row.reason, row.entry_ids = raised.reason, list(raised.entry_ids)
+            if row.state == "resolved":
+                row.state = "explained" if row.explanation else "open"
+    for flag_id, row in kept.items():
+        if flag_id not in current:
+            row.state = "resolved"
+    await session.flush()
+    return sorted(kept.values(), key=lambda f: (f.state == "resolved", f.kind, f.flag_id))
+
+
+def as_dict(f: Flag) -> dict[str, Any]:
+    return {
+        "flag_id": f.flag_id,
+        "kind": f.kind,
+        "reason": f.reason,
+        "state": f.state,
+        "entry_ids": [str(e) for e in f.entry_ids],
+        "explanation": f.explanation or None,
+        "explained_by": str(f.explained_by) if f.explained_by else None,
+        "explained_at": f.explained_at.isoformat() if f.explained_at else None,
+    }

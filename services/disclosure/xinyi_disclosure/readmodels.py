@@ -1,0 +1,491 @@
+"""The monthly report's read models, kept from the ledger's and voting's events only.
+
+Each handler is an upsert keyed by what the event is about, so an event applied again (a replay
+into empty tables, or a redelivery the inbox did not catch) leaves the same rows; the ledger's
+and voting's streams may arrive in any order relative to each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from google.protobuf.message import Message
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, SmallInteger, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xinyi.common.v1 import common_pb2
+from xinyi.ledger.v1 import events_pb2 as ledger_events
+from xinyi.voting.v1 import events_pb2 as voting_events
+from xinyi_disclosure.store import Base
+from xinyi_kit.consumer import Handler
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+RESOLVED = ("answered", "rectified", "confirmed")
+
+
+class Chart(Base):
+    __tablename__ = "chart"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Entry(Base):
+    __tablename__ = "entries"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    chain_index: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    period: Mapped[str] = mapped_column(String(7))
+    booked_on: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text)
+    income_source: Mapped[str] = mapped_column(String(20))
+    lump_sum: Mapped[bool] = mapped_column(Boolean)
+    reverses_entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    disbursement_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    vouchers: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    lines: Mapped[list[list[Any]]] = mapped_column(JSONB)  # [code, debit-positive fen]
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+
+class Disbursement(Base):
+    __tablename__ = "disbursements"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    disbursement_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    payee: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    budget_line_id: Mapped[str] = mapped_column(String(64))
+    approvals: Mapped[int] = mapped_column(Integer)
+    approvals_required: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str] = mapped_column(String(20))
+    first_period: Mapped[str] = mapped_column(String(7))
+    last_period: Mapped[str] = mapped_column(String(7))
+
+
+class FeeMonth(Base):
+    __tablename__ = "fee_months"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    assessed_fen: Mapped[int] = mapped_column(BigInteger)
+    collected_fen: Mapped[int] = mapped_column(BigInteger)
+    units_assessed: Mapped[int] = mapped_column(Integer)
+    units_fully_paid: Mapped[int] = mapped_column(Integer)
+
+
+class Reconciliation(Base):
+    __tablename__ = "reconciliation"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(20), primary_key=True)
+    statement_through: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reconciled_through: Mapped[date | None] = mapped_column(Date, nullable=True)
+    open_lines: Mapped[int] = mapped_column(Integer)
+    open_alarms: Mapped[int] = mapped_column(Integer)
+
+
+class Period(Base):
+    __tablename__ = "periods"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    merkle_root: Mapped[str] = mapped_column(Text)
+    chain_head: Mapped[str] = mapped_column(Text)
+    entry_count: Mapped[int] = mapped_column(BigInteger)
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signatures: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+
+
+class Budget(Base):
+    __tablename__ = "budgets"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    budget_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+
+class TakingsFlag(Base):
+    __tablename__ = "takings_flags"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    flag: Mapped[str] = mapped_column(String(30), primary_key=True)
+    recorded_fen: Mapped[int] = mapped_column(BigInteger)
+    expected_fen: Mapped[int] = mapped_column(BigInteger)
+    posted_fen: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Ballot(Base):
+    __tablename__ = "ballots"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    changed_period: Mapped[str] = mapped_column(String(7))
+    decided: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+
+
+class Suggestion(Base):
+    __tablename__ = "suggestions"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    suggestion_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Flag(Base):
+    __tablename__ = "flags"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    flag_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    kind: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    entry_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID))
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    explained_by: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    explained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- applying events ------------------------------------------------------------------------
+def _when(envelope: common_pb2.EventEnvelope) -> datetime:
+    return envelope.occurred_at.ToDatetime(tzinfo=UTC)
+
+
+def _period(moment: datetime) -> str:
+    local = moment.astimezone(SHANGHAI)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+async def _upsert(
+    session: AsyncSession, table: type[Base], values: dict[str, Any], keys: list[str]
+) -> None:
+    changes = {k: v for k, v in values.items() if k not in keys}
+    statement = insert(table).values(**values)
+    statement = (
+        statement.on_conflict_do_update(index_elements=keys, set_=changes)
+        if changes
+        else statement.on_conflict_do_nothing(index_elements=keys)
+    )
+    await session.execute(statement)
+
+
+async def books_opened(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.BooksOpened)
+    for a in event.accounts:
+        await account_added(
+            session,
+            envelope,
+            ledger_events.ChartAccount(estate_id=event.estate_id, code=a.code, name=a.name),
+        )
+
+
+async def account_added(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.ChartAccount)
+    await _upsert(
+        session,
+        Chart,
+        {"estate_id": uuid.UUID(event.estate_id), "code": event.code, "name": event.name},
+        ["estate_id", "code"],
+    )
+
+
+async def entry_posted(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.EntryPosted)
+    booked = event.booked_at.ToDatetime(tzinfo=UTC).astimezone(SHANGHAI).date()
+    await _upsert(
+        session,
+        Entry,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "entry_id": uuid.UUID(event.entry_id),
+            "chain_index": event.chain_index,
+            "kind": int(event.kind),
+            "period": event.period,
+            "booked_on": booked,
+            "description": event.description,
+            "income_source": event.income_source,
+            "lump_sum": event.lump_sum,
+            "reverses_entry_id": _uuid(event.reverses_entry_id),
+            "disbursement_id": _uuid(event.disbursement_id),
+            "vouchers": list(event.voucher_sha256),
+            "lines": [[ln.account_code, ln.amount_fen] for ln in event.lines],
+            "items": [
+                {
+                    "description": i.description,
+                    "amount_fen": i.amount_fen,
+                    "occurred_on": i.occurred_on,
+                }
+                for i in event.items
+            ],
+        },
+        ["estate_id", "entry_id"],
+    )
+
+
+async def disbursement_changed(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.DisbursementChanged)
+    estate_id, disbursement_id = uuid.UUID(event.estate_id), uuid.UUID(event.disbursement_id)
+    period = _period(_when(envelope))
+    state = (
+        ledger_events.DisbursementState.Name(event.state)
+        .removeprefix("DISBURSEMENT_STATE_")
+        .lower()
+    )
+    values = {
+        "state": state,
+        "amount_fen": event.amount_fen,
+        "payee": event.payee,
+        "purpose": event.purpose,
+        "budget_line_id": event.budget_line_id,
+        "approvals": event.approvals,
+        "approvals_required": event.approvals_required,
+        "origin": event.origin or "request",
+        "last_period": period,
+    }
+    statement = insert(Disbursement).values(
+        estate_id=estate_id, disbursement_id=disbursement_id, first_period=period, **values
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["estate_id", "disbursement_id"], set_=values
+        )
+    )
+
+
+async def fees_month(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.FeesMonth)
+    await _upsert(
+        session,
+        FeeMonth,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "period": event.period,
+            "assessed_fen": event.assessed_fen,
+            "collected_fen": event.collected_fen,
+            "units_assessed": event.units_assessed,
+            "units_fully_paid": event.units_fully_paid,
+        },
+        ["estate_id", "period"],
+    )
+
+
+async def reconciliation_changed(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.ReconciliationChanged)
+    await _upsert(
+        session,
+        Reconciliation,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "account": event.account,
+            "statement_through": date.fromisoformat(event.statement_through)
+            if event.statement_through
+            else None,
+            "reconciled_through": date.fromisoformat(event.reconciled_through)
+            if event.reconciled_through
+            else None,
+            "open_lines": event.open_lines,
+            "open_alarms": event.open_alarms,
+        },
+        ["estate_id", "account"],
+    )
+
+
+async def period_closed(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.PeriodClosed)
+    await session.execute(
+        insert(Period)
+        .values(
+            estate_id=uuid.UUID(event.estate_id),
+            period=event.period,
+            merkle_root=event.merkle_root,
+            chain_head=event.chain_head,
+            entry_count=event.entry_count,
+            closed_at=_when(envelope),
+            signatures=[],
+        )
+        .on_conflict_do_nothing(index_elements=["estate_id", "period"])
+    )
+
+
+async def head_signed(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.HeadSigned)
+    row = await session.get(
+        Period, (uuid.UUID(event.estate_id), event.period), with_for_update=True
+    )
+    if row is None:
+        return
+    signature = {
+        "role": event.signer_role,
+        "user_id": event.signer_user_id,
+        "key_id": event.key_id,
+        "signed_at": _when(envelope).isoformat(),
+    }
+    if all(s["role"] != event.signer_role for s in row.signatures):
+        row.signatures = [*row.signatures, signature]
+
+
+async def budget_approved(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.BudgetApproved)
+    await _upsert(
+        session,
+        Budget,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "year": event.year,
+            "budget_id": uuid.UUID(event.budget_id),
+            "lines": [
+                {
+                    "line_id": ln.line_id,
+                    "name": ln.name,
+                    "expense_code": ln.expense_code,
+                    "amount_fen": ln.amount_fen,
+                }
+                for ln in event.lines
+            ],
+        },
+        ["estate_id", "year"],
+    )
+
+
+async def takings_flagged(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, ledger_events.TakingsFlagged)
+    await _upsert(
+        session,
+        TakingsFlag,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "month": event.month,
+            "source": event.source,
+            "flag": event.flag,
+            "recorded_fen": event.recorded_fen,
+            "expected_fen": event.expected_fen,
+            "posted_fen": event.posted_fen,
+            "reason": event.reason,
+        },
+        ["estate_id", "month", "source", "flag"],
+    )
+
+
+async def ballot_state_changed(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, voting_events.BallotStateChanged)
+    await _upsert(
+        session,
+        Ballot,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "ballot_id": uuid.UUID(event.ballot_id),
+            "title": event.title,
+            "state": event.state,
+            "changed_period": _period(_when(envelope)),
+        },
+        ["estate_id", "ballot_id"],
+    )
+
+
+async def ballot_decided(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, voting_events.BallotDecided)
+    key = (uuid.UUID(event.estate_id), uuid.UUID(event.ballot_id))
+    row = await session.get(Ballot, key, with_for_update=True)
+    if row is None:
+        row = Ballot(
+            estate_id=key[0],
+            ballot_id=key[1],
+            title="",
+            state="final",
+            decided=[],
+            changed_period=_period(_when(envelope)),
+        )
+        session.add(row)
+    decided = {
+        "question_id": event.question_id,
+        "question": event.question_text,
+        "subject": event.subject_ref,
+        "approved": event.approved,
+        "chosen": list(event.chosen_candidate_ids),
+    }
+    row.state, row.changed_period = "final", _period(_when(envelope))
+    row.decided = [d for d in row.decided if d["question_id"] != event.question_id] + [decided]
+
+
+async def suggestion_updated(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, voting_events.SuggestionUpdated)
+    key = (uuid.UUID(event.estate_id), uuid.UUID(event.suggestion_id))
+    when = _when(envelope)
+    row = await session.get(Suggestion, key, with_for_update=True)
+    if row is None:
+        row = Suggestion(
+            estate_id=key[0],
+            suggestion_id=key[1],
+            kind=event.kind,
+            state=event.state,
+            opened_at=when,
+        )
+        session.add(row)
+    row.state = event.state
+    row.due_at = event.due_at.ToDatetime(tzinfo=UTC) if event.HasField("due_at") else row.due_at
+    # Answered, rectified or confirmed is resolved; a commitment to rectify or a reopening is
+    # open again (and so is it resolved again later, at the later time).
+    if event.state in RESOLVED:
+        row.resolved_at = row.resolved_at or when
+    else:
+        row.resolved_at = None
+
+
+LEDGER: Mapping[type[Message], Handler] = {
+    ledger_events.BooksOpened: books_opened,
+    ledger_events.ChartAccount: account_added,
+    ledger_events.EntryPosted: entry_posted,
+    ledger_events.DisbursementChanged: disbursement_changed,
+    ledger_events.FeesMonth: fees_month,
+    ledger_events.ReconciliationChanged: reconciliation_changed,
+    ledger_events.PeriodClosed: period_closed,
+    ledger_events.HeadSigned: head_signed,
+    ledger_events.BudgetApproved: budget_approved,
+    ledger_events.TakingsFlagged: takings_flagged,
+}
+VOTING: Mapping[type[Message], Handler] = {
+    voting_events.BallotStateChanged: ballot_state_changed,
+    voting_events.BallotDecided: ballot_decided,
+    voting_events.SuggestionUpdated: suggestion_updated,
+}

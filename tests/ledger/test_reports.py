@@ -1,0 +1,238 @@
+"""The monthly disclosure report, built by the disclosure service from events only, checked
+against figures computed here from what was posted through the ledger's API: a normal month
+raises no flag; the pilot's parking case (2,400 yuan posted flat as one sum month after month
+while the gates took over 10,000) raises its flags, which the company explains and owners read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tests.identity.world import World, ok
+from tests.ledger.test_vouchers import png, upload
+from tests.poll import eventually
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def month_of(delta: int = 0) -> str:
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
+    index = today.year * 12 + today.month - 1 + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def report(c: httpx.Client, estate: str, period: str) -> dict[str, Any]:
+    return ok(c.get(f"/api/v1/estates/{estate}/reports/monthly/{period}"))
+
+
+def percent(value: Fraction) -> str:
+    hundredths = int(value * 10_000 + Fraction(1, 2))
+    return f"{hundredths // 100}.{hundredths % 100:02d}%"
+
+
+def test_a_months_report_equals_what_was_posted_and_a_normal_month_has_no_flag(
+    world: World, totp: Callable[[str], str]
+) -> None:
+    base, period = f"/api/v1/estates/{world.estate_a}", month_of()
+    today = datetime.now(UTC).astimezone(SHANGHAI).date().isoformat()
+    posted: dict[str, list[dict[str, Any]]] = {}
+    with world.client("company_manager") as manager:
+        ok(
+            manager.put(
+                f"{base}/fees/rates",
+                json={
+                    "rates": [
+                        {"unit_type": t, "fen_per_m2_month": r, "effective_from": "2020-01"}
+                        for t, r in (("residential", "250"), ("commercial", "400"))
+                    ]
+                },
+            )
+        )
+    with world.client("company_accountant") as acc:
+        units = {u["number"]: u["unit_id"] for u in ok(acc.get(f"{base}/units"))["units"]}
+        eventually(
+            lambda: ok(acc.get(f"{base}/fees/arrears"))["units_total"] == len(units),
+            what="the ledger learning the units",
+        )
+        fees = ok(acc.post(f"{base}/fees/assessments", json={"period": period}))["fees"]
+        assessed = {f["unit_id"]: f["amount_fen"] for f in fees}
+        # One unit pays in full, one half; the developer's shop nothing.
+        paid = {
+            units["1-101"]: assessed[units["1-101"]],
+            units["1-102"]: assessed[units["1-102"]] // 2,
+        }
+        for unit, fen in paid.items():
+            ok(acc.post(f"{base}/payments", json={"unit_id": unit, "amount_fen": fen}))
+        for source, days in (("parking", (3, 4, 5)), ("parking", (6, 7)), ("advertising", (1,))):
+            items = [
+                {
+                    "description": f"{period}-{d:02d} 收入",
+                    "amount_fen": 10_000 + d * 137,
+                    "occurred_on": f"{period}-{d:02d}",
+                }
+                for d in days
+            ]
+            entry = ok(
+                acc.post(
+                    f"{base}/ledger/entries",
+                    json={
+                        "source": source,
+                        "amount_fen": sum(i["amount_fen"] for i in items),
+                        "description": f"{source} {period}",
+                        "items": items,
+                    },
+                )
+            )
+            posted.setdefault(source, []).append(entry)
+        sha = ok(upload(acc, world.estate_a, png(period), "image/png", kind="invoice"))["sha256"]
+        asked = ok(
+            acc.post(
+                f"{base}/disbursements",
+                json={
+                    "amount_fen": 52_300,
+                    "payee": "成都锦城保洁服务有限公司",
+                    "purpose": f"{period} 保洁",
+                    "expense_code": "5002",
+                    "voucher_sha256": [sha],
+                },
+            )
+        )
+    with world.client("committee_member") as member:
+        ok(
+            member.post(
+                f"{base}/disbursements/{asked['disbursement_id']}/approvals",
+                json={"totp": totp("committee_member")},
+            )
+        )
+    with world.client("company_accountant") as acc:
+        paid_out = ok(
+            acc.post(
+                f"{base}/disbursements/{asked['disbursement_id']}/payment",
+                json={"bank_evidence": "BANK-REF-REPORT"},
+            )
+        )
+        rate = ok(acc.get(f"{base}/fees/payment-rate", params={"period": period}))
+
+    # Figures computed here, from what was posted.
+    income_by_source = {
+        "property_fee": sum(assessed.values()),
+        **{s: sum(e["lines"][0]["amount_fen"] for e in es) for s, es in posted.items()},
+    }
+    collected = sum(min(paid.get(u, 0), a) for u, a in assessed.items())
+    fully = sum(1 for u, a in assessed.items() if paid.get(u, 0) >= a)
+
+    with world.client("owner") as owner:
+        got = eventually(
+            lambda: (
+                (r := report(owner, world.estate_a, period))["disbursements"]
+                and r["disbursements"][0]["state"] == "posted"
+                and r["fees"]["collected_fen"] == collected
+                and r
+            ),
+            what="disclosure catching up with the month",
+        )
+    assert got["estate"]["estate_id"] == world.estate_a and got["period"] == period
+    assert {g["source"]: g["amount_fen"] for g in got["income"]} == income_by_source
+    parking = next(g for g in got["income"] if g["source"] == "parking")
+    assert [len(e["items"]) for e in parking["entries"]] == [3, 2]
+    assert not parking["lump_sum"]
+    (cleaning,) = got["expenses"]
+    assert (cleaning["account"], cleaning["name"], cleaning["amount_fen"]) == (
+        "5002",
+        "保洁费用",
+        52_300,
+    )
+    assert cleaning["entries"][0]["vouchers"] == [sha]
+    assert cleaning["entries"][0]["entry_id"] == paid_out["entry_id"]
+    fund = got["fund"]
+    assert fund["income_fen"] == sum(income_by_source.values())
+    assert fund["expense_fen"] == 52_300 + got["remuneration"]["accrued_fen"]
+    assert fund["closing_fen"] - fund["opening_fen"] == (
+        collected + sum(income_by_source[s] for s in posted) - 52_300
+    )
+    f = got["fees"]
+    assert (f["assessed_fen"], f["collected_fen"]) == (sum(assessed.values()), collected)
+    assert (f["units_assessed"], f["units_paid"]) == (len(assessed), fully)
+    assert f["payment_rate_amount"] == percent(Fraction(collected, sum(assessed.values())))
+    assert f["payment_rate_amount"] == rate["by_amount_percent"] + "%"
+    assert f["payment_rate_units"] == rate["by_units_percent"] + "%"
+    assert got["state"] == "open" and got["head"] is None
+    assert got["record_url"].endswith(f"/reports/monthly/{period}")
+    # A normal month: itemised income, vouchers, nothing unreconciled or overdue.
+    assert got["flags"] == [], got["flags"]
+    assert today.startswith(period)
+
+
+def test_the_pilots_parking_case_raises_its_flags_until_explained(world: World) -> None:
+    base = f"/api/v1/estates/{world.estate_b}"
+    months = [month_of(-3), month_of(-2), month_of(-1)]
+    flat: dict[str, str] = {}
+    with world.as_token(world.other_company_token) as manager:
+        for m in months:
+            # The company posts parking as one round sum, the same every month.
+            flat[m] = ok(
+                manager.post(
+                    f"{base}/ledger/entries",
+                    json={
+                        "source": "parking",
+                        "amount_fen": 240_000,
+                        "description": f"{m} 停车收入（包干）",
+                        "booked_on": f"{m}-28",
+                    },
+                )
+            )["entry_id"]
+        # The gates took over 10,000 yuan in the last of those months.
+        days = (datetime.fromisoformat(f"{month_of()}-01") - timedelta(days=1)).day
+        export = "日期,车次,金额\n" + "".join(
+            f"{months[-1]}-{d:02d},52,{350 + d:.2f}\n" for d in range(1, days + 1)
+        )
+        ok(
+            manager.post(
+                f"{base}/takings-imports",
+                params={"source": "parking", "profile": "gate-daily", "filename": "gate.csv"},
+                content=export.encode(),
+                headers={"content-type": "text/csv"},
+            )
+        )
+    last = months[-1]
+    with world.as_token(world.owner_b_token) as owner:
+        got = eventually(
+            lambda: (
+                (r := report(owner, world.estate_b, last))["flags"]
+                and {"takings_below_recorded", "flat_income"} <= {x["kind"] for x in r["flags"]}
+                and r
+            ),
+            what="the month's flags",
+        )
+    kinds = {x["kind"]: x for x in got["flags"]}
+    assert set(kinds) == {"lump_sum_income", "flat_income", "takings_below_recorded"}
+    assert kinds["lump_sum_income"]["entry_ids"] == [flat[last]]
+    assert "2,400.00" in kinds["flat_income"]["reason"]
+    assert all(x["state"] == "open" for x in got["flags"])
+    flag_id = kinds["flat_income"]["flag_id"]
+    with world.as_token(world.owner_b_token) as owner:
+        refused = owner.post(
+            f"{base}/flags/{flag_id}/explanation", json={"explanation": "没有问题"}
+        )
+        assert refused.status_code == 403
+    with world.as_token(world.other_company_token) as manager:
+        explained = ok(
+            manager.post(
+                f"{base}/flags/{flag_id}/explanation",
+                json={
+                    "explanation": "停车场按包干价交付，2,400 元为旧合同约定，下月起按道闸明细入账"
+                },
+            )
+        )
+    assert explained["state"] == "explained" and explained["explained_by"]
+    with world.as_token(world.owner_b_token) as owner:
+        listed = {x["flag_id"]: x for x in ok(owner.get(f"{base}/flags"))}
+        assert listed[flag_id]["explanation"].startswith("停车场按包干价交付")
+        # A month that varies has no flat-income flag; the first month alone is not "flat".
+        first = report(owner, world.estate_b, months[0])
+        assert "flat_income" not in {x["kind"] for x in first["flags"]}
