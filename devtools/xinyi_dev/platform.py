@@ -107,6 +107,9 @@ class Platform:
             "XINYI_GRPC_PORT": str(self.ports[service]),
             "XINYI_METRICS_PORT": str(self.ports[f"{service}-metrics"]),
             "XINYI_IDENTITY_ADDR": f"127.0.0.1:{self.ports['identity']}",
+            # A disclosure rebuild replays the other services' event logs.
+            "XINYI_LEDGER_ADDR": f"127.0.0.1:{self.ports['ledger']}",
+            "XINYI_VOTING_ADDR": f"127.0.0.1:{self.ports['voting']}",
             "XINYI_DATA_DIR": str(self.data_dir / service),
             "XINYI_DB_POOL_SIZE": "10",
             "OTEL_SERVICE_NAME": service,

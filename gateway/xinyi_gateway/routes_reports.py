@@ -21,7 +21,15 @@ Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYY
     "remuneration, fees and payment rate, budget against actual, payment requests, the bank, "
     "ballots, suggestions, the signed head and the flags (everyone in the estate)",
     response_model=None,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "text/csv": {},
+                "application/pdf": {},
+            }
+        }
+    },
 )
 async def monthly_report(
     estate_id: EstateId,
@@ -29,7 +37,10 @@ async def monthly_report(
     request: Request,
     who: Authed,
     svc: Svc,
-    format: Annotated[Literal["json"], Query()] = "json",
+    format: Annotated[
+        Literal["json", "csv", "pdf", "notice"],
+        Query(description="json, csv (UTF-8 with BOM), pdf, or notice (the printable A4 公示)"),
+    ] = "json",
 ) -> Response:
     record = str(request.url.replace(query=""))
     reply = await svc.disclosure.GetMonthlyReport(
@@ -39,7 +50,12 @@ async def monthly_report(
         metadata=who.metadata,
         timeout=60,
     )
-    return Response(content=reply.content, media_type=reply.media_type)
+    headers = (
+        {"Content-Disposition": f'attachment; filename="{reply.filename}"'}
+        if format != "json"
+        else {}
+    )
+    return Response(content=reply.content, media_type=reply.media_type, headers=headers)
 
 
 class FlagOut(BaseModel):
@@ -116,3 +132,22 @@ async def explain_flag(
             metadata=who.metadata,
         )
     )
+
+
+class RebuildOut(BaseModel):
+    replayed: dict[str, int] = Field(description="Events replayed per emitter")
+
+
+@router.post(
+    "/disclosure/rebuild",
+    response_model=RebuildOut,
+    summary="Drop the estate's report read models and rebuild them from the emitters' event logs "
+    "(the operator)",
+)
+async def rebuild(estate_id: EstateId, who: Authed, svc: Svc) -> RebuildOut:
+    reply = await svc.disclosure.RebuildEstate(
+        disclosure_pb2.RebuildEstateRequest(estate_id=estate_id),
+        metadata=who.metadata,
+        timeout=120,
+    )
+    return RebuildOut(replayed=dict(reply.replayed))

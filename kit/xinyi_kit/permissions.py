@@ -62,6 +62,7 @@ class Action(enum.StrEnum):
     ESTATE_CREATE = "estate.create"
     ESTATE_LIST_ALL = "estate.list_all"
     SIGNING_KEY_ROTATE = "signing_key.rotate"
+    EVENT_LOG_READ = "event_log.read"  # replaying services' events to rebuild read models
     # an estate
     ESTATE_READ = "estate.read"
     ESTATE_ASSIGN_COMPANY = "estate.assign_company"
@@ -141,6 +142,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ESTATE_CREATE: frozenset({Role.OPERATOR}),
     Action.ESTATE_LIST_ALL: frozenset({Role.OPERATOR}),
     Action.SIGNING_KEY_ROTATE: frozenset({Role.OPERATOR}),
+    Action.EVENT_LOG_READ: frozenset({Role.OPERATOR}),
     Action.ESTATE_READ: EVERYONE_IN_ESTATE | {Role.OPERATOR},
     Action.ESTATE_ASSIGN_COMPANY: frozenset({Role.OPERATOR}),
     Action.ESTATE_SET_APPROVING_BODY: frozenset({Role.OPERATOR, Role.COMMUNITY_SUPERVISOR}),

@@ -22,6 +22,7 @@ from xinyi_kit.auth import TokenVerifier
 from xinyi_kit.config import KitSettings
 from xinyi_kit.consumer import Consumer, Handler
 from xinyi_kit.db import Database, asyncpg_dsn
+from xinyi_kit.eventlog import EventLogApi
 from xinyi_kit.outbox import Outbox, Relay
 from xinyi_kit.telemetry import setup_logging, setup_tracing, start_metrics_server
 
@@ -57,6 +58,11 @@ class ServiceKit:
             common_pb2_grpc.add_AuditServiceServicer_to_server,
             AuditApi(self.db, name),
             common_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+        )
+        self.add_servicer(
+            common_pb2_grpc.add_EventLogServiceServicer_to_server,
+            EventLogApi(self.db),
+            common_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name,
         )
 
     def add_servicer(self, adder: Adder, servicer: Any, full_name: str) -> None:

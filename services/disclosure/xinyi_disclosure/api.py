@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -12,15 +13,22 @@ from google.protobuf import timestamp_pb2
 from sqlalchemy import select
 
 from xinyi.disclosure.v1 import disclosure_pb2, disclosure_pb2_grpc
-from xinyi_disclosure import flags, report, store
+from xinyi_disclosure import flags, render, report, store
 from xinyi_disclosure.readmodels import Flag
+from xinyi_disclosure.replay import Replayer
 from xinyi_kit import audit, clock
 from xinyi_kit.db import Database
 from xinyi_kit.errors import InvalidArgument, NotFound
 from xinyi_kit.permissions import Action, authorize_estate
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-FORMATS = ("json",)
+# Rendered files: media type, file name suffix, renderer.
+RENDERED = {
+    "csv": ("text/csv; charset=utf-8", "csv", render.to_csv),
+    "pdf": ("application/pdf", "pdf", render.to_pdf),
+    "notice": ("application/pdf", "notice.pdf", render.to_notice),
+}
+FORMATS = ("json", *RENDERED)
 
 
 def _stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -47,8 +55,9 @@ def _flag_pb(f: Flag) -> disclosure_pb2.Flag:
 
 
 class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, replayer: Replayer) -> None:
         self.db = db
+        self.replayer = replayer
 
     async def GetEstateOverview(
         self, request: disclosure_pb2.GetEstateOverviewRequest, context: grpc.aio.ServicerContext
@@ -87,10 +96,17 @@ class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
             document = await report.build(
                 session, estate_id, period, clock.now(), request.record_url[:500]
             )
+        if kind == "json":
+            return disclosure_pb2.MonthlyReport(
+                content=json.dumps(document, ensure_ascii=False).encode(),
+                media_type="application/json",
+                filename=f"report-{period}.json",
+            )
+        media_type, suffix, renderer = RENDERED[kind]
+        # Laying out a PDF takes CPU for a while: off the event loop.
+        content = await asyncio.to_thread(renderer, document)
         return disclosure_pb2.MonthlyReport(
-            content=json.dumps(document, ensure_ascii=False).encode(),
-            media_type="application/json",
-            filename=f"report-{period}.json",
+            content=content, media_type=media_type, filename=f"report-{period}.{suffix}"
         )
 
     async def ListFlags(
@@ -135,6 +151,15 @@ class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
                 session, estate_id, "flag.explain", row.flag_id, {"text": words[:200]}
             )
             return _flag_pb(row)
+
+    async def RebuildEstate(
+        self, request: disclosure_pb2.RebuildEstateRequest, context: grpc.aio.ServicerContext
+    ) -> disclosure_pb2.RebuildEstateResponse:
+        _, estate_id = authorize_estate(Action.EVENT_LOG_READ, request.estate_id)
+        replayed = await self.replayer.rebuild(estate_id)
+        async with self.db.estate_tx(estate_id) as session:
+            await audit.record(session, estate_id, "disclosure.rebuild", "", dict(replayed.items()))
+        return disclosure_pb2.RebuildEstateResponse(replayed=replayed)
 
 
 def _period(value: str) -> str:

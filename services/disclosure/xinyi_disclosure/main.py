@@ -5,24 +5,35 @@ from __future__ import annotations
 from xinyi.disclosure.v1 import disclosure_pb2, disclosure_pb2_grpc
 from xinyi_disclosure import events
 from xinyi_disclosure.api import DisclosureApi
+from xinyi_disclosure.replay import Replayer
 from xinyi_kit.config import KitSettings, load
 from xinyi_kit.service import ServiceKit
 
 
 class Settings(KitSettings):
-    pass
+    # The emitters whose event logs a rebuild replays (identity's address is the kit's).
+    ledger_addr: str = "127.0.0.1:50052"
+    voting_addr: str = "127.0.0.1:50053"
 
 
 def main() -> None:
-    kit = ServiceKit("disclosure", load(Settings))
+    settings = load(Settings)
+    kit = ServiceKit("disclosure", settings)
+    consumers = {
+        "identity": kit.consume("identity", events.IDENTITY),
+        "ledger": kit.consume("ledger", events.LEDGER),
+        "voting": kit.consume("voting", events.VOTING),
+    }
+    logs = {
+        "identity": settings.identity_addr,
+        "ledger": settings.ledger_addr,
+        "voting": settings.voting_addr,
+    }
     kit.add_servicer(
         disclosure_pb2_grpc.add_DisclosureServiceServicer_to_server,
-        DisclosureApi(kit.db),
+        DisclosureApi(kit.db, Replayer(kit.db, consumers, logs)),
         disclosure_pb2.DESCRIPTOR.services_by_name["DisclosureService"].full_name,
     )
-    kit.consume("identity", events.IDENTITY)
-    kit.consume("ledger", events.LEDGER)
-    kit.consume("voting", events.VOTING)
     kit.run()
 
 

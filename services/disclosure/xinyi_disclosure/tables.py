@@ -1,0 +1,15 @@
+"""Disclosure's tables that are derived from events alone, so a rebuild may drop them."""
+
+DERIVED = (
+    "estate_overview",
+    "chart",
+    "entries",
+    "disbursements",
+    "fee_months",
+    "reconciliation",
+    "periods",
+    "budgets",
+    "takings_flags",
+    "ballots",
+    "suggestions",
+)
