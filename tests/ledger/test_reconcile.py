@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.identity.world import World, ok
+from tests.poll import eventually
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "statements"
 NUMBER = "51050142620800009999"
@@ -169,3 +170,42 @@ def test_statements_must_be_of_the_registered_account_and_splits_are_matched(
         )
         fund = ok(owner.get(f"{base}/fund"))
         assert (fund["reconciled_through"], fund["open_statement_lines"]) == ("2026-05-26", 0)
+
+
+def test_of_two_payments_alike_the_line_naming_the_flat_is_its_payment(world: World) -> None:
+    base = f"/api/v1/estates/{world.estate_a}"
+    with world.client("company_accountant") as acc:
+        units = {u["number"]: u["unit_id"] for u in ok(acc.get(f"{base}/units"))["units"]}
+        eventually(
+            lambda: ok(acc.get(f"{base}/fees/arrears"))["units_total"] == len(units),
+            what="the ledger learning the units",
+        )
+        paid = {
+            number: ok(
+                acc.post(
+                    f"{base}/payments",
+                    json={
+                        "unit_id": units[number],
+                        "amount_fen": 33_300,
+                        "received_on": "2026-06-09",
+                    },
+                )
+            )["entry_id"]
+            for number in ("1-101", "1-102")
+        }
+        ok(
+            upload(
+                acc,
+                base,
+                statement(
+                    ("2026-06-09", "333.00", "物业费 1栋1-102 六月"),
+                    ("2026-06-09", "333.00", "物业费 1栋1-101"),
+                ),
+            )
+        )
+        lines = by_amount(acc, base)[33_300]
+    tied = {x["narrative"]: x["entry_ids"] for x in lines}
+    assert tied == {
+        "物业费 1栋1-102 六月": [paid["1-102"]],
+        "物业费 1栋1-101": [paid["1-101"]],
+    }

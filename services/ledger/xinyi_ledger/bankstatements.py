@@ -41,6 +41,7 @@ from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
 from xinyi_ledger import domain, splits, store
+from xinyi_ledger.fees import Unit
 from xinyi_ledger.money import format_yuan
 from xinyi_ledger.statements import MAX_BYTES, StatementError, parse_statement, split_new
 
@@ -154,6 +155,29 @@ async def _movements(
     return [splits.Movement(e, int(amount), day) for e, amount, day in rows.all() if amount]
 
 
+async def _naming(
+    session: AsyncSession, estate_id: uuid.UUID, line: StatementLineRow, entries: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The entries (fee payments) whose unit the line's narrative or reference names, as
+    building and number ("2栋1-201")."""
+    text_of_line = " ".join((line.narrative, line.reference)).replace(" ", "")
+    rows = await session.execute(
+        select(store.EntryLine.entry_id, Unit.building, Unit.number)
+        .join(
+            Unit,
+            (Unit.estate_id == store.EntryLine.estate_id)
+            & (Unit.unit_id == store.EntryLine.unit_id),
+        )
+        .where(store.EntryLine.estate_id == estate_id, store.EntryLine.entry_id.in_(entries))
+    )
+    named = {
+        entry_id
+        for entry_id, building, number in rows.all()
+        if number and f"{building}{number}".replace(" ", "") in text_of_line
+    }
+    return [e for e in entries if e in named]
+
+
 async def _tie(
     session: AsyncSession,
     outbox: Outbox,
@@ -221,18 +245,22 @@ async def _match_once(
     lines: Sequence[StatementLineRow],
 ) -> int:
     """Ties each open line to the one entry that is it (the only one of its amount around its
-    day, or the only one of them on its day); proposes what may be (several that fit, or the one
-    set that adds up to it); flags the rest. Returns how many were tied."""
+    day, or of those the only one whose unit it names, or the only one on its day); proposes
+    what may be (several that fit, or the one set that adds up to it); flags the rest. Returns
+    how many were tied."""
     tied = 0
     for line in lines:
         if line.state != "open" or line.hand_only:
             continue
         moves = await _movements(session, estate_id, line.account, line.booked_on, line.booked_on)
         fits = [m for m in moves if m.amount_fen == line.amount_fen]
-        # Of several that fit, the one booked the day the bank booked the line, if only one was:
-        # owners paying the same fee in the same week are told apart by their day.
-        same_day = [m for m in fits if m.booked_on in (line.booked_on, line.value_on)]
-        found = [m.entry_id for m in (same_day if len(same_day) == 1 else fits)]
+        found = [m.entry_id for m in fits]
+        if len(fits) > 1:
+            # Of several that fit: the only one whose unit the bank's text names (owners write
+            # their flat in the transfer's remark), else the only one booked on the line's day.
+            named = await _naming(session, estate_id, line, [m.entry_id for m in fits])
+            same_day = [m.entry_id for m in fits if m.booked_on in (line.booked_on, line.value_on)]
+            found = named if len(named) == 1 else same_day if len(same_day) == 1 else found
         if len(found) == 1:
             await _tie(session, outbox, estate_id, [line], found, None)
             tied += 1
