@@ -4,7 +4,7 @@ import * as deviceKeys from "/devicekeys.js";
 import { DEFAULT_LANGUAGE, LANGUAGES, translate } from "/i18n.js";
 
 const LANGUAGE_KEY = "xinyi.lang";
-const AREAS = ["home", "fund", "voting", "reports", "inbox", "voice", "operator"];
+const AREAS = ["home", "fund", "voting", "reports", "inbox", "voice", "onboarding", "operator"];
 const SIX_DIGITS = /^[0-9]{6}$/;
 
 // Tokens live only in this module's scope: not in storage, not on window, so a script injected
@@ -16,7 +16,7 @@ let feedback = null;
 // Views that render text of their own (the operator's) re-render on a language switch.
 const languageListeners = [];
 let operatorViews = null;
-const areaViews = { fund: null, voting: null, voice: null };
+const areaViews = { fund: null, voting: null, voice: null, onboarding: null };
 
 const $ = (id) => document.getElementById(id);
 const t = (key, params) => translate(language, key, params);
@@ -115,7 +115,8 @@ function renderArea() {
   $("view-fund").hidden = area !== "fund";
   $("view-voting").hidden = area !== "voting";
   $("view-voice").hidden = area !== "voice";
-  $("view-area").hidden = ["home", "operator", "fund", "voting", "voice"].includes(area);
+  $("view-onboarding").hidden = area !== "onboarding";
+  $("view-area").hidden = ["home", "operator", "fund", "voting", "voice", "onboarding"].includes(area);
   if (area === "operator") {
     showOperatorViews();
   } else if (area in AREA_MODULES) {
@@ -131,6 +132,7 @@ function headingOf(area) {
   if (area === "fund") return $("fund-heading");
   if (area === "voting") return $("voting-heading");
   if (area === "voice") return $("voice-heading");
+  if (area === "onboarding") return $("onboarding-heading");
   return area === "operator" ? $("operator-heading") : $("area-heading");
 }
 
@@ -329,6 +331,7 @@ function renderSession() {
   $("login-panel").hidden = signedIn;
   for (const id of ["session-panel", "totp-panel", "keys-panel"]) $(id).hidden = !signedIn;
   $("nav-operator").hidden = !isOperator();
+  $("nav-onboarding").hidden = !signedIn;
   const roles = $("session-roles");
   roles.replaceChildren();
   if (!signedIn) {
@@ -743,9 +746,12 @@ function showOperatorViews() {
 }
 
 // --- the areas' views, each a module loaded the first time its area opens --------------------
-// fund: ledger.js; voting: voting.js (the owners' assembly); voice: voice.js (owners' voice).
+// fund: ledger.js; voting: voting.js (the owners' assembly); voice: voice.js (owners' voice);
+// onboarding: onboarding.js (an estate's way into the trust model, and its trust contract).
 
-const AREA_MODULES = { fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js" };
+const AREA_MODULES = {
+  fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js", onboarding: "/onboarding.js",
+};
 
 function showAreaViews(area) {
   if (areaViews[area]) {
