@@ -9,9 +9,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from xinyi_dev import democity, demofund, demovoting
+from xinyi_dev import democity, demofund, demojourney, demovoting
 from xinyi_dev.platform import Platform
 from xinyi_kit.clock import move_clock
 
@@ -20,6 +21,8 @@ DEMO_MARKER = "demo-city.done"
 # (an assembly needs 15 days' notice) and catches up with the real one; then the file is gone.
 DEMO_CLOCK = "demo-clock"
 DEMO_VOICE_MARKER = "demo-voice.done"
+# Before it, on the same clock: one new estate at each stage of joining the trust model.
+DEMO_JOURNEY_MARKER = "demo-journey.done"
 # Where the demo people's "phones" keep their authenticator secrets and signing keys.
 DEMO_DEVICES = "demo-devices"
 
@@ -35,11 +38,12 @@ def main() -> None:
     data_dir = Path(os.environ.get("XINYI_DATA_DIR", ".run")).resolve()
     clock_file = data_dir / DEMO_CLOCK
     voice_marker = data_dir / DEMO_VOICE_MARKER
+    journey_marker = data_dir / DEMO_JOURNEY_MARKER
     data_dir.mkdir(parents=True, exist_ok=True)
-    if voice_marker.exists():
+    if voice_marker.exists() or (data_dir / DEMO_MARKER).exists():
         clock_file.unlink(missing_ok=True)
     else:
-        move_clock(clock_file, -demovoting.START_DAYS * demovoting.DAY)
+        move_clock(clock_file, -_clock_start_days(journey_marker) * demovoting.DAY)
     platform = Platform(
         data_dir=data_dir,
         http_port=_port(),
@@ -78,6 +82,15 @@ def main() -> None:
     devices = platform.data_dir / DEMO_DEVICES
     if not marker.exists():
         estates = democity.seed(platform.gateway_url, password)
+        if not voice_marker.exists() and not journey_marker.exists():
+            _demo_journey(
+                platform.gateway_url,
+                password,
+                estates[0],
+                devices,
+                journey_marker,
+                lambda seconds: move_clock(clock_file, seconds),
+            )
         if not voice_marker.exists():
             print("xinyi: demo city: two months of the first estate's assemblies ...", flush=True)
             try:
@@ -105,12 +118,60 @@ def main() -> None:
         f"  operator         password in {password_file}\n"
         f"demo accounts (password {democity.DEMO_PASSWORD}):\n{accounts}\n"
         f"  {' and '.join(demofund.APPROVERS)} also give an authenticator code: "
-        f"the secrets (otpauth URIs) are in {devices}/\n",
+        f"the secrets (otpauth URIs) are in {devices}/\n"
+        f"{_journey_note(journey_marker)}",
         flush=True,
     )
     while not wake.wait(1):
         pass
     shutdown()
+
+
+def _clock_start_days(journey_marker: Path) -> float:
+    """How many days back the demo clock starts: the onboarding journey's days, then the owners'
+    voice's (once the journey is made, only the voice's)."""
+    journey = 0 if journey_marker.exists() else demojourney.DAYS
+    return demovoting.START_DAYS + journey
+
+
+def _demo_journey(
+    gateway_url: str,
+    password: str,
+    first_estate: str,
+    devices: Path,
+    marker: Path,
+    move: Callable[[float], None],
+) -> None:
+    """The estates at each onboarding stage. Whatever happens, the clock is left where the
+    owners' voice starts; a failure is printed and the platform serves on (a later start does
+    not redo it: the journey is made once)."""
+    print("xinyi: demo city: an estate at each stage of joining the trust model ...", flush=True)
+    try:
+        demojourney.seed_journey(
+            gateway_url,
+            password,
+            first_estate,
+            move,
+            devices=devices,
+            ends_days_ago=demovoting.START_DAYS,
+            log=lambda line: print(f"xinyi: demo city: {line}", flush=True),
+        )
+        marker.write_text("\n".join(f"{e.name}\t{e.stage}" for e in demojourney.ESTATES) + "\n")
+    except Exception as exc:
+        print(f"xinyi: demo city: the onboarding journey stopped ({exc})", file=sys.stderr)
+
+
+def _journey_note(marker: Path) -> str:
+    """The journey's people, once it is made."""
+    if not marker.exists():
+        return ""
+    estates = demojourney.ESTATES
+    return (
+        f"  {estates[0].name} … {estates[-1].name}: an estate at each onboarding stage, seen "
+        f"by {demojourney.COMMUNITY};\n"
+        f"    in estate <n> the self-governance group's leader is demo-j<n>a (from 2 on), "
+        f"owners demo-j<n>b … demo-j<n>e\n"
+    )
 
 
 def _demo_year(
