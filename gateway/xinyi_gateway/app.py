@@ -115,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_fees.router)
     app.include_router(routes_groups.router)
     app.include_router(routes_reports.router)
+    app.include_router(routes_reports.kpis)
     app.include_router(routes_statements.router)
     app.include_router(routes_takings.router)
     app.include_router(routes_voice.router)

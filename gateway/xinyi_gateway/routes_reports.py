@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from xinyi.disclosure.v1 import disclosure_pb2
-from xinyi_gateway.deps import Authed, EstateId, Svc, iso
+from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, Svc, iso
 
 router = APIRouter(prefix="/api/v1/estates/{estate_id}", tags=["disclosure"])
 
@@ -151,3 +151,127 @@ async def rebuild(estate_id: EstateId, who: Authed, svc: Svc) -> RebuildOut:
         timeout=120,
     )
     return RebuildOut(replayed=dict(reply.replayed))
+
+
+kpis = APIRouter(prefix="/api/v1", tags=["disclosure"])
+Through = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+Months = Annotated[int, Query(ge=1, le=36)]
+KPI_SUMMARY = (
+    "month by month (payment rate by amount and by units, disputes opened and resolved, the "
+    "median days to resolve) beside the baseline recorded when the estates joined"
+)
+
+
+async def _kpis(
+    svc: Svc,
+    who: Authed,
+    *,
+    estate_id: str = "",
+    community_id: str = "",
+    through: str | None,
+    months: int,
+) -> Response:
+    reply = await svc.disclosure.GetKpis(
+        disclosure_pb2.GetKpisRequest(
+            estate_id=estate_id, community_id=community_id, through=through or "", months=months
+        ),
+        metadata=who.metadata,
+    )
+    return Response(content=reply.content, media_type="application/json")
+
+
+@router.get("/kpis", response_model=None, summary=f"The estate's KPIs {KPI_SUMMARY}")
+async def estate_kpis(
+    estate_id: EstateId, who: Authed, svc: Svc, through: Through = None, months: Months = 12
+) -> Response:
+    return await _kpis(svc, who, estate_id=estate_id, through=through, months=months)
+
+
+@kpis.get(
+    "/communities/{community_id}/kpis",
+    response_model=None,
+    summary=f"A community's KPIs, its estates together, {KPI_SUMMARY} (its supervisors)",
+)
+async def community_kpis(
+    community_id: Annotated[str, Path(pattern=UUID_PATTERN)],
+    who: Authed,
+    svc: Svc,
+    through: Through = None,
+    months: Months = 12,
+) -> Response:
+    return await _kpis(svc, who, community_id=community_id, through=through, months=months)
+
+
+@kpis.get("/kpis", response_model=None, summary=f"The city's KPIs {KPI_SUMMARY} (the operator)")
+async def city_kpis(
+    who: Authed, svc: Svc, through: Through = None, months: Months = 12
+) -> Response:
+    return await _kpis(svc, who, through=through, months=months)
+
+
+Topic = Literal[
+    "services",
+    "responsible_staff",
+    "quality_standards",
+    "fee_items",
+    "performance",
+    "maintenance_fund_use",
+    "common_parts_income",
+]
+
+
+class DisclosureIn(BaseModel):
+    content: str = Field(min_length=1, max_length=20_000, description="In words owners read")
+
+
+class DisclosureOut(BaseModel):
+    topic: Topic
+    version: int
+    content: str
+    saved_by: str
+    saved_at: str | None
+
+
+def _disclosure(d: disclosure_pb2.EstateDisclosure) -> DisclosureOut:
+    return DisclosureOut(
+        topic=d.topic,
+        version=d.version,
+        content=d.content,
+        saved_by=d.saved_by,
+        saved_at=iso(d.saved_at),
+    )
+
+
+@router.put(
+    "/disclosures/{topic}",
+    response_model=DisclosureOut,
+    summary="Disclose a topic Civil Code art. 943 names (the company's manager): each save is a "
+    "new version, the earlier ones stay",
+)
+async def save_disclosure(
+    estate_id: EstateId, topic: Topic, body: DisclosureIn, who: Authed, svc: Svc
+) -> DisclosureOut:
+    return _disclosure(
+        await svc.disclosure.SaveDisclosure(
+            disclosure_pb2.SaveDisclosureRequest(
+                estate_id=estate_id, topic=topic, content=body.content
+            ),
+            metadata=who.metadata,
+        )
+    )
+
+
+@router.get(
+    "/disclosures",
+    response_model=list[DisclosureOut],
+    summary="The company's art. 943 disclosures: the latest of each topic, or one topic's "
+    "history (everyone in the estate)",
+)
+async def list_disclosures(
+    estate_id: EstateId, who: Authed, svc: Svc, topic: Annotated[Topic | None, Query()] = None
+) -> list[DisclosureOut]:
+    reply = await svc.disclosure.ListDisclosures(
+        disclosure_pb2.ListDisclosuresRequest(estate_id=estate_id, topic=topic or ""),
+        metadata=who.metadata,
+    )
+    return [_disclosure(d) for d in reply.disclosures]

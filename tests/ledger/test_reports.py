@@ -259,3 +259,85 @@ def test_the_pilots_parking_case_raises_its_flags_until_explained(world: World) 
         # A month that varies has no flat-income flag; the first month alone is not "flat".
         first = report(owner, world.estate_b, months[0])
         assert "flat_income" not in {x["kind"] for x in first["flags"]}
+
+
+def test_kpis_are_computed_from_the_months_against_the_baseline_recorded_on_joining(
+    world: World,
+) -> None:
+    period = month_of()
+    base = f"/api/v1/estates/{world.estate_a}"
+    with world.client("community_supervisor") as community:
+        ok(
+            community.post(
+                f"{base}/onboarding",
+                json={
+                    "working_group": [{"name": "张书记", "affiliation": "社区党委"}],
+                    "situation": {"arrangement": "lump_sum"},
+                    "baseline": {
+                        "payment_rate_permille": 420,
+                        "open_disputes": 6,
+                        "satisfaction_permille": 310,
+                    },
+                },
+            )
+        )
+    with world.client("owner") as owner:
+        fees = report(owner, world.estate_a, period)["fees"]
+        mine = eventually(
+            lambda: (
+                (k := ok(owner.get(f"{base}/kpis", params={"months": 2})))["baseline"][
+                    "payment_rate"
+                ]
+                and k
+            ),
+            what="the baseline reaching disclosure",
+        )
+        assert owner.get("/api/v1/kpis").status_code == 403
+        assert owner.get(f"/api/v1/communities/{world.community_a}/kpis").status_code == 403
+    assert mine["scope"] == {"estate_id": world.estate_a}
+    assert mine["baseline"] == {
+        "estates_with_baseline": 1,
+        "payment_rate": "42.00",
+        "open_disputes": 6,
+        "satisfaction": "31.00",
+    }
+    assert [p["month"] for p in mine["months"]] == [month_of(-1), period]
+    now = mine["months"][-1]
+    assert (now["assessed_fen"], now["collected_fen"]) == (
+        fees["assessed_fen"],
+        fees["collected_fen"],
+    )
+    assert now["payment_rate_amount"] + "%" == fees["payment_rate_amount"]
+    assert now["payment_rate_units"] + "%" == fees["payment_rate_units"]
+    # The community's figures are its estates' together; the city's, every estate's.
+    with world.client("community_supervisor") as community:
+        theirs = ok(
+            community.get(f"/api/v1/communities/{world.community_a}/kpis", params={"months": 2})
+        )
+    assert theirs["estates"] == 1 and theirs["months"] == mine["months"]
+    with world.client("operator") as op:
+        city = ok(op.get("/api/v1/kpis", params={"months": 2}))
+    assert city["estates"] >= 2
+    assert city["months"][-1]["assessed_fen"] >= now["assessed_fen"]
+
+
+def test_the_companys_article_943_disclosures_keep_every_version(world: World) -> None:
+    base = f"/api/v1/estates/{world.estate_a}/disclosures"
+    with world.client("company_accountant") as acc:
+        # The manager discloses for the company; the accountant does not.
+        assert acc.put(f"{base}/fee_items", json={"content": "x"}).status_code == 403
+    with world.client("company_manager") as manager:
+        first = ok(manager.put(f"{base}/fee_items", json={"content": "住宅 2.50 元/m²·月"}))
+        second = ok(
+            manager.put(f"{base}/fee_items", json={"content": "住宅 2.50 元/m²·月；商铺 4.00 元"})
+        )
+        ok(manager.put(f"{base}/services", json={"content": "保洁、绿化、秩序维护、设施维护"}))
+        assert manager.put(f"{base}/secrets", json={"content": "x"}).status_code == 422
+    assert (first["version"], second["version"]) == (1, 2)
+    with world.client("owner") as owner:
+        latest = ok(owner.get(base))
+        history = ok(owner.get(base, params={"topic": "fee_items"}))
+        assert owner.put(f"{base}/services", json={"content": "x"}).status_code == 403
+    # Art. 943's order; the latest version of each; every version of one, newest first.
+    assert [(d["topic"], d["version"]) for d in latest] == [("services", 1), ("fee_items", 2)]
+    assert [d["content"] for d in history] == [second["content"], first["content"]]

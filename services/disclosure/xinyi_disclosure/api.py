@@ -13,13 +13,14 @@ from google.protobuf import timestamp_pb2
 from sqlalchemy import select
 
 from xinyi.disclosure.v1 import disclosure_pb2, disclosure_pb2_grpc
-from xinyi_disclosure import flags, render, report, store
-from xinyi_disclosure.readmodels import Flag
+from xinyi_disclosure import flags, kpis, render, report, store
+from xinyi_disclosure.article943 import Article943
+from xinyi_disclosure.readmodels import SHANGHAI, Flag
 from xinyi_disclosure.replay import Replayer
-from xinyi_kit import audit, clock
+from xinyi_kit import audit, auth, clock
 from xinyi_kit.db import Database
-from xinyi_kit.errors import InvalidArgument, NotFound
-from xinyi_kit.permissions import Action, authorize_estate
+from xinyi_kit.errors import InvalidArgument, NotFound, PermissionDenied
+from xinyi_kit.permissions import Action, Role, allowed, authorize_estate
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # Rendered files: media type, file name suffix, renderer.
@@ -54,7 +55,7 @@ def _flag_pb(f: Flag) -> disclosure_pb2.Flag:
     )
 
 
-class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
+class DisclosureApi(Article943, disclosure_pb2_grpc.DisclosureServiceServicer):
     def __init__(self, db: Database, replayer: Replayer) -> None:
         self.db = db
         self.replayer = replayer
@@ -160,6 +161,58 @@ class DisclosureApi(disclosure_pb2_grpc.DisclosureServiceServicer):
         async with self.db.estate_tx(estate_id) as session:
             await audit.record(session, estate_id, "disclosure.rebuild", "", dict(replayed.items()))
         return disclosure_pb2.RebuildEstateResponse(replayed=replayed)
+
+    async def GetKpis(
+        self, request: disclosure_pb2.GetKpisRequest, context: grpc.aio.ServicerContext
+    ) -> disclosure_pb2.Kpis:
+        through = _period(request.through) if request.through else _current_month()
+        count = request.months or 12
+        if not 1 <= count <= 36:
+            raise InvalidArgument("months is 1 to 36")
+        months = kpis.months_back(through, count)
+        if request.estate_id:
+            _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
+            scope, estates = {"estate_id": str(estate_id)}, [estate_id]
+        else:
+            principal = auth.require()
+            operator = allowed(principal, Action.ESTATE_LIST_ALL)
+            if request.community_id:
+                community = _uuid(request.community_id, "community_id")
+                mine = any(
+                    g.role == Role.COMMUNITY_SUPERVISOR.value and g.community_id == str(community)
+                    for g in principal.grants
+                )
+                if not (operator or mine):
+                    raise PermissionDenied(
+                        "a community's KPIs are for its supervisors and the operator"
+                    )
+                scope = {"community_id": str(community)}
+            elif not operator:
+                raise PermissionDenied("the city's KPIs are the operator's")
+            else:
+                scope, community = {"city": "all"}, None
+            async with self.db.system_tx() as session:
+                query = select(store.EstateOverview.estate_id)
+                if community is not None:
+                    query = query.where(store.EstateOverview.community_id == community)
+                estates = list((await session.execute(query)).scalars())
+        async with self.db.system_tx() as session:
+            document = await kpis.series(session, estates, months)
+        return disclosure_pb2.Kpis(
+            content=json.dumps({"scope": scope, **document}, ensure_ascii=False).encode()
+        )
+
+
+def _current_month() -> str:
+    local = clock.now().astimezone(SHANGHAI)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{what} must be a UUID") from None
 
 
 def _period(value: str) -> str:

@@ -21,7 +21,11 @@ async def estate_created(
 ) -> None:
     assert isinstance(event, identity_events.EstateCreated)
     await store.record_estate(
-        session, uuid.UUID(event.estate_id), event.name, envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        session,
+        uuid.UUID(event.estate_id),
+        event.name,
+        envelope.occurred_at.ToDatetime(tzinfo=UTC),
+        uuid.UUID(event.community_id) if event.community_id else None,
     )
 
 
@@ -33,7 +37,10 @@ async def books_opened(
     await readmodels.books_opened(session, envelope, event)
 
 
-IDENTITY: Mapping[type[Message], Handler] = {identity_events.EstateCreated: estate_created}
+IDENTITY: Mapping[type[Message], Handler] = {
+    identity_events.EstateCreated: estate_created,
+    **readmodels.IDENTITY,
+}
 LEDGER: Mapping[type[Message], Handler] = {
     **readmodels.LEDGER,
     ledger_events.BooksOpened: books_opened,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xinyi.common.v1 import common_pb2
+from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_disclosure.store import Base
@@ -140,6 +141,18 @@ class Suggestion(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Baseline(Base):
+    """What an estate's onboarding case recorded when it joined: KPIs are read against it."""
+
+    __tablename__ = "baselines"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    arrangement: Mapped[str] = mapped_column(String(20))
+    payment_rate_permille: Mapped[int] = mapped_column(Integer)
+    open_disputes: Mapped[int] = mapped_column(Integer)
+    satisfaction_permille: Mapped[int] = mapped_column(Integer)
 
 
 class Flag(Base):
@@ -472,6 +485,28 @@ async def suggestion_updated(
         row.resolved_at = None
 
 
+async def case_recorded(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, identity_events.OnboardingCaseRecorded)
+    await _upsert(
+        session,
+        Baseline,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "case_id": uuid.UUID(event.case_id),
+            "arrangement": event.arrangement,
+            "payment_rate_permille": event.payment_rate_permille,
+            "open_disputes": event.open_disputes,
+            "satisfaction_permille": event.satisfaction_permille,
+        },
+        ["estate_id"],
+    )
+
+
+IDENTITY: Mapping[type[Message], Handler] = {
+    identity_events.OnboardingCaseRecorded: case_recorded,
+}
 LEDGER: Mapping[type[Message], Handler] = {
     ledger_events.BooksOpened: books_opened,
     ledger_events.ChartAccount: account_added,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from fpdf import FPDF
 from fpdf.enums import Align, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 from pylopdf_fonts_zh_cn import sans_path
+
+# fontTools tells of every table it prunes while subsetting: not the service's log's business.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 Report = Mapping[str, Any]
 

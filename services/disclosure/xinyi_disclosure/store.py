@@ -22,10 +22,15 @@ class EstateOverview(Base):
     books_open: Mapped[bool] = mapped_column(Boolean, default=False)
     account_count: Mapped[int] = mapped_column(Integer, default=0)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    community_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
 
 
 async def record_estate(
-    session: AsyncSession, estate_id: uuid.UUID, name: str, registered_at: datetime
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    name: str,
+    registered_at: datetime,
+    community_id: uuid.UUID | None = None,
 ) -> None:
     await session.execute(
         insert(EstateOverview)
@@ -35,10 +40,11 @@ async def record_estate(
             registered_at=registered_at,
             books_open=False,
             account_count=0,
+            community_id=community_id,
         )
         .on_conflict_do_update(
             index_elements=[EstateOverview.estate_id],
-            set_={"name": name, "registered_at": registered_at},
+            set_={"name": name, "registered_at": registered_at, "community_id": community_id},
         )
     )
 

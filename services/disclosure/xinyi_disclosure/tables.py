@@ -12,4 +12,5 @@ DERIVED = (
     "takings_flags",
     "ballots",
     "suggestions",
+    "baselines",
 )

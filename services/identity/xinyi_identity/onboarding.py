@@ -343,6 +343,23 @@ def _b64url(text: str) -> bytes:
         raise InvalidArgument("signature is base64url") from None
 
 
+async def _recorded(session: AsyncSession, outbox: Outbox, case: CaseRow) -> None:
+    """Tells readers (disclosure's KPIs) the case's baseline."""
+    await outbox.emit(
+        session,
+        case.estate_id,
+        "onboarding_case_recorded",
+        events_pb2.OnboardingCaseRecorded(
+            estate_id=str(case.estate_id),
+            case_id=str(case.case_id),
+            arrangement=case.situation["arrangement"],
+            payment_rate_permille=case.baseline["payment_rate_permille"],
+            open_disputes=case.baseline["open_disputes"],
+            satisfaction_permille=case.baseline["satisfaction_permille"],
+        ),
+    )
+
+
 class OnboardingApi(onboarding_pb2_grpc.OnboardingServiceServicer):
     def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
@@ -495,6 +512,7 @@ class OnboardingApi(onboarding_pb2_grpc.OnboardingServiceServicer):
             )
             session.add(case)
             await session.flush()
+            await _recorded(session, self.outbox, case)
             await audit.record(session, estate_id, "onboarding.open", str(case.case_id))
             return await self._case_pb(session, estate_id)
 
@@ -528,6 +546,7 @@ class OnboardingApi(onboarding_pb2_grpc.OnboardingServiceServicer):
             if request.HasField("baseline"):
                 case.baseline = check_baseline(request.baseline)
             await session.flush()
+            await _recorded(session, self.outbox, case)
             await audit.record(session, estate_id, "onboarding.update", str(case.case_id))
             return await self._case_pb(session, estate_id)
 
