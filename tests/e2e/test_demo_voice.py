@@ -4,10 +4,8 @@ checked through the API as the estate's people would see it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,46 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import _fresh_database
+from tests.e2e.conftest import Demo
 from xinyi_dev import democity, demovoting
 from xinyi_dev.platform import Platform
-from xinyi_kit.clock import move_clock
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, str]]:
-    from xinyi_dev.embedded import free_port
-
-    data_dir = tmp_path_factory.mktemp("demo-platform")
-    clock_file = data_dir / "demo-clock"
-    move_clock(clock_file, -demovoting.START_DAYS * demovoting.DAY)
-    database_url = os.environ.get("DATABASE_URL") or None
-    plat = Platform(
-        data_dir=data_dir,
-        http_port=free_port(),
-        database_url=_fresh_database(database_url) if database_url else None,
-        nats_url=os.environ.get("NATS_URL") or None,
-        bootstrap_password="demo-operator-password",
-        extra_env={"XINYI_ENV": "demo", "XINYI_TEST_CLOCK_FILE": str(clock_file)},
-        log_sink=open(data_dir / "platform.log", "w"),  # noqa: SIM115
-    )
-    try:
-        plat.start()
-        estates = democity.seed(plat.gateway_url, plat.operator_password, seed=3)
-        made = demovoting.seed_voice(
-            plat.gateway_url,
-            plat.operator_password,
-            estates[0],
-            lambda seconds: move_clock(clock_file, seconds),
-            seed=3,
-        )
-        assert made is True
-        clock_file.unlink()
-        yield plat, estates[0]
-    finally:
-        plat.stop()
+def demo(demo_city: Demo) -> tuple[Platform, str]:
+    """The shared demo city (tests/e2e/conftest.py): its first estate's voice is made as
+    `make run` makes it, after the onboarding journey on the same clock."""
+    return demo_city.platform, demo_city.first_estate
 
 
 def _as(plat: Platform, username: str) -> httpx.Client:
