@@ -341,3 +341,29 @@ def test_the_companys_article_943_disclosures_keep_every_version(world: World) -
     # Art. 943's order; the latest version of each; every version of one, newest first.
     assert [(d["topic"], d["version"]) for d in latest] == [("services", 1), ("fee_items", 2)]
     assert [d["content"] for d in history] == [second["content"], first["content"]]
+
+
+def test_the_months_meetings_are_in_its_report(world: World) -> None:
+    starts = datetime.now(UTC) + timedelta(hours=2)
+    local = starts.astimezone(SHANGHAI)
+    period = f"{local.year:04d}-{local.month:02d}"
+    with world.client("committee_chair") as chair:
+        meeting = ok(
+            chair.post(
+                f"/api/v1/estates/{world.estate_a}/meetings",
+                json={
+                    "title": "物业联席会",
+                    "starts_at": starts.isoformat(),
+                    "place": "社区活动室",
+                    "agenda": ["本月收支", "整改事项"],
+                },
+            )
+        )
+    with world.client("owner") as owner:
+        got = eventually(
+            lambda: report(owner, world.estate_a, period)["meetings"] or None,
+            what="the meeting reaching disclosure",
+        )
+    assert [(m["meeting_id"], m["title"], m["state"]) for m in got] == [
+        (meeting["meeting_id"], "物业联席会", "scheduled")
+    ]

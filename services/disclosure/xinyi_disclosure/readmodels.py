@@ -132,6 +132,15 @@ class Ballot(Base):
     decided: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
 
 
+class Meeting(Base):
+    __tablename__ = "meetings"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Suggestion(Base):
     __tablename__ = "suggestions"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
@@ -519,7 +528,28 @@ LEDGER: Mapping[type[Message], Handler] = {
     ledger_events.BudgetApproved: budget_approved,
     ledger_events.TakingsFlagged: takings_flagged,
 }
+
+
+async def meeting_updated(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, voting_events.MeetingUpdated)
+    await _upsert(
+        session,
+        Meeting,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "meeting_id": uuid.UUID(event.meeting_id),
+            "title": event.title,
+            "state": event.state,
+            "starts_at": event.starts_at.ToDatetime(tzinfo=UTC),
+        },
+        ["estate_id", "meeting_id"],
+    )
+
+
 VOTING: Mapping[type[Message], Handler] = {
+    voting_events.MeetingUpdated: meeting_updated,
     voting_events.BallotStateChanged: ballot_state_changed,
     voting_events.BallotDecided: ballot_decided,
     voting_events.SuggestionUpdated: suggestion_updated,

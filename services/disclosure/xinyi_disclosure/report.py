@@ -22,6 +22,7 @@ from xinyi_disclosure.readmodels import (
     Disbursement,
     Entry,
     FeeMonth,
+    Meeting,
     Period,
     Reconciliation,
     Suggestion,
@@ -208,6 +209,17 @@ async def build(
             ).where(Suggestion.estate_id == estate_id)
         )
     ).one()
+    meetings = (
+        await session.execute(
+            select(Meeting)
+            .where(
+                Meeting.estate_id == estate_id,
+                Meeting.starts_at >= start,
+                Meeting.starts_at < end,
+            )
+            .order_by(Meeting.starts_at)
+        )
+    ).scalars()
     head = await session.get(Period, (estate_id, period))
     state = "open"
     if head is not None:
@@ -280,7 +292,15 @@ async def build(
             }
             for b in ballots
         ],
-        "meetings": [],
+        "meetings": [
+            {
+                "meeting_id": str(m.meeting_id),
+                "title": m.title,
+                "state": m.state,
+                "held_at": m.starts_at.astimezone(SHANGHAI).isoformat(timespec="minutes"),
+            }
+            for m in meetings
+        ],
         "suggestions": {
             "opened": int(suggestions[0]),
             "resolved": int(suggestions[1]),

@@ -13,4 +13,5 @@ DERIVED = (
     "ballots",
     "suggestions",
     "baselines",
+    "meetings",
 )

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xinyi.voting.v1 import tenders_pb2, tenders_pb2_grpc
+from xinyi.voting.v1 import events_pb2, tenders_pb2, tenders_pb2_grpc
 from xinyi_kit import clock
 from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -194,6 +194,17 @@ async def _full(session: AsyncSession, row: MeetingRow) -> tenders_pb2.Meeting:
     return meeting_pb(row, await _points(session, row))
 
 
+def _event(row: MeetingRow) -> events_pb2.MeetingUpdated:
+    event = events_pb2.MeetingUpdated(
+        estate_id=str(row.estate_id),
+        meeting_id=str(row.meeting_id),
+        title=row.title,
+        state=row.state,
+    )
+    event.starts_at.FromDatetime(row.starts_at)
+    return event
+
+
 def _scheduled(row: MeetingRow, doing: str) -> None:
     if row.state != "scheduled":
         raise FailedPrecondition(f"the meeting is {row.state}; {doing} only while it is scheduled")
@@ -242,6 +253,7 @@ class MeetingApi(tenders_pb2_grpc.MeetingServiceServicer):
             )
             session.add(row)
             await session.flush()
+            await self.voice.outbox.emit(session, estate_id, "meeting_updated", _event(row))
             return meeting_pb(row, [])
 
         return await self.voice._once(
@@ -265,6 +277,7 @@ class MeetingApi(tenders_pb2_grpc.MeetingServiceServicer):
             row.title, row.starts_at, row.place, row.agenda = title, starts_at, place, agenda
             row.updated_at = clock.now()
             await session.flush()
+            await self.voice.outbox.emit(session, estate_id, "meeting_updated", _event(row))
             return await _full(session, row)
 
     async def CancelMeeting(
@@ -284,6 +297,7 @@ class MeetingApi(tenders_pb2_grpc.MeetingServiceServicer):
                 now,
             )
             await session.flush()
+            await self.voice.outbox.emit(session, estate_id, "meeting_updated", _event(row))
             return await _full(session, row)
 
     async def PostWorkReport(
@@ -339,6 +353,7 @@ class MeetingApi(tenders_pb2_grpc.MeetingServiceServicer):
                 for n, text in enumerate(points, 1)
             )
             await session.flush()
+            await self.voice.outbox.emit(session, estate_id, "meeting_updated", _event(row))
             return await _full(session, row)
 
         return await self.voice._once(
