@@ -190,11 +190,13 @@ async def test_operator_views_fit_a_small_screen(web: WebApp, platform: Platform
 
 
 def test_whole_app_is_small() -> None:
-    """Everything the app can ever load, the operator's, ledger, voting and voice views and the
-    QR library included, stays small; what a first visit loads is measured in test_shell (under
-    200 KB). The rest loads only when its view is opened, one area at a time: an area's modules
-    (its entry module and everything it imports, not counting what the first view loaded
-    already) stay under 200 KB, so opening an area costs no more than the first visit."""
+    """Everything the app can ever load, the operator's, ledger, voting, voice and disclosure
+    views and the QR library included, stays under 700 KB: a bound on growth, not on what anyone
+    downloads, since no visit loads the whole app. What a first visit loads is measured in
+    test_shell (under 200 KB); the rest loads only when its view is opened, one area at a time:
+    an area's modules (its entry module and everything it imports, not counting what the first
+    view loaded already) stay under 200 KB, so opening an area costs no more than the first
+    visit."""
     web_dir = Path(__file__).resolve().parents[2] / "gateway" / "xinyi_gateway" / "web"
     sizes = {
         str(path.relative_to(web_dir)): path.stat().st_size
@@ -202,7 +204,7 @@ def test_whole_app_is_small() -> None:
         if path.is_file() and path.suffix in {".html", ".js", ".css", ".svg"}
     }
     assert "vendor/qrcode.js" in sizes and "operator.js" in sizes, sizes
-    assert sum(sizes.values()) < 600_000, sizes
+    assert sum(sizes.values()) < 700_000, sizes
     static = re.compile(r"""from\s+["']/([\w./-]+)["']""")
     lazy = re.compile(r"""(?:import\s*\(\s*|href:\s*)["']/([\w./-]+)["']""")
 
@@ -221,7 +223,12 @@ def test_whole_app_is_small() -> None:
 
     first_view = reach("app.js", on_demand=False)
     assert {"app.js", "i18n.js"} <= first_view, first_view
-    areas = {"fund": "ledger.js", "voting": "voting.js", "voice": "voice.js"}
+    areas = {
+        "fund": "ledger.js",
+        "voting": "voting.js",
+        "voice": "voice.js",
+        "reports": "disclosure.js",
+    }
     for area, entry in {**areas, "operator": "operator.js"}.items():
         modules = reach(entry) - first_view
         assert entry in modules, (area, modules)

@@ -16,7 +16,7 @@ let feedback = null;
 // Views that render text of their own (the operator's) re-render on a language switch.
 const languageListeners = [];
 let operatorViews = null;
-const areaViews = { fund: null, voting: null, voice: null, onboarding: null };
+const areaViews = { fund: null, voting: null, voice: null, onboarding: null, reports: null };
 
 const $ = (id) => document.getElementById(id);
 const t = (key, params) => translate(language, key, params);
@@ -116,7 +116,9 @@ function renderArea() {
   $("view-voting").hidden = area !== "voting";
   $("view-voice").hidden = area !== "voice";
   $("view-onboarding").hidden = area !== "onboarding";
-  $("view-area").hidden = ["home", "operator", "fund", "voting", "voice", "onboarding"].includes(area);
+  $("view-reports").hidden = area !== "reports";
+  $("view-area").hidden = ["home", "operator", "fund", "voting", "voice", "onboarding", "reports"]
+    .includes(area);
   if (area === "operator") {
     showOperatorViews();
   } else if (area in AREA_MODULES) {
@@ -133,6 +135,7 @@ function headingOf(area) {
   if (area === "voting") return $("voting-heading");
   if (area === "voice") return $("voice-heading");
   if (area === "onboarding") return $("onboarding-heading");
+  if (area === "reports") return $("reports-heading");
   return area === "operator" ? $("operator-heading") : $("area-heading");
 }
 
@@ -747,10 +750,12 @@ function showOperatorViews() {
 
 // --- the areas' views, each a module loaded the first time its area opens --------------------
 // fund: ledger.js; voting: voting.js (the owners' assembly); voice: voice.js (owners' voice);
-// onboarding: onboarding.js (an estate's way into the trust model, and its trust contract).
+// onboarding: onboarding.js (an estate's way into the trust model, and its trust contract);
+// reports: disclosure.js (公示: the monthly report, its flags, KPIs and the dashboards).
 
 const AREA_MODULES = {
   fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js", onboarding: "/onboarding.js",
+  reports: "/disclosure.js",
 };
 
 function showAreaViews(area) {
