@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
 
 import grpc
 from google.protobuf.message import Message
@@ -13,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xinyi.identity.v1 import events_pb2, identity_pb2
 from xinyi_identity import domain, store
 from xinyi_identity.api_auth import hash_password
-from xinyi_identity.common import SHANGHAI, estate_pb, grant_pb, stamp, today, uuid_or_none
+from xinyi_identity.common import (
+    estate_pb,
+    grant_pb,
+    midnight,
+    stamp,
+    today,
+    uuid_or_none,
+)
 from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.db import PLATFORM, Database
 from xinyi_kit.errors import (
@@ -372,9 +378,9 @@ class CityApi:
                 )
             )
             event = events_pb2.CompanyAssigned(estate_id=str(estate_id), company_id=str(company_id))
-            event.starts_at.FromDatetime(_midnight(starts))
+            event.starts_at.FromDatetime(midnight(starts))
             if ends is not None:
-                event.ends_at.FromDatetime(_midnight(ends))
+                event.ends_at.FromDatetime(midnight(ends))
             await self.outbox.emit(session, estate_id, "company_assigned", event)
             await audit.record(
                 session,
@@ -646,7 +652,3 @@ def _company_pb(row: store.Company) -> identity_pb2.Company:
         credit_code=row.credit_code,
         created_at=stamp(row.created_at),
     )
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=SHANGHAI)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from google.protobuf import timestamp_pb2
@@ -21,6 +21,11 @@ def stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     out = timestamp_pb2.Timestamp()
     out.FromDatetime(value)
     return out
+
+
+def midnight(day: date) -> datetime:
+    """The start of a day in Asia/Shanghai, as events carry days."""
+    return datetime.combine(day, time(), SHANGHAI)
 
 
 def today() -> date:

@@ -23,7 +23,7 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -39,7 +39,7 @@ from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2, identity_pb2, onboarding_pb2, onboarding_pb2_grpc
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_identity import domain, store
-from xinyi_identity.common import SHANGHAI, stamp, today
+from xinyi_identity.common import SHANGHAI, midnight, stamp, today
 from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.consumer import Handler
 from xinyi_kit.db import Database
@@ -838,8 +838,8 @@ class OnboardingApi(onboarding_pb2_grpc.OnboardingServiceServicer):
         assigned = events_pb2.CompanyAssigned(
             estate_id=str(row.estate_id), company_id=str(row.company_id)
         )
-        assigned.starts_at.FromDatetime(_midnight(on))
-        assigned.ends_at.FromDatetime(_midnight(row.ends_on))
+        assigned.starts_at.FromDatetime(midnight(on))
+        assigned.ends_at.FromDatetime(midnight(row.ends_on))
         await self.outbox.emit(session, row.estate_id, "company_assigned", assigned)
         await self.outbox.emit(
             session,
@@ -1103,10 +1103,6 @@ class OnboardingApi(onboarding_pb2_grpc.OnboardingServiceServicer):
                 {"on": on.isoformat()},
             )
             return self._handover_pb(row, contract.company_id)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), SHANGHAI)
 
 
 # -- what voting decided ---------------------------------------------------------------------

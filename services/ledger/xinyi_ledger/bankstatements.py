@@ -178,6 +178,26 @@ async def _naming(
     return [e for e in entries if e in named]
 
 
+def _match_event(
+    match_id: uuid.UUID,
+    lines: Sequence[StatementLineRow],
+    entry_ids: Sequence[uuid.UUID],
+    by: str | None,
+    reason: str = "",
+) -> events_pb2.StatementMatched:
+    """A match made (statement_matched) or undone (statement_unmatched, with its reason)."""
+    return events_pb2.StatementMatched(
+        estate_id=str(lines[0].estate_id),
+        match_id=str(match_id),
+        account=lines[0].account,
+        line_ids=[str(ln.line_id) for ln in lines],
+        entry_ids=[str(e) for e in entry_ids],
+        amount_fen=sum(ln.amount_fen for ln in lines),
+        matched_by=by or "",
+        reason=reason,
+    )
+
+
 async def _tie(
     session: AsyncSession,
     outbox: Outbox,
@@ -204,18 +224,7 @@ async def _tie(
         line.state, line.flag, line.proposals, line.match_id = "matched", "", [], match_id
     await session.flush()
     await outbox.emit(
-        session,
-        estate_id,
-        "statement_matched",
-        events_pb2.StatementMatched(
-            estate_id=str(estate_id),
-            match_id=str(match_id),
-            account=lines[0].account,
-            line_ids=[str(ln.line_id) for ln in lines],
-            entry_ids=[str(e) for e in entry_ids],
-            amount_fen=sum(ln.amount_fen for ln in lines),
-            matched_by=by or "",
-        ),
+        session, estate_id, "statement_matched", _match_event(match_id, lines, entry_ids, by)
     )
     return match_id
 
@@ -683,16 +692,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 session,
                 estate_id,
                 "statement_unmatched",
-                events_pb2.StatementMatched(
-                    estate_id=str(estate_id),
-                    match_id=str(match_id),
-                    account=lines[0].account,
-                    line_ids=[str(ln.line_id) for ln in lines],
-                    entry_ids=[str(e) for e in entry_ids],
-                    amount_fen=sum(ln.amount_fen for ln in lines),
-                    matched_by=principal.user_id,
-                    reason=reason,
-                ),
+                _match_event(match_id, lines, entry_ids, principal.user_id, reason),
             )
             await audit.record(
                 session,
