@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.sinks import HttpSink, MailSink
 from tests.spans import SpanCollector
 from xinyi_dev.platform import Platform
 
@@ -47,7 +48,26 @@ def spans() -> Iterator[SpanCollector]:
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory, spans: SpanCollector) -> Iterator[Platform]:
+def mail() -> Iterator[MailSink]:
+    """The SMTP server the platform's notifications send mail to."""
+    sink = MailSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def sms() -> Iterator[HttpSink]:
+    """The HTTP SMS gateway the platform's notifications send text messages to."""
+    sink = HttpSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory, spans: SpanCollector, mail: MailSink, sms: HttpSink
+) -> Iterator[Platform]:
     from xinyi_dev.embedded import free_port
 
     data_dir: Path = tmp_path_factory.mktemp("platform")
@@ -67,6 +87,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory, spans: SpanCollector) -> 
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             # Every test module signs its people in from this one address.
             "XINYI_LOGIN_RATE_PER_MINUTE": "10000",
+            # Notifications reach real receivers the tests run; retries come quickly.
+            "XINYI_SMTP_HOST": "127.0.0.1",
+            "XINYI_SMTP_PORT": str(mail.port),
+            "XINYI_SMS_GATEWAY_URL": f"{sms.url}/sms",
+            "XINYI_RETRY_BASE_SECONDS": "0.5",
+            "XINYI_MAX_ATTEMPTS": "5",
         },
         log_sink=open(data_dir / "platform.log", "w"),  # noqa: SIM115
     )

@@ -21,6 +21,7 @@ from xinyi_gateway import (
     routes_groups,
     routes_identity,
     routes_ledger,
+    routes_notifications,
     routes_onboarding,
     routes_reports,
     routes_services,
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_onboarding.router)
     app.include_router(routes_onboarding.stages)
     app.include_router(routes_services.router)
+    app.include_router(routes_notifications.router)
     app.include_router(routes_ledger.router)
     app.include_router(routes_vouchers.router)
     app.include_router(routes_fees.router)

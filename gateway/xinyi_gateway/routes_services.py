@@ -1,14 +1,11 @@
-"""REST routes of the ledger, voting, disclosure and notifications services."""
+"""REST routes of the disclosure service's estate overview."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from xinyi.disclosure.v1 import disclosure_pb2
-from xinyi.notifications.v1 import notifications_pb2
 from xinyi_gateway.deps import Authed, EstateId, Svc, iso
 
 router = APIRouter(prefix="/api/v1")
@@ -41,52 +38,4 @@ async def overview(estate_id: EstateId, who: Authed, svc: Svc) -> OverviewOut:
         account_count=o.account_count,
         registered_at=iso(o.registered_at),
         applied_sequences=dict(o.applied_sequences),
-    )
-
-
-class InboxMessageOut(BaseModel):
-    message_id: str
-    kind: str
-    title: str
-    body: str
-    read: bool
-    created_at: str | None
-    estate_id: str
-
-
-class InboxPage(BaseModel):
-    messages: list[InboxMessageOut]
-    next_cursor: str | None
-
-
-@router.get(
-    "/me/inbox",
-    response_model=InboxPage,
-    tags=["notifications"],
-    summary="My in-app messages, newest first",
-)
-async def inbox(
-    who: Authed,
-    svc: Svc,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> InboxPage:
-    reply = await svc.notifications.ListInbox(
-        notifications_pb2.ListInboxRequest(page_size=limit, page_token=cursor or ""),
-        metadata=who.metadata,
-    )
-    return InboxPage(
-        messages=[
-            InboxMessageOut(
-                message_id=m.message_id,
-                kind=m.kind,
-                title=m.title,
-                body=m.body,
-                read=m.read,
-                created_at=iso(m.created_at),
-                estate_id=m.estate_id,
-            )
-            for m in reply.messages
-        ],
-        next_cursor=reply.next_page_token or None,
     )

@@ -136,6 +136,9 @@ class Action(enum.StrEnum):
     MEETING_SCHEDULE = "meeting.schedule"  # also change or cancel a scheduled meeting
     MEETING_REPORT = "meeting.report"  # the company's work report
     MEETING_MINUTES = "meeting.minutes"  # publish the minutes; turn points into suggestions
+    # notifications: webhooks that carry the estate's notices to its own systems, and replaying
+    # their dead letters (a company's own webhooks: its manager, by a company-scoped grant)
+    WEBHOOK_MANAGE = "webhook.manage"
 
 
 MATRIX: dict[Action, frozenset[Role]] = {
@@ -202,6 +205,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.MEETING_SCHEDULE: APPROVING_BODY | {Role.COMPANY_MANAGER},
     Action.MEETING_REPORT: frozenset({Role.COMPANY_MANAGER}),
     Action.MEETING_MINUTES: APPROVING_BODY,
+    Action.WEBHOOK_MANAGE: frozenset({Role.COMMITTEE_CHAIR, Role.COMPANY_MANAGER, Role.OPERATOR}),
 }
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import grpc
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Adder = Callable[[Any, grpc.aio.Server], None]
 StartHook = Callable[[], Awaitable[None]]
+Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class ServiceKit:
@@ -52,6 +53,7 @@ class ServiceKit:
         self._servicers: list[tuple[Adder, Any, str]] = []
         self._consumers: list[Consumer] = []
         self._start_hooks: list[StartHook] = []
+        self._background: list[tuple[str, Background]] = []
         self._jwks_source: Callable[[], Awaitable[str]] = self._jwks_from_identity
         self._identity_channel: grpc.aio.Channel | None = None
         self.add_servicer(
@@ -77,6 +79,10 @@ class ServiceKit:
 
     def on_start(self, hook: StartHook) -> None:
         self._start_hooks.append(hook)
+
+    def background(self, name: str, task: Background) -> None:
+        """A loop the service runs beside its calls and consumers until it is told to stop."""
+        self._background.append((name, task))
 
     def use_jwks(self, source: Callable[[], Awaitable[str]]) -> None:
         """Identity verifies with its own keys instead of asking itself over gRPC."""
@@ -127,6 +133,7 @@ class ServiceKit:
             asyncio.create_task(relay.run(stop), name="relay"),
             asyncio.create_task(self._watch_health(health, names, stop), name="health"),
             *(asyncio.create_task(c.run(js, stop), name=c.durable) for c in self._consumers),
+            *(asyncio.create_task(task(stop), name=name) for name, task in self._background),
         ]
         await stop.wait()
         log.info("%s stopping: draining calls and the outbox", self.name)

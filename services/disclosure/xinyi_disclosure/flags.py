@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xinyi.disclosure.v1 import events_pb2
 from xinyi_disclosure.readmodels import (
     Budget,
     Entry,
@@ -26,12 +27,27 @@ from xinyi_disclosure.readmodels import (
     Suggestion,
     TakingsFlag,
 )
+from xinyi_kit.outbox import Outbox
 
 INCOME_KIND, EXPENSE_KIND = 1, 2
 # Sources whose takings vary from month to month with use; a fixed contract (advertising) does
 # not. The same amount three months running from one of these is the pilot's tell-tale.
 VARYING = {"4002": "parking", "4004": "venue"}
 FLAT_MONTHS = 3
+
+
+# Where a newly raised flag is announced (the approving body and supervisors hear of it); set
+# by the service at start, unset in tools that only read.
+_outbox: Outbox | None = None
+
+
+def announce_with(outbox: Outbox | None) -> None:
+    global _outbox
+    _outbox = outbox
+
+
+def announcer() -> Outbox | None:
+    return _outbox
 
 
 @dataclass(frozen=True)
@@ -218,6 +234,7 @@ async def evaluate(
             )
         ).scalars()
     }
+    fresh: list[Flag] = []
     for flag_id, raised in current.items():
         row = kept.get(flag_id)
         if row is None:
@@ -234,6 +251,7 @@ async def evaluate(
             )
             session.add(row)
             kept[flag_id] = row
+            fresh.append(row)
         else:
             row.reason, row.entry_ids = raised.reason, list(raised.entry_ids)
             if row.state == "resolved":
@@ -242,6 +260,26 @@ async def evaluate(
         if flag_id not in current:
             row.state = "resolved"
     await session.flush()
+    if _outbox is not None and fresh:
+        await _outbox.emit_many(
+            session,
+            estate_id,
+            [
+                (
+                    "flag_raised",
+                    events_pb2.FlagChanged(
+                        estate_id=str(estate_id),
+                        flag_id=f.flag_id,
+                        kind=f.kind,
+                        state=f.state,
+                        reason=f.reason,
+                        entry_ids=[str(e) for e in f.entry_ids],
+                        period=period,
+                    ),
+                )
+                for f in fresh
+            ],
+        )
     return sorted(kept.values(), key=lambda f: (f.state == "resolved", f.kind, f.flag_id))
 
 

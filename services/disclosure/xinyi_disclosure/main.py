@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xinyi.disclosure.v1 import disclosure_pb2, disclosure_pb2_grpc
-from xinyi_disclosure import events
+from xinyi_disclosure import events, flags
 from xinyi_disclosure.api import DisclosureApi
 from xinyi_disclosure.replay import Replayer
 from xinyi_kit.config import KitSettings, load
@@ -19,6 +19,8 @@ class Settings(KitSettings):
 def main() -> None:
     settings = load(Settings)
     kit = ServiceKit("disclosure", settings)
+    # Raised flags and published reports are announced (notifications tells people).
+    flags.announce_with(kit.outbox)
     consumers = {
         "identity": kit.consume("identity", events.IDENTITY),
         "ledger": kit.consume("ledger", events.LEDGER),

@@ -534,8 +534,9 @@ class CityApi:
                 granted_by=uuid.UUID(principal.user_id),
             )
             session.add(row)
+            linked: list[str] = []
             if role is Role.OWNER and estate is not None:
-                await _link_owner_records(session, estate, user_id)
+                linked = await _link_owner_records(session, estate, user_id)
             key = estate or PLATFORM
             await self.outbox.emit(
                 session,
@@ -546,6 +547,8 @@ class CityApi:
                     role=role.value,
                     estate_id=str(estate or ""),
                     community_id=str(community or ""),
+                    company_id=str(company or ""),
+                    owner_ids=linked,
                 ),
             )
             await audit.record(
@@ -582,6 +585,7 @@ class CityApi:
                         role=row.role,
                         estate_id=str(row.estate_id or ""),
                         community_id=str(row.community_id or ""),
+                        company_id=str(row.company_id or ""),
                     ),
                 )
                 await audit.record(
@@ -633,16 +637,21 @@ def _may_grant(
     raise PermissionDenied(f"your roles do not allow granting the role {role.value}")
 
 
-async def _link_owner_records(session: AsyncSession, estate: uuid.UUID, user_id: uuid.UUID) -> None:
+async def _link_owner_records(
+    session: AsyncSession, estate: uuid.UUID, user_id: uuid.UUID
+) -> list[str]:
     """Connects the estate's owner records carrying the user's phone number to the account, so
-    the owner sees their own personal data and units."""
+    the owner sees their own personal data and units; returns their ids."""
     user = await session.get(store.User, user_id)
-    if user is not None and user.phone:
-        await session.execute(
-            update(store.Owner)
-            .where(store.Owner.estate_id == estate, store.Owner.phone == user.phone)
-            .values(user_id=user_id)
-        )
+    if user is None or not user.phone:
+        return []
+    linked = await session.execute(
+        update(store.Owner)
+        .where(store.Owner.estate_id == estate, store.Owner.phone == user.phone)
+        .values(user_id=user_id)
+        .returning(store.Owner.owner_id)
+    )
+    return sorted(str(o) for o in linked.scalars())
 
 
 def _company_pb(row: store.Company) -> identity_pb2.Company:
