@@ -1,6 +1,7 @@
 """Reading a service's outbox back as its permanent event log: a read model in another service
 (disclosure's reports) is rebuilt from it in the estate's order, even after the stream's
-retention has dropped the messages. Served by every service; the operator only."""
+retention has dropped the messages. Served by every service; the operator only. The stored
+envelopes carry no sequence (rows are numbered at commit), so it is set here from `seq`."""
 
 from __future__ import annotations
 
@@ -30,12 +31,16 @@ class EventLogApi(common_pb2_grpc.EventLogServiceServicer):
         async with self.db.estate_tx(estate) as session:
             rows = await session.execute(
                 text(
-                    "SELECT envelope FROM outbox WHERE estate_id = :e AND seq > :after "
+                    "SELECT seq, envelope FROM outbox WHERE estate_id = :e AND seq > :after "
                     "ORDER BY seq LIMIT :n"
                 ),
                 {"e": estate, "after": request.after_seq, "n": size},
             )
-            envelopes = [common_pb2.EventEnvelope.FromString(bytes(r[0])) for r in rows.all()]
+            envelopes = []
+            for seq, stored in rows.all():
+                envelope = common_pb2.EventEnvelope.FromString(bytes(stored))
+                envelope.sequence = seq
+                envelopes.append(envelope)
             last = (
                 await session.execute(
                     text("SELECT last_seq FROM outbox_sequence WHERE estate_id = :e"),

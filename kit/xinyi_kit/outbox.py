@@ -1,5 +1,10 @@
 """Transactional outbox: events are written with the state change and relayed to JetStream.
 
+An estate's events are numbered 1, 2, 3... (`seq`) when their transaction commits, by a deferred
+trigger (`schema.outbox_numbering_statements`): taking the estate's counter at the first emit
+would make every writer of the estate wait for the others' transactions to end. So the stored
+envelope has no sequence; whoever reads rows out of the outbox sets it from `seq`.
+
 The outbox rows are never deleted: they are the emitter's permanent event log, from which any
 read model can be rebuilt after the stream's retention has dropped them.
 """
@@ -12,7 +17,6 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 from google.protobuf import any_pb2, timestamp_pb2
@@ -38,13 +42,6 @@ BACKLOG = Gauge(
 )
 
 
-@dataclass(frozen=True)
-class Emitted:
-    event_id: uuid.UUID
-    sequence: int
-    subject: str
-
-
 class Outbox:
     """Writes events into the current transaction of a service's own schema."""
 
@@ -54,81 +51,65 @@ class Outbox:
 
     async def emit(
         self, session: AsyncSession, estate_id: uuid.UUID, event_name: str, event: Message
-    ) -> Emitted:
-        return (await self.emit_many(session, estate_id, [(event_name, event)]))[0]
+    ) -> None:
+        await self.emit_many(session, estate_id, [(event_name, event)])
 
     async def emit_many(
         self,
         session: AsyncSession,
         estate_id: uuid.UUID,
         events: Sequence[tuple[str, Message]],
-    ) -> list[Emitted]:
-        """Writes an estate's events into the current transaction, in order, with one sequence
-        bump and one multi-row insert however many there are (an import emits thousands)."""
+    ) -> None:
+        """Writes an estate's events into the current transaction with one multi-row insert
+        however many there are (an import emits thousands). They are numbered at commit, in
+        this order."""
         if not events:
-            return []
-        last = (
-            await session.execute(
-                text(
-                    "INSERT INTO outbox_sequence (estate_id, last_seq) VALUES (:e, :n) "
-                    "ON CONFLICT (estate_id) DO UPDATE "
-                    "SET last_seq = outbox_sequence.last_seq + :n RETURNING last_seq"
-                ),
-                {"e": estate_id, "n": len(events)},
-            )
-        ).scalar_one()
-        first = last - len(events) + 1
+            return
         occurred_at = clock.now()
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(occurred_at)
         headers = json.dumps(inject_context())
         rows = []
-        emitted = []
-        for offset, (event_name, event) in enumerate(events):
-            seq = first + offset
+        for event_name, event in events:
             event_id = uuid.uuid4()
             payload = any_pb2.Any()
             payload.Pack(event)
             envelope = common_pb2.EventEnvelope(
                 event_id=str(event_id),
                 estate_id="" if estate_id == PLATFORM else str(estate_id),
-                sequence=seq,
                 occurred_at=stamp,
                 emitter=self.emitter,
                 payload=payload,
             )
-            subj = subject(self.emitter, estate_id, event_name)
             rows.append(
                 {
                     "e": estate_id,
-                    "s": seq,
                     "id": event_id,
-                    "subj": subj,
+                    "subj": subject(self.emitter, estate_id, event_name),
                     "t": event.DESCRIPTOR.full_name,
                     "env": envelope.SerializeToString(),
                     "h": headers,
                     "at": occurred_at,
                 }
             )
-            emitted.append(Emitted(event_id, seq, subj))
         await session.execute(
             text(
-                "INSERT INTO outbox (estate_id, seq, event_id, subject, event_type, envelope, "
-                "trace_headers, occurred_at) VALUES (:e, :s, :id, :subj, :t, :env, "
+                "INSERT INTO outbox (estate_id, event_id, subject, event_type, envelope, "
+                "trace_headers, occurred_at) VALUES (:e, :id, :subj, :t, :env, "
                 "CAST(:h AS jsonb), :at)"
             ),
             rows,
         )
         # Delivered at commit, so the relay wakes only for events that exist.
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": self.channel})
-        return emitted
 
 
 class Relay:
     """Publishes unpublished outbox rows to JetStream, many in flight, and marks them in batches.
 
-    One relay per service is active at a time (a PostgreSQL advisory lock elects it), so an
-    estate's events enter the stream in their sequence order; consumers check the order anyway.
+    One relay per service is active at a time (a PostgreSQL advisory lock elects it). It takes
+    rows in insertion order (`id`), which within an estate need not be commit order, and
+    publishes each batch in the estate's sequence order; consumers check the order anyway.
     """
 
     def __init__(
@@ -198,13 +179,14 @@ class Relay:
 
     async def _drain_once(self, conn: asyncpg.Connection) -> int:
         rows = await conn.fetch(
-            "SELECT id, subject, event_id, envelope, trace_headers, event_type FROM outbox "
-            "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            "SELECT id, estate_id, seq, subject, event_id, envelope, trace_headers, event_type "
+            "FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
             self._batch,
         )
         BACKLOG.labels(self._outbox.emitter).set(len(rows))
         if not rows:
             return 0
+        rows.sort(key=lambda row: (row["estate_id"], row["seq"]))
         results = await asyncio.gather(
             *(self._publish(row) for row in rows), return_exceptions=True
         )
@@ -230,9 +212,11 @@ class Relay:
                 kind=trace.SpanKind.PRODUCER,
                 attributes={"messaging.system": "nats", "messaging.destination": row["subject"]},
             ):
+                envelope = common_pb2.EventEnvelope.FromString(bytes(row["envelope"]))
+                envelope.sequence = row["seq"]
                 headers = {"Nats-Msg-Id": str(row["event_id"]), **inject_context()}
                 await self._js.publish(
-                    row["subject"], bytes(row["envelope"]), timeout=5, headers=headers
+                    row["subject"], envelope.SerializeToString(), timeout=5, headers=headers
                 )
         return True
 

@@ -1,4 +1,5 @@
-"""The kit's own tables, created in every service's schema by that service's first migration."""
+"""The kit's own tables, created in every service's schema by that service's first migration
+(`kit_ddl`) and changed by later ones (`outbox_numbering_statements`)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,59 @@ CREATE TABLE idempotency (
 
 def kit_ddl() -> str:
     return _DDL + "\n".join(estate_rls_sql(table) for table in KIT_TABLES)
+
+
+def outbox_numbering_statements() -> list[str]:
+    """Numbers outbox rows at commit instead of at insert.
+
+    Rows are inserted with `seq` NULL. A deferred trigger numbers them when the transaction
+    commits, so the estate's `outbox_sequence` row is locked only for the commit itself rather
+    than from the first emit to the end of the transaction. Writers of one estate then commit one
+    after another, so a number becomes visible only after every lower one. The first of an
+    estate's rows to fire numbers all of that estate's rows in the transaction, in insertion
+    order, with one bump of the counter; the others find theirs done (a bump per row would cost
+    time growing with the square of the rows, as the counter row's versions pile up).
+
+    The trigger runs as the writer's role inside its transaction, whose estate (or system scope)
+    setting satisfies the tables' row-level security. Only that transaction's own rows are
+    unnumbered: other writers' rows are numbered before they become visible.
+    """
+    return [
+        "ALTER TABLE outbox DROP CONSTRAINT outbox_pkey",
+        "ALTER TABLE outbox ALTER COLUMN seq DROP NOT NULL",
+        "ALTER TABLE outbox ADD PRIMARY KEY (estate_id, id)",
+        "ALTER TABLE outbox ADD CONSTRAINT outbox_estate_id_seq_key UNIQUE (estate_id, seq)",
+        # search_path is pinned to the schema being migrated: the body names its tables bare.
+        """
+        CREATE FUNCTION outbox_number() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        DECLARE
+            pending bigint;
+            last bigint;
+        BEGIN
+            PERFORM FROM outbox WHERE estate_id = NEW.estate_id AND id = NEW.id AND seq IS NULL;
+            IF NOT FOUND THEN
+                RETURN NULL;
+            END IF;
+            SELECT count(*) INTO pending FROM outbox
+            WHERE estate_id = NEW.estate_id AND seq IS NULL;
+            INSERT INTO outbox_sequence AS s (estate_id, last_seq)
+            VALUES (NEW.estate_id, pending)
+            ON CONFLICT (estate_id) DO UPDATE SET last_seq = s.last_seq + pending
+            RETURNING s.last_seq INTO last;
+            UPDATE outbox o SET seq = last - pending + p.n
+            FROM (
+                SELECT id, row_number() OVER (ORDER BY id) AS n FROM outbox
+                WHERE estate_id = NEW.estate_id AND seq IS NULL
+            ) p
+            WHERE o.estate_id = NEW.estate_id AND o.id = p.id;
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE CONSTRAINT TRIGGER outbox_numbered AFTER INSERT ON outbox "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION outbox_number()",
+    ]
 
 
 def execute_script(sql: str) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xinyi.common.v1 import common_pb2
 from xinyi_dev.embedded import EmbeddedNats, EmbeddedPostgres
 from xinyi_kit.db import Database, estate_rls_sql
-from xinyi_kit.schema import kit_ddl
+from xinyi_kit.schema import kit_ddl, outbox_numbering_statements
 
 SCHEMA = "kittest"
 APP_ROLE = "xinyi_kittest"
@@ -57,6 +57,8 @@ async def _create_schema(admin_url: str) -> None:
             f"SET ROLE {APP_ROLE}_owner; SET search_path TO {SCHEMA};"
         )
         await conn.execute(kit_ddl())
+        for statement in outbox_numbering_statements():
+            await conn.execute(statement)
         await conn.execute(
             "CREATE TABLE applied (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
             "estate_id uuid NOT NULL, seq bigint NOT NULL, event_id uuid NOT NULL);"

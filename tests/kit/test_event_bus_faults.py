@@ -5,7 +5,6 @@ their own, not the ones the rest of the suite shares."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import nats
 import pytest
 from google.protobuf import any_pb2
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServerError
 
 from tests.kit import infra
 from xinyi.common.v1 import common_pb2
@@ -54,8 +53,17 @@ async def db(own: infra.Infra) -> AsyncIterator[Database]:
     js = nc.jetstream()
     await ensure_stream(js, "identity")
     await js.purge_stream(stream_name("identity"))
-    with contextlib.suppress(NotFoundError):
-        await js.delete_consumer(stream_name("identity"), "kittest--identity")
+    for attempt in range(5):
+        try:
+            await js.delete_consumer(stream_name("identity"), "kittest--identity")
+        except NotFoundError:
+            break
+        except ServerError:
+            # The server may still be writing the consumer's files just after the last test
+            # ("directory not empty"): it succeeds a moment later.
+            await asyncio.sleep(0.2 * (attempt + 1))
+        else:
+            break
     await nc.close()
     yield database
     await database.close()
