@@ -11,13 +11,14 @@ class Clock:
     """Real UTC time, plus an offset read from `offset_file` when one is configured.
 
     The offset file is how tests move time in every process at once (announcement periods,
-    objection windows, month ends): it holds a number of seconds. It is re-read only when its
-    modification time changes, so `now()` stays cheap.
+    objection windows, month ends): it holds a number of seconds. It is read on every call: a
+    file's modification time is too coarse to tell two moves a few milliseconds apart (a
+    process would keep the older offset, and an authenticator code computed on the newer one
+    would not match), and a read of a few bytes costs microseconds.
     """
 
     def __init__(self, offset_file: str | None = None) -> None:
         self._file = Path(offset_file) if offset_file else None
-        self._mtime_ns = -1
         self._offset = timedelta(0)
 
     @property
@@ -32,14 +33,11 @@ class Clock:
     def _refresh(self) -> None:
         assert self._file is not None
         try:
-            mtime = os.stat(self._file).st_mtime_ns
-        except FileNotFoundError:
-            self._offset, self._mtime_ns = timedelta(0), -1
-            return
-        if mtime != self._mtime_ns:
             text = self._file.read_text().strip()
-            self._offset = timedelta(seconds=float(text or 0))
-            self._mtime_ns = mtime
+        except FileNotFoundError:
+            self._offset = timedelta(0)
+            return
+        self._offset = timedelta(seconds=float(text or 0))
 
 
 def move_clock(offset_file: str | Path, seconds: float) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
 
 from tests.identity.journey import (
     DAY,
+    SHANGHAI,
     Device,
     contract_terms,
     decide,
@@ -212,7 +213,10 @@ def test_from_a_new_case_to_a_trust_contract_and_on_to_the_next_company(
             lambda: ok(chair.get(f"{base}/ledger/accounts")) != [], what="the estate's books"
         )
     assert post_income(world, "manager", 10_000).status_code in (403, 404)
-    world.at(world.offset + 10 * DAY + 3600)
+    # The morning of the start date (a fixed 10 days and an hour would cross midnight when the
+    # test runs late in the evening, Shanghai time).
+    morning = datetime.combine(starts, time(10), tzinfo=SHANGHAI)
+    world.at((morning - datetime.now(UTC)).total_seconds())
     assert today(world) == starts
     with world.client("chair") as chair:
         # Signing told the ledger the terms (in real life days before the start).

@@ -392,6 +392,19 @@ def test_an_assembly_from_draft_to_a_final_decision_the_ledger_acts_on(
             ),
             what="the ledger approving the budget the assembly decided",
         )
+    # The owners heard of each step: the announcement, the opening, their vote, the results.
+    with world.client("a") as a:
+
+        def heard() -> set[str]:
+            messages = ok(a.get("/api/v1/me/inbox", params={"limit": 200}))["messages"]
+            return {m["kind"] for m in messages if m["params"].get("ballot_id") == b}
+
+        eventually(
+            lambda: (
+                {"ballot_announced", "ballot_opened", "vote_counted", "ballot_result"} <= heard()
+            ),
+            what="the owner's messages of the assembly",
+        )
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # stands in for the photo of a signed paper ballot
@@ -561,17 +574,17 @@ def test_a_petition_calls_the_assembly_where_proxies_and_paper_ballots_count_onc
 
 
 @pytest.mark.slow
-def test_two_hundred_owners_voting_at_once_are_each_counted_once(
+def test_a_hundred_owners_voting_at_once_are_each_counted_once(
     platform: Platform, operator_token: str
 ) -> None:
-    count = 200
+    count = 100
     rows = "".join(
         f"3栋,3-{n:03d},residential,{60 + n % 40}.25,业主{n},person,{{p{n}}},\n"
         for n in range(count)
     )
     header = CSV.splitlines()[0] + "\n"
     world = build(platform, operator_token, header + "1栋,1-101,residential,90.00,甲,person,{a},\n")
-    # The builder made the accounts a-d and the chair; add 200 owners of their own flats.
+    # The builder made the accounts a-d and the chair; add 100 owners of their own flats.
     phones = {f"p{n}": random_phone() for n in range(count)}
     names = {f"p{n}": f"crowd-{n}-{uuid.uuid4().hex[:6]}" for n in range(count)}
     with httpx.Client(
@@ -586,6 +599,7 @@ def test_two_hundred_owners_voting_at_once_are_each_counted_once(
         )
 
         def enrol(key: str) -> None:
+            # An account and its owner's grant (the grant links it to the owner record).
             user = ok(
                 op.post(
                     "/api/v1/users",
@@ -607,7 +621,6 @@ def test_two_hundred_owners_voting_at_once_are_each_counted_once(
                     },
                 )
             )
-            return signin(world.base, names[key])
 
         keys = list(phones)
         with ThreadPoolExecutor(8) as pool:
@@ -641,19 +654,25 @@ def test_two_hundred_owners_voting_at_once_are_each_counted_once(
         with ThreadPoolExecutor(8) as pool:
             tokens = list(pool.map(lambda k: signin(world.base, names[k]), keys))
 
-        def cast(token: str) -> int:
-            with httpx.Client(
-                base_url=world.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
-            ) as c:
-                reply = c.put(
+        # One client shared by all (a client each would build its own pool and TLS context):
+        # the load is on the platform, not on the test.
+        with httpx.Client(
+            base_url=world.base,
+            timeout=60,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        ) as shared:
+
+            def cast(token: str) -> int:
+                reply = shared.put(
                     world.path(f"/{b}/vote"),
                     json={"choices": [{"question_id": "q", "answer": "yes"}]},
+                    headers={"Authorization": f"Bearer {token}"},
                 )
                 return reply.status_code
 
-        # Everyone at once, and the first ten a second time at the same instant.
-        with ThreadPoolExecutor(64) as pool:
-            statuses = list(pool.map(cast, tokens + tokens[:10]))
+            # Everyone at once, and the first ten a second time at the same instant.
+            with ThreadPoolExecutor(64) as pool:
+                statuses = list(pool.map(cast, tokens + tokens[:10]))
         assert statuses == [200] * (count + 10)
         with world.client("chair") as chair:
             shown = ok(chair.get(world.path(f"/{b}")))
