@@ -66,7 +66,11 @@ async def token(body: TokenRequest, request: Request, svc: Svc) -> Any:
         )
     reply = await svc.identity.Login(
         identity_pb2.LoginRequest(
-            username=body.username, password=body.password, totp=body.totp or "", client_ip=ip
+            username=body.username,
+            password=body.password,
+            totp=body.totp or "",
+            client_ip=ip,
+            user_agent=request.headers.get("user-agent", "")[:500],
         )
     )
     return _tokens(reply)

@@ -119,7 +119,9 @@ async def test_navigation_is_keyboard_reachable(web: WebApp) -> None:
         await expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
     await page.get_by_role("button", name="English").click()
     await expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
-    await expect(page.get_by_text("Coming soon")).to_be_visible()
+    await expect(
+        page.get_by_text("Please sign in on the Home page first to read your messages.")
+    ).to_be_visible()
 
     await page.get_by_role("link", name="Home").press("Enter")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -15,7 +15,7 @@ import httpx
 import nats
 import pytest
 
-from tests.identity.world import World, build, ok, signin
+from tests.identity.world import PASSWORD, World, build, ok, signin
 from tests.poll import eventually
 from tests.sinks import HttpSink, MailSink
 from xinyi_dev.platform import Platform
@@ -188,7 +188,7 @@ def test_an_approval_request_reaches_the_approving_body_once_on_every_channel(
     assert "待审批" in message["title"] and shown in message["title"]
     # Only the chair asked for SMS too.
     assert texts()[0]["to"] == "13800001234" and texts()[0]["text"].startswith("【信义】")
-    assert message["link"] == f"/estates/{world.estate_a}/disbursements/{d}"
+    assert message["link"] == f"/fund/{world.estate_a}/disbursements/{d}"
     # Nobody outside the approving body hears of it.
     for role in ("owner", "company_accountant", "estate_supervisor"):
         assert not about(inbox(world, role)["messages"], d), role
@@ -534,3 +534,36 @@ def test_a_fee_reminder_reaches_the_owner_of_the_unit_only(world: World) -> None
     assert [m["params"]["owed_fen"] for m in due("owner")] == [22_375]
     assert "223.75" in due("owner")[0]["title"]
     assert not due("tenant") and not due("committee_member")
+
+
+def test_a_sign_in_from_a_new_device_is_announced_to_the_account_once(world: World) -> None:
+    agent = f"Mozilla/5.0 (Linux; Android 14) XinyiTest/{uuid.uuid4().hex[:6]}"
+
+    def sign_in() -> None:
+        reply = httpx.post(
+            f"{world.base}/api/v1/auth/token",
+            json={"username": world.usernames["estate_supervisor"], "password": PASSWORD},
+            headers={"User-Agent": agent},
+            timeout=30,
+        )
+        ok(reply)
+
+    def told() -> list[dict]:  # type: ignore[type-arg]
+        return [
+            m
+            for m in inbox(world, "estate_supervisor")["messages"]
+            if m["kind"] == "new_device_login" and m["params"].get("device") == agent
+        ]
+
+    sign_in()
+    message = eventually(told, timeout=30, what="the new-device message")[0]
+    assert message["urgent"] and "新设备" in message["title"]
+    sign_in()  # the same browser again: nothing new to say
+    time.sleep(1.5)
+    assert len(told()) == 1
+    with world.client("estate_supervisor") as me:
+        refused = me.put(
+            "/api/v1/me/preferences",
+            json={"kinds": [{"kind": "new_device_login", "channels": ["email"]}]},
+        )
+        assert refused.status_code == 400 and "cannot be switched off" in refused.json()["detail"]

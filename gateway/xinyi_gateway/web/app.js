@@ -16,7 +16,9 @@ let feedback = null;
 // Views that render text of their own (the operator's) re-render on a language switch.
 const languageListeners = [];
 let operatorViews = null;
-const areaViews = { fund: null, voting: null, voice: null, onboarding: null, reports: null };
+const areaViews = {
+  fund: null, voting: null, voice: null, onboarding: null, reports: null, inbox: null,
+};
 
 const $ = (id) => document.getElementById(id);
 const t = (key, params) => translate(language, key, params);
@@ -96,7 +98,8 @@ function isOperator() {
 }
 
 function currentArea() {
-  const name = location.hash.replace(/^#\/?/, "");
+  // "#/voting/<estate>/ballots/<id>": the first segment is the area.
+  const name = location.hash.replace(/^#\/?/, "").split("/")[0];
   if (name === "operator" && !isOperator()) return "home";
   return AREAS.includes(name) ? name : "home";
 }
@@ -117,8 +120,10 @@ function renderArea() {
   $("view-voice").hidden = area !== "voice";
   $("view-onboarding").hidden = area !== "onboarding";
   $("view-reports").hidden = area !== "reports";
-  $("view-area").hidden = ["home", "operator", "fund", "voting", "voice", "onboarding", "reports"]
-    .includes(area);
+  $("view-inbox").hidden = area !== "inbox";
+  $("view-area").hidden = [
+    "home", "operator", "fund", "voting", "voice", "onboarding", "reports", "inbox",
+  ].includes(area);
   if (area === "operator") {
     showOperatorViews();
   } else if (area in AREA_MODULES) {
@@ -136,6 +141,7 @@ function headingOf(area) {
   if (area === "voice") return $("voice-heading");
   if (area === "onboarding") return $("onboarding-heading");
   if (area === "reports") return $("reports-heading");
+  if (area === "inbox") return $("inbox-heading");
   return area === "operator" ? $("operator-heading") : $("area-heading");
 }
 
@@ -209,6 +215,8 @@ function dropSession() {
   if (location.hash.replace(/^#\/?/, "") === "operator") history.replaceState(null, "", "#/");
   renderSession();
   renderArea();
+  // The inbox's live stream ends with the session.
+  areaViews.inbox?.then((views) => views.refresh());
 }
 
 class SessionExpired extends Error {}
@@ -465,6 +473,8 @@ async function onLogin(event) {
     $("logout-button").focus();
     loadEstateNames();
     loadKeys();
+    // The inbox loads now: its unread badge shows on every page, kept live by its stream.
+    showAreaViews("inbox");
   } catch (error) {
     if (isTotpProblem(error)) {
       // The password was right; only the second step is missing or wrong, so keep it.
@@ -751,11 +761,12 @@ function showOperatorViews() {
 // --- the areas' views, each a module loaded the first time its area opens --------------------
 // fund: ledger.js; voting: voting.js (the owners' assembly); voice: voice.js (owners' voice);
 // onboarding: onboarding.js (an estate's way into the trust model, and its trust contract);
-// reports: disclosure.js (公示: the monthly report, its flags, KPIs and the dashboards).
+// reports: disclosure.js (公示: the monthly report, its flags, KPIs and the dashboards);
+// inbox: inbox.js (消息: the messages, the unread badge, notification settings).
 
 const AREA_MODULES = {
   fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js", onboarding: "/onboarding.js",
-  reports: "/disclosure.js",
+  reports: "/disclosure.js", inbox: "/inbox.js",
 };
 
 function showAreaViews(area) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -13,10 +14,11 @@ import jwt
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from google.protobuf import timestamp_pb2
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xinyi.identity.v1 import identity_pb2
+from xinyi.identity.v1 import events_pb2, identity_pb2
 from xinyi_identity import domain, store
 from xinyi_identity.common import grant_pb, stamp, today
 from xinyi_kit import audit, auth, clock
@@ -114,6 +116,46 @@ class AuthApi:
             token_type="bearer",
         )
 
+    async def _note_device(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        request: identity_pb2.LoginRequest,
+        now: datetime,
+    ) -> None:
+        """Remembers the browser or app; one the account has not used before is announced
+        (a security message its owner cannot switch off), except on the very first sign-in."""
+        agent = request.user_agent.strip()[:500]
+        digest = hashlib.sha256(agent.encode()).hexdigest()
+        known = await session.get(store.KnownDevice, (user_id, digest))
+        if known is not None:
+            known.last_seen = now
+            return
+        seen_before = (
+            await session.execute(
+                select(store.KnownDevice.user_id)
+                .where(store.KnownDevice.user_id == user_id)
+                .limit(1)
+            )
+        ).first()
+        session.add(
+            store.KnownDevice(user_id=user_id, device_sha256=digest, first_seen=now, last_seen=now)
+        )
+        if seen_before is not None:
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromDatetime(now)
+            await self.outbox.emit(
+                session,
+                PLATFORM,
+                "new_device_login",
+                events_pb2.NewDeviceLogin(
+                    user_id=str(user_id),
+                    device=agent[:200] or "unknown",
+                    client_ip=request.client_ip[:64],
+                    at=stamp,
+                ),
+            )
+
     async def _failed(self, login: str) -> None:
         """Counts a failure against the login name, whether or not such a user exists."""
         now = clock.now()
@@ -172,6 +214,7 @@ class AuthApi:
                     .where(store.LoginThrottle.login == login)
                     .values(failures=0, locked_until=None, updated_at=now)
                 )
+                await self._note_device(session, user.user_id, request, now)
                 return await self._issue(session, user)
         await self._failed(login)
         raise Unauthenticated(

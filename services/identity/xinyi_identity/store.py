@@ -50,6 +50,16 @@ class LoginThrottle(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class KnownDevice(Base):
+    """A browser or app an account has signed in from (by the digest of its User-Agent)."""
+
+    __tablename__ = "known_devices"
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    device_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RoleGrant(Base):
     __tablename__ = "role_grants"
     grant_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)

@@ -8,7 +8,7 @@ from xinyi.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from xinyi_kit.config import KitSettings, load
 from xinyi_kit.db import asyncpg_dsn
 from xinyi_kit.service import ServiceKit
-from xinyi_notifications import directory, notify
+from xinyi_notifications import notify
 from xinyi_notifications.api import NotificationsApi
 from xinyi_notifications.channels import (
     Channel,
@@ -78,7 +78,7 @@ def main() -> None:
             public_url=settings.public_url.rstrip("/"),
         )
     )
-    kit.consume("identity", directory.IDENTITY)
+    kit.consume("identity", notify.IDENTITY)
     kit.consume("ledger", notify.LEDGER)
     kit.consume("voting", notify.VOTING)
     kit.consume("disclosure", notify.DISCLOSURE)

@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi.disclosure.v1 import events_pb2 as disclosure_events
+from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_kit import clock
 from xinyi_kit.consumer import Handler
+from xinyi_kit.db import PLATFORM
 from xinyi_notifications import directory, plan, rules, store
 from xinyi_notifications.rules import Notice
 
@@ -205,6 +207,22 @@ async def _send(
         await deliver(
             session, uuid.UUID(envelope.estate_id), envelope.event_id, notice, _when(envelope)
         )
+
+
+# -- identity -------------------------------------------------------------------------------
+async def new_device_login(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, identity_events.NewDeviceLogin)
+    await deliver(
+        session,
+        PLATFORM,
+        envelope.event_id,
+        rules.new_device_login(
+            event.user_id, event.device, event.client_ip, event.at.ToDatetime(tzinfo=UTC)
+        ),
+        _when(envelope),
+    )
 
 
 # -- the ledger -------------------------------------------------------------------------------
@@ -421,6 +439,10 @@ async def flag_changed(
     )
 
 
+IDENTITY: Mapping[type[Message], Handler] = {
+    **directory.IDENTITY,
+    identity_events.NewDeviceLogin: new_device_login,
+}
 LEDGER: Mapping[type[Message], Handler] = {
     ledger_events.DisbursementChanged: disbursement_changed,
     ledger_events.BankAlarm: bank_alarm,

@@ -13,7 +13,7 @@ from xinyi_kit.permissions import APPROVING_BODY, EVERYONE_IN_ESTATE, Role
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 # Messages nobody can switch off entirely, nor hold back for quiet hours or a digest.
-SECURITY_KINDS = ("approval_requested", "bank_alarm", "cosign_requested")
+SECURITY_KINDS = ("approval_requested", "bank_alarm", "cosign_requested", "new_device_login")
 # Delivery order when many wait: security first, then what concerns one person, then what
 # concerns the estate, then the bulk of monthly reports.
 PRIORITY_SECURITY, PRIORITY_PERSONAL, PRIORITY_ESTATE, PRIORITY_BULK = 0, 1, 2, 3
@@ -33,6 +33,7 @@ KINDS: dict[str, str] = {
     "fee_arrears": "物业费欠费提醒",
     "suggestion_answered": "建议已回复",
     "suggestion_rectified": "整改已完成",
+    "new_device_login": "新设备登录",
 }
 
 APPROVERS = frozenset(r.value for r in APPROVING_BODY)
@@ -96,7 +97,7 @@ def disbursement_requested(
             f"物业公司申请从公共资金向“{payee}”支付 {yuan(amount_fen)} 元，用途：{purpose}。"
             f"按本小区的审批规则需要 {required} 位审批人批准，请登录核对凭证后审批。"
         ),
-        link=f"/estates/{estate_id}/disbursements/{disbursement_id}",
+        link=f"/fund/{estate_id}/disbursements/{disbursement_id}",
         params={
             "amount_fen": amount_fen,
             "payee": payee,
@@ -119,7 +120,7 @@ def bank_alarm(
             f"{booked_on} 银行流水显示公共资金账户支出 {yuan(amount_fen)} 元（摘要：{narrative}），"
             "没有已批准并已付款的支出与之对应。请立即核实。"
         ),
-        link=f"/estates/{estate_id}/reconcile",
+        link=f"/fund/{estate_id}/reconcile",
         params={
             "amount_fen": amount_fen,
             "booked_on": booked_on,
@@ -140,7 +141,7 @@ def cosign_requested(estate_id: str, estate: str, period: str) -> Notice:
             f"物业公司已签署 {period} 的账期账头（默克尔根与哈希链头），"
             "请业委会核对当月账目后用设备密钥会签。"
         ),
-        link=f"/estates/{estate_id}/periods/{period}",
+        link=f"/fund/{estate_id}/periods/{period}",
         params={"period": period},
         roles=APPROVERS,
         broadcast=True,
@@ -152,7 +153,7 @@ def flag_raised(estate_id: str, estate: str, flag_id: str, kind: str, reason: st
         kind="flag_raised",
         title=f"{estate}：公示出现异常提示",
         body=reason,
-        link=f"/estates/{estate_id}/reports",
+        link=f"/reports/{estate_id}/flags",
         params={"flag_id": flag_id, "flag_kind": kind},
         roles=OVERSIGHT,
         community_supervisors=True,
@@ -169,7 +170,7 @@ def ballot_state(
     opens_at: datetime | None,
     closes_at: datetime | None,
 ) -> Notice | None:
-    link = f"/estates/{estate_id}/ballots/{ballot_id}"
+    link = f"/voting/{estate_id}/ballots/{ballot_id}"
     params = {
         "ballot_id": ballot_id,
         "ballot_title": title,
@@ -206,7 +207,7 @@ def ballot_closing(
         kind="ballot_closing",
         title=f"{estate}：「{title}」24 小时内截止投票",
         body=f"投票将于 {local(closes_at)} 截止。尚未投票的业主请尽快投票。",
-        link=f"/estates/{estate_id}/ballots/{ballot_id}",
+        link=f"/voting/{estate_id}/ballots/{ballot_id}",
         params={
             "ballot_id": ballot_id,
             "ballot_title": title,
@@ -225,7 +226,7 @@ def ballot_result(
         kind="ballot_result",
         title=f"{estate}：表决结果——{question}：{verdict}",
         body=f"「{question}」经业主大会表决{verdict}，异议期已过，结果生效。详细计票可在线查看。",
-        link=f"/estates/{estate_id}/ballots/{ballot_id}",
+        link=f"/voting/{estate_id}/ballots/{ballot_id}",
         params={"ballot_id": ballot_id, "question": question, "approved": approved},
         roles=OWNERS,
         broadcast=True,
@@ -239,7 +240,7 @@ def vote_counted(
         kind="vote_counted",
         title=f"{estate}：您的投票已计入",
         body=f"您在「{title or '表决'}」中的投票已计入，回执码 {receipt}，可凭回执码核验。",
-        link=f"/estates/{estate_id}/ballots/{ballot_id}",
+        link=f"/voting/{estate_id}/ballots/{ballot_id}",
         params={"ballot_id": ballot_id, "receipt_code": receipt},
         users=(voter,),
     )
@@ -250,7 +251,7 @@ def report_published(estate_id: str, estate: str, period: str) -> Notice:
         kind="report_published",
         title=f"{estate}：{period} 月度公示已发布",
         body=f"{period} 的收支、对账、预算执行和公示异常提示已公布，可在线查看或下载公示。",
-        link=f"/estates/{estate_id}/reports/{period}",
+        link=f"/reports/{estate_id}/{period}",
         params={"period": period},
         roles=EVERYONE,
         broadcast=True,
@@ -271,7 +272,7 @@ def fee_reminder(
             kind="fee_due",
             title=f"{estate}：{period} 物业费 {yuan(owed_fen)} 元待缴",
             body=f"您的房屋 {period} 的物业费 {yuan(owed_fen)} 元已出账，请按时缴纳。",
-            link=f"/estates/{estate_id}/fees",
+            link=f"/fund/{estate_id}/fees",
             params={"unit_id": unit_id, "period": period, "owed_fen": owed_fen},
             units=(unit_id,),
         )
@@ -283,7 +284,7 @@ def fee_reminder(
                 f"您的房屋自 {oldest or period} 起尚欠物业费 {yuan(owed_fen)} 元。"
                 "缴费将先冲抵最早的欠费。服务不会因欠费而中断（民法典第九百四十四条）。"
             ),
-            link=f"/estates/{estate_id}/fees",
+            link=f"/fund/{estate_id}/fees",
             params={
                 "unit_id": unit_id,
                 "period": period,
@@ -298,7 +299,7 @@ def fee_reminder(
 def suggestion_updated(
     estate_id: str, estate: str, suggestion_id: str, state: str, submitter: str
 ) -> Notice | None:
-    link = f"/estates/{estate_id}/voice/{suggestion_id}"
+    link = f"/voice/{estate_id}/{suggestion_id}"
     params = {"suggestion_id": suggestion_id, "state": state}
     if not submitter:
         return None
@@ -321,3 +322,18 @@ def suggestion_updated(
             users=(submitter,),
         )
     return None
+
+
+def new_device_login(user: str, device: str, client_ip: str, at: datetime) -> Notice:
+    return Notice(
+        kind="new_device_login",
+        title="您的账号在新设备上登录",
+        body=(
+            f"{local(at)} 您的账号在一个新的浏览器或应用上登录"
+            f"（{device[:80]}，IP {client_ip or '未知'}）。"
+            "如果不是您本人，请立即修改密码并联系平台运营方。"
+        ),
+        link="/",
+        params={"device": device[:200], "client_ip": client_ip, "at": at.isoformat()},
+        users=(user,),
+    )
