@@ -62,7 +62,7 @@ class FlagOut(BaseModel):
     flag_id: str
     period: str
     kind: str = Field(
-        description="lump_sum_income, flat_income, takings_below_recorded, "
+        description="lump_sum_income, flat_income, income_below_peers, takings_below_recorded, "
         "takings_contract_unpaid, expense_without_voucher, over_budget, bank_alarm, "
         "unreconciled, overdue_rectification, head_awaiting_cosign"
     )
@@ -157,8 +157,9 @@ kpis = APIRouter(prefix="/api/v1", tags=["disclosure"])
 Through = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 Months = Annotated[int, Query(ge=1, le=36)]
 KPI_SUMMARY = (
-    "month by month (payment rate by amount and by units, disputes opened and resolved, the "
-    "median days to resolve) beside the baseline recorded when the estates joined"
+    "month by month (payment rate by amount and by units; disputes opened, resolved, open at the "
+    "month's end and the median days to resolve; satisfaction from closed surveys) beside the "
+    "baseline recorded when the estates joined, and each month against it"
 )
 
 
@@ -168,12 +169,17 @@ async def _kpis(
     *,
     estate_id: str = "",
     community_id: str = "",
+    street_id: str = "",
     through: str | None,
     months: int,
 ) -> Response:
     reply = await svc.disclosure.GetKpis(
         disclosure_pb2.GetKpisRequest(
-            estate_id=estate_id, community_id=community_id, through=through or "", months=months
+            estate_id=estate_id,
+            community_id=community_id,
+            street_id=street_id,
+            through=through or "",
+            months=months,
         ),
         metadata=who.metadata,
     )
@@ -202,7 +208,28 @@ async def community_kpis(
     return await _kpis(svc, who, community_id=community_id, through=through, months=months)
 
 
-@kpis.get("/kpis", response_model=None, summary=f"The city's KPIs {KPI_SUMMARY} (the operator)")
+@kpis.get(
+    "/streets/{street_id}/kpis",
+    response_model=None,
+    summary=f"A street's KPIs, its communities' estates together, {KPI_SUMMARY}, with each "
+    "community's part (the operator; a supervisor of one of its communities reads the street's "
+    "totals and only their own community's part)",
+)
+async def street_kpis(
+    street_id: Annotated[str, Path(pattern=UUID_PATTERN)],
+    who: Authed,
+    svc: Svc,
+    through: Through = None,
+    months: Months = 12,
+) -> Response:
+    return await _kpis(svc, who, street_id=street_id, through=through, months=months)
+
+
+@kpis.get(
+    "/kpis",
+    response_model=None,
+    summary=f"The city's KPIs {KPI_SUMMARY}, with each community's part (the operator)",
+)
 async def city_kpis(
     who: Authed, svc: Svc, through: Through = None, months: Months = 12
 ) -> Response:

@@ -436,6 +436,11 @@ class QuestionIn(BaseModel):
     options: list[Annotated[Plain, Field(max_length=100)]] = Field(
         default_factory=list, max_length=10
     )
+    satisfaction: bool = Field(
+        default=False,
+        description="The overall satisfaction question (a scale; at most one): its 4s and 5s "
+        "are the estate's satisfaction KPI. Unmarked, the first scale question is it.",
+    )
 
 
 class SurveyIn(BaseModel):
@@ -461,6 +466,7 @@ class QuestionOut(BaseModel):
     text: str
     kind: str
     options: list[str]
+    satisfaction: bool = Field(description="The question the satisfaction KPI counts")
 
 
 class QuestionResultOut(BaseModel):
@@ -508,7 +514,11 @@ def _survey(s: voice_pb2.Survey, *, with_results: bool = True) -> SurveyOut:
         description=s.description,
         questions=[
             QuestionOut(
-                question_id=q.question_id, text=q.text, kind=q.kind, options=list(q.options)
+                question_id=q.question_id,
+                text=q.text,
+                kind=q.kind,
+                options=list(q.options),
+                satisfaction=q.satisfaction,
             )
             for q in s.questions
         ],
@@ -546,7 +556,9 @@ async def publish_survey(
             title=body.title,
             description=body.description,
             questions=[
-                voice_pb2.SurveyQuestion(text=q.text, kind=q.kind, options=q.options)
+                voice_pb2.SurveyQuestion(
+                    text=q.text, kind=q.kind, options=q.options, satisfaction=q.satisfaction
+                )
                 for q in body.questions
             ],
             closes_at=closes_at,

@@ -97,6 +97,9 @@ class Action(enum.StrEnum):
     STATEMENT_IMPORT = "statement.import"  # the bank's statements of the fund's accounts
     STATEMENT_MATCH = "statement.match"  # confirm a proposed match, explain a line
     FLAG_EXPLAIN = "flag.explain"  # an anomaly flag of the monthly report, in owners' words
+    # A community's or a street's KPIs (the city's are estate.list_all). A community-scoped
+    # grant reads its own community, and its street's totals with only its own community's part.
+    KPI_READ_AREA = "kpi.read_area"
     DISCLOSURE_EDIT = "disclosure.edit"  # the company's art. 943 disclosures
     BANK_ACCOUNT_REGISTER = "bank_account.register"  # the fund's accounts statements must be of
     # Takings recorded by systems the estate does not run (gate exports), and the contracts that
@@ -175,6 +178,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.STATEMENT_IMPORT: FINANCE | APPROVING_BODY,
     Action.STATEMENT_MATCH: FINANCE,
     Action.FLAG_EXPLAIN: FINANCE | APPROVING_BODY,
+    Action.KPI_READ_AREA: frozenset({Role.OPERATOR, Role.COMMUNITY_SUPERVISOR}),
     Action.DISCLOSURE_EDIT: frozenset({Role.COMPANY_MANAGER}),
     Action.BANK_ACCOUNT_REGISTER: APPROVING_BODY,
     Action.TAKINGS_IMPORT: FINANCE | APPROVING_BODY,

@@ -1,13 +1,16 @@
 """公示 (the monthly report) in a real browser: a month is posted through the API (itemised
-advertising income, parking as one lump sum, a cleaning bill paid with its voucher); an owner
-picks the month and reads the same figures the JSON report gives, with the lump sum flagged,
-and downloads the CSV; the accountant explains the flag in the page and the owner reads the
-explanation; the community supervisor and the operator see their dashboards."""
+advertising income, parking as one lump sum, a cleaning bill paid with its voucher) and a
+satisfaction survey answered and closed; an owner picks the month and reads the same figures
+the JSON report gives, with the lump sum flagged, the month's satisfaction against the baseline,
+and downloads the CSV, the PDF and the printable notice; the accountant explains the flag in
+the page and the owner reads the explanation; the community supervisor sees the community's and
+the street's dashboards by name, and the operator the city's with each community named."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -40,9 +43,63 @@ CLEANING_FEN = 52_300
 EXPLANATION = "停车费由道闸公司按月汇总转入，明细下月补录。"
 
 
+def hundredths(value: Fraction) -> str:
+    """Two decimals, half up (the figures are positive here)."""
+    n = int(value * 100 + Fraction(1, 2))
+    return f"{n // 100}.{n % 100:02d}"
+
+
 def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d} 元"
+
+
+def survey_the_month(api: httpx.Client, platform: Platform, world: dict[str, Any]) -> list[int]:
+    """A baseline of 30.0% satisfaction on joining, then a survey the manager publishes, the
+    owner and a tenant answer and the manager closes; returns their answers to its satisfaction
+    question."""
+    estate = world["estate_id"]
+    recorded = api.post(
+        f"/api/v1/estates/{estate}/onboarding",
+        json={
+            "working_group": [{"name": "周书记", "affiliation": "社区党委"}],
+            "situation": {"arrangement": "lump_sum"},
+            "baseline": {
+                "payment_rate_permille": 500,
+                "open_disputes": 3,
+                "satisfaction_permille": 300,
+            },
+        },
+    )
+    assert recorded.status_code == 201, recorded.text
+    tenant = create_user(api, "tenant")
+    granted = api.post(
+        "/api/v1/role-grants",
+        json={"user_id": tenant["user_id"], "role": "tenant", "estate_id": estate},
+    )
+    assert granted.status_code == 201, granted.text
+    closes = datetime.fromtimestamp(server_time(platform), SHANGHAI) + timedelta(days=3)
+    with user_client(platform, world["users"]["manager"]) as manager:
+        survey = manager.post(
+            estate_path(world, "/surveys"),
+            json={
+                "title": "本月物业服务满意度",
+                "questions": [{"text": "总体满意度", "kind": "scale"}],
+                "closes_at": closes.isoformat(),
+            },
+        )
+        assert survey.status_code == 201, survey.text
+        url = estate_path(world, f"/surveys/{survey.json()['survey_id']}")
+        answers = [5, 2]
+        for person, value in zip((world["users"]["owner"], tenant), answers, strict=True):
+            with user_client(platform, person) as client:
+                answered = client.put(
+                    f"{url}/answer", json={"answers": [{"question_id": "q1", "value": value}]}
+                )
+                assert answered.status_code == 200, answered.text
+        closed = manager.post(f"{url}/close")
+        assert closed.status_code == 200, closed.text
+    return answers
 
 
 def post_a_month(platform: Platform, world: dict[str, Any], period: str) -> str:
@@ -116,6 +173,10 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
     assert granted.status_code == 201, granted.text
     period = datetime.fromtimestamp(server_time(platform), SHANGHAI).strftime("%Y-%m")
     sha = post_a_month(platform, world, period)
+    answers = survey_the_month(api, platform, world)
+    # Satisfied are the answers of 4 or 5; against the baseline's 30.00%, in points.
+    share = Fraction(sum(1 for a in answers if a >= 4) * 100, len(answers))
+    satisfaction, points = hundredths(share), hundredths(share - 30)
     report_path = estate_path(world, f"/reports/monthly/{period}")
     with user_client(platform, users["owner"]) as owner:
 
@@ -130,6 +191,15 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
             return got if done else None
 
         report = eventually(caught_up, what="disclosure catching up with the month")
+        eventually(
+            lambda: (
+                owner.get(estate_path(world, "/kpis"), params={"months": 1}).json()["months"][0][
+                    "satisfaction_answers"
+                ]
+                == len(answers)
+            ),
+            what="the survey reaching disclosure",
+        )
     fund = report["fund"]
     assert fund["income_fen"] == LUMP_FEN + sum(10_000 + d * 137 for d in (1, 2))
     assert {g["source"] for g in report["income"]} == {"advertising", "parking"}
@@ -172,6 +242,13 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
     await expect(shown).to_contain_text("待说明")
     await expect(page.locator("#dis-flags textarea")).to_have_count(0)
     await expect(page.locator("#dis-kpis-table")).to_be_visible()
+    # The month's satisfaction from the survey, against the baseline, in the table and chart.
+    against = page.locator(f"#dis-kpis-against tr[data-vs-month='{period}']")
+    await expect(against).to_contain_text(f"{satisfaction}%")
+    await expect(against).to_contain_text(f"+{points} 个百分点")
+    await expect(page.locator("#dis-kpis-satisfaction")).to_have_attribute(
+        "aria-label", re.compile(f"{period} {satisfaction}%.*30.00%")
+    )
 
     # The CSV download, by fetch with the token in a header (never in the address).
     async with page.expect_download() as info:
@@ -185,6 +262,18 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
     text = content.decode("utf-8-sig")
     assert "报告信息" in text and "保洁费用" in text
     await expect(live).to_have_text(f"已下载 report-{period}.csv。")
+    # The PDF report and the printable notice, the same way.
+    for button, name in (
+        ("下载 PDF 报告", f"report-{period}.pdf"),
+        ("下载公示单（A4）", f"report-{period}.notice.pdf"),
+    ):
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name=button).click()
+        download = await info.value
+        assert download.suggested_filename == name
+        pdf = (await download.path()).read_bytes()
+        assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+        await expect(live).to_have_text(f"已下载 {name}。")
 
     # It fits a small phone, in both languages.
     await page.set_viewport_size({"width": 360, "height": 740})
@@ -219,16 +308,32 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
     await page.get_by_role("button", name="中文").click()
     await sign_out(web)
 
-    # The community supervisor: the community's dashboard with the estate counted.
+    # The community supervisor: the community's dashboard by name with the estate counted, and
+    # the street's, where theirs is the one community shown.
     with user_client(platform, supervisor) as client:
         theirs = client.get(f"/api/v1/communities/{world['community_id']}/kpis").json()
     assert theirs["estates"] == 1
+    named = theirs["scope"]
+    assert named["name"].startswith("测试社区") and named["street_name"].startswith("测试街道")
     await sign_in(web, supervisor["username"], supervisor["password"])
     await page.locator('#site-nav a[data-area="reports"]').click()
     community = page.locator(f"#dis-community-{world['community_id']}")
     await expect(community.get_by_role("heading", name="社区指标")).to_be_visible()
+    await expect(community).to_contain_text(f"{named['name']}（{named['street_name']}）")
     await expect(community.locator("[data-fig='estates'] dd")).to_have_text("1")
     await expect(community.locator(f"tr[data-month='{period}']")).to_be_visible()
+    await expect(
+        community.locator(
+            f"#dis-community-{world['community_id']}-against tr[data-vs-month='{period}']"
+        )
+    ).to_contain_text(f"{satisfaction}%")
+    street = page.locator(f"#dis-street-{named['street_id']}")
+    await expect(street.get_by_role("heading", name="街道指标")).to_be_visible()
+    await expect(street).to_contain_text(named["street_name"])
+    parts = street.locator("tr[data-community]")
+    await expect(parts).to_have_count(1)
+    await expect(parts).to_contain_text(named["name"])
+    await expect(parts).to_contain_text(f"{satisfaction}%")
     await sign_out(web)
 
     # The operator: the city's dashboard.
@@ -242,6 +347,9 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
     await expect(board.locator("#dis-city-chart")).to_have_attribute(
         "aria-label", re.compile(period)
     )
+    ours = board.locator(f"#dis-city-parts tr[data-community='{world['community_id']}']")
+    await expect(ours).to_contain_text(named["name"])
+    await expect(ours).to_contain_text(named["street_name"])
 
 
 async def test_disclosure_messages_exist_in_both_languages(web: WebApp) -> None:

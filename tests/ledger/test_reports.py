@@ -1,10 +1,12 @@
 """The monthly disclosure report, built by the disclosure service from events only, checked
 against figures computed here from what was posted through the ledger's API: a normal month
 raises no flag; the pilot's parking case (2,400 yuan posted flat as one sum month after month
-while the gates took over 10,000) raises its flags, which the company explains and owners read."""
+while the gates took over 10,000) raises its flags, which the company explains and owners read,
+and which resolve once the company posts the gates' takings day by day."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -13,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.identity.world import World, ok
+from tests.identity.world import World, ok, signin
 from tests.ledger.test_vouchers import png, upload
 from tests.poll import eventually
 
@@ -191,7 +193,9 @@ def test_a_months_report_equals_what_was_posted_and_a_normal_month_has_no_flag(
     assert {**again, "generated_at": ""} == {**got, "generated_at": ""}
 
 
-def test_the_pilots_parking_case_raises_its_flags_until_explained(world: World) -> None:
+def test_the_pilots_parking_case_raises_its_flags_until_explained_and_corrected(
+    world: World,
+) -> None:
     base = f"/api/v1/estates/{world.estate_b}"
     months = [month_of(-3), month_of(-2), month_of(-1)]
     flat: dict[str, str] = {}
@@ -259,6 +263,54 @@ def test_the_pilots_parking_case_raises_its_flags_until_explained(world: World) 
         # A month that varies has no flat-income flag; the first month alone is not "flat".
         first = report(owner, world.estate_b, months[0])
         assert "flat_income" not in {x["kind"] for x in first["flags"]}
+
+    # The company reverses the round sum and posts what the gates took, day by day.
+    takings = {f"{last}-{d:02d}": (350 + d) * 100 for d in range(1, days + 1)}
+    with world.as_token(world.other_company_token) as manager:
+        ok(
+            manager.post(
+                f"{base}/ledger/entries/{flat[last]}/reversal",
+                json={"reason": "包干数不是实收，改按道闸明细入账"},
+            )
+        )
+        itemised = ok(
+            manager.post(
+                f"{base}/ledger/entries",
+                json={
+                    "source": "parking",
+                    "amount_fen": sum(takings.values()),
+                    "description": f"{last} 停车收入（道闸明细）",
+                    "booked_on": max(takings),
+                    "items": [
+                        {"description": f"{day} 道闸", "amount_fen": fen, "occurred_on": day}
+                        for day, fen in takings.items()
+                    ],
+                },
+            )
+        )
+        check = ok(manager.get(f"{base}/takings-checks", params={"from": last, "to": last}))[
+            "checks"
+        ]
+    assert [(c["source"], c["posted_fen"], c["flag"]) for c in check] == [
+        ("parking", sum(takings.values()), None)
+    ]
+    with world.as_token(world.owner_b_token) as owner:
+        fixed = eventually(
+            lambda: (
+                (r := report(owner, world.estate_b, last))["flags"]
+                and all(x["state"] == "resolved" for x in r["flags"])
+                and r
+            ),
+            what="the month's flags resolving",
+        )
+        standing = {x["flag_id"] for x in ok(owner.get(f"{base}/flags"))}
+    states = {x["kind"]: x for x in fixed["flags"]}
+    assert set(states) == {"lump_sum_income", "flat_income", "takings_below_recorded"}
+    # The explanation stays on record beside the resolved flag.
+    assert states["flat_income"]["explanation"].startswith("停车场按包干价交付")
+    assert not standing & {x["flag_id"] for x in fixed["flags"]}
+    parking = next(g for g in fixed["income"] if g["source"] == "parking")
+    assert itemised["entry_id"] in [e["entry_id"] for e in parking["entries"]]
 
 
 def test_kpis_are_computed_from_the_months_against_the_baseline_recorded_on_joining(
@@ -367,3 +419,164 @@ def test_the_months_meetings_are_in_its_report(world: World) -> None:
     assert [(m["meeting_id"], m["title"], m["state"]) for m in got] == [
         (meeting["meeting_id"], "物业联席会", "scheduled")
     ]
+
+
+def test_income_far_below_the_communitys_other_estates_is_flagged_until_posted(
+    world: World,
+) -> None:
+    """Four estates of one new community served by company A: three post their parking takings,
+    the fourth a fraction of theirs per unit; only it is flagged, against the others' median."""
+    period = month_of()
+    tag = uuid.uuid4().hex[:6]
+    units = {"甲": 3, "乙": 4, "丙": 5, "丁": 4}
+    parking = {"甲": 90_000, "乙": 100_000, "丙": 175_000, "丁": 30_000}
+    estates: dict[str, str] = {}
+    with world.client("operator") as op:
+        district = ok(op.post("/api/v1/districts", json={"name": f"青羊区{tag}"}))
+        street = ok(
+            op.post(
+                "/api/v1/streets",
+                json={"district_id": district["district_id"], "name": "草堂街道"},
+            )
+        )
+        community = ok(
+            op.post(
+                "/api/v1/communities",
+                json={"street_id": street["street_id"], "name": "浣花社区"},
+            )
+        )
+        for name, count in units.items():
+            estate = ok(
+                op.post(
+                    "/api/v1/estates",
+                    json={"name": f"{name}院{tag}", "community_id": community["community_id"]},
+                )
+            )["estate_id"]
+            estates[name] = estate
+            ok(
+                op.put(
+                    f"/api/v1/estates/{estate}/company",
+                    json={"company_id": world.company_a, "starts_on": "2020-01-01"},
+                )
+            )
+            rows = "".join(
+                f"1栋,1-{n:02d},residential,80.00,{name}业主{n},person,,\n"
+                for n in range(1, count + 1)
+            )
+            ok(
+                op.post(
+                    f"/api/v1/estates/{estate}/imports",
+                    content=(
+                        "building,unit,unit_type,exclusive_area_m2,owner_name,owner_kind,"
+                        "phone,id_number\n" + rows
+                    ).encode(),
+                    headers={"content-type": "text/csv"},
+                )
+            )
+    # The company's people sign in again: their tokens name the estates it serves now.
+    with (
+        world.as_token(signin(world.base, world.usernames["company_manager"])) as manager,
+        world.as_token(signin(world.base, world.usernames["company_accountant"])) as acc,
+    ):
+        for name, estate in estates.items():
+            base = f"/api/v1/estates/{estate}"
+            eventually(
+                lambda b=base: (
+                    manager.get(f"{b}/ledger/accounts").status_code == 200
+                    and ok(manager.get(f"{b}/ledger/accounts"))
+                ),
+                what="the books opening",
+            )
+            ok(
+                manager.put(
+                    f"{base}/fees/rates",
+                    json={
+                        "rates": [
+                            {
+                                "unit_type": "residential",
+                                "fen_per_m2_month": "250",
+                                "effective_from": "2020-01",
+                            }
+                        ]
+                    },
+                )
+            )
+            eventually(
+                lambda b=base, n=units[name]: ok(acc.get(f"{b}/fees/arrears"))["units_total"] == n,
+                what="the ledger learning the units",
+            )
+            fees = ok(acc.post(f"{base}/fees/assessments", json={"period": period}))["fees"]
+            assert len(fees) == units[name]
+            ok(
+                acc.post(
+                    f"{base}/ledger/entries",
+                    json={
+                        "source": "parking",
+                        "amount_fen": parking[name],
+                        "description": f"{period} 停车收入",
+                        "items": [
+                            {
+                                "description": "道闸月结",
+                                "amount_fen": parking[name],
+                                "occurred_on": f"{period}-01",
+                            }
+                        ],
+                    },
+                )
+            )
+
+    def flags_of(name: str) -> dict[str, dict[str, Any]]:
+        with world.client("operator") as op:
+            reply = ok(op.get(f"/api/v1/estates/{estates[name]}/flags", params={"period": period}))
+        return {f["kind"]: f for f in reply}
+
+    # Computed here: each estate's parking per unit, and the median of the other three.
+    per_unit = {name: Fraction(parking[name], units[name]) for name in units}
+    others = [per_unit[n] for n in ("甲", "乙", "丙")]
+    median = sorted(others)[1]
+    assert per_unit["丁"] < median / 3 and all(
+        per_unit[n] >= sorted(v for m, v in per_unit.items() if m != n)[1] / 3
+        for n in ("甲", "乙", "丙")
+    )
+
+    def yuan_of(value: Fraction) -> str:
+        fen = int(value + Fraction(1, 2))
+        return f"{fen // 100:,}.{fen % 100:02d}"
+
+    flagged = eventually(
+        lambda: flags_of("丁").get("income_below_peers"), what="the estate compared with peers"
+    )
+    assert flagged["state"] == "open"
+    assert flagged["reason"] == (
+        f"parking 收入每户 {yuan_of(per_unit['丁'])} 元，不到同社区 3 个小区每户中位数 "
+        f"{yuan_of(median)} 元的三分之一"
+    )
+    assert flagged["flag_id"] == f"below_peers:{period}:parking"
+    for name in ("甲", "乙", "丙"):
+        assert "income_below_peers" not in flags_of(name), name
+
+    # The rest of the month's takings posted: no longer far below, the flag resolves.
+    rest = parking["甲"] * units["丁"] // units["甲"] - parking["丁"]
+    with world.as_token(signin(world.base, world.usernames["company_accountant"])) as acc:
+        ok(
+            acc.post(
+                f"/api/v1/estates/{estates['丁']}/ledger/entries",
+                json={
+                    "source": "parking",
+                    "amount_fen": rest,
+                    "description": f"{period} 停车收入（补录）",
+                    "items": [
+                        {
+                            "description": "道闸补录",
+                            "amount_fen": rest,
+                            "occurred_on": f"{period}-02",
+                        }
+                    ],
+                },
+            )
+        )
+    assert Fraction(parking["丁"] + rest, units["丁"]) >= median / 3
+    eventually(
+        lambda: flags_of("丁")["income_below_peers"]["state"] == "resolved",
+        what="the flag resolving",
+    )

@@ -1,6 +1,7 @@
 """Takings through the gateway: gate exports imported per day and per stay (overlaps stored once,
 a bad file refused by row with nothing imported), income contracts, and the monthly check that
-flags posted income far below what the gates recorded or the contracts expect, until corrected."""
+flags posted income far below what the gates recorded or the contracts expect, until corrected:
+the ledger announces each flag raised and cleared, and the month's disclosure flag follows."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import asyncpg
 import httpx
 
 from tests.identity.world import World, ok, signin
+from tests.poll import eventually
 from xinyi_dev.platform import Platform
 from xinyi_kit.clock import move_clock
 
@@ -71,8 +73,9 @@ def by_month(days: dict[str, int]) -> dict[str, int]:
     return out
 
 
-async def flags_raised(platform: Platform, estate: str) -> list[tuple[str, str, str]]:
-    """The takings_flagged events in the ledger's outbox, in order."""
+async def flag_changes(platform: Platform, estate: str) -> list[tuple[str, str, str, str]]:
+    """The takings_flagged and takings_cleared events in the ledger's outbox, in order, as
+    (month, source, flag, "flagged" or "cleared")."""
     from xinyi.common.v1 import common_pb2
     from xinyi.ledger.v1 import events_pb2
 
@@ -80,18 +83,31 @@ async def flags_raised(platform: Platform, estate: str) -> list[tuple[str, str, 
     try:
         await conn.execute("SET xinyi.scope = 'system'")
         rows = await conn.fetch(
-            "SELECT envelope FROM ledger.outbox WHERE estate_id = $1 "
-            "AND event_type = 'xinyi.ledger.v1.TakingsFlagged' ORDER BY seq",
+            "SELECT event_type, envelope FROM ledger.outbox WHERE estate_id = $1 "
+            "AND event_type = ANY($2::text[]) ORDER BY seq",
             uuid.UUID(estate),
+            ["xinyi.ledger.v1.TakingsFlagged", "xinyi.ledger.v1.TakingsCleared"],
         )
     finally:
         await conn.close()
     out = []
     for row in rows:
-        event = events_pb2.TakingsFlagged()
+        flagged = row["event_type"].endswith("Flagged")
+        event = events_pb2.TakingsFlagged() if flagged else events_pb2.TakingsCleared()
         common_pb2.EventEnvelope.FromString(bytes(row["envelope"])).payload.Unpack(event)
-        out.append((event.month, event.source, event.flag))
+        out.append((event.month, event.source, event.flag, "flagged" if flagged else "cleared"))
     return out
+
+
+async def flags_raised(platform: Platform, estate: str) -> list[tuple[str, str, str]]:
+    """The takings_flagged events in the ledger's outbox, in order."""
+    return [c[:3] for c in await flag_changes(platform, estate) if c[3] == "flagged"]
+
+
+def disclosed(c: httpx.Client, estate: str, month: str) -> str | None:
+    """The state of the month's parking takings flag in disclosure (evaluated now)."""
+    reply = ok(c.get(f"/api/v1/estates/{estate}/flags", params={"period": month}))
+    return next((f["state"] for f in reply if f["kind"] == "takings_below_recorded"), None)
 
 
 async def test_the_chengdu_case_is_flagged_every_month_until_corrected(
@@ -138,11 +154,18 @@ async def test_the_chengdu_case_is_flagged_every_month_until_corrected(
         assert row["shortfall_fen"] == recorded[month] - 240_000
         assert "2,400.00 yuan" in row["reason"] and "gates recorded" in row["reason"]
     assert [rows[(m, "parking")]["recorded_days"] for m in sorted(recorded)] == [31, 29, 31]
+    with world.client("owner") as owner:
+        eventually(lambda: disclosed(owner, estate, "2024-02") == "open", what="the flag disclosed")
 
     # February's missing income is posted: February is clear, January and March are not.
     with world.client("company_accountant") as acc:
         missing = recorded["2024-02"] - 240_000
         correction = post_income(acc, world.estate_a, "parking", missing, "2024-02-29")
+        with world.client("owner") as owner:
+            eventually(
+                lambda: disclosed(owner, estate, "2024-02") == "resolved",
+                what="February's flag resolving in disclosure",
+            )
         rows = checks(acc, estate, "2024-01", "2024-03")
         assert [rows[(m, "parking")]["flag"] for m in sorted(recorded)] == [
             "below_recorded",
@@ -160,16 +183,35 @@ async def test_the_chengdu_case_is_flagged_every_month_until_corrected(
         )
         february = checks(acc, estate, "2024-02", "2024-02")[("2024-02", "parking")]
         assert (february["posted_fen"], february["flag"]) == (240_000, "below_recorded")
+        with world.client("owner") as owner:
+            eventually(
+                lambda: disclosed(owner, estate, "2024-02") == "open",
+                what="February's flag open again in disclosure",
+            )
         post_income(acc, estate, "parking", missing, "2024-02-29")
         assert checks(acc, estate, "2024-02", "2024-02")[("2024-02", "parking")]["flag"] is None
+    with world.client("owner") as owner:
+        eventually(
+            lambda: disclosed(owner, estate, "2024-02") == "resolved",
+            what="February's flag resolved again",
+        )
+        assert disclosed(owner, estate, "2024-01") == "open"
+        # Resolved at once, not only when the month is next evaluated: not among the open ones.
+        standing = {f["flag_id"] for f in ok(owner.get(f"/api/v1/estates/{estate}/flags"))}
+        assert "takings:2024-01:parking:below_recorded" in standing
+        assert "takings:2024-02:parking:below_recorded" not in standing
 
-    # Each month's flag was raised once, by the first import, however often it was seen since.
-    raised = await flags_raised(platform, estate)
-    assert [f for f in raised if f[0].startswith("2024-0")] == [
-        ("2024-01", "parking", "below_recorded"),
-        ("2024-02", "parking", "below_recorded"),
-        ("2024-03", "parking", "below_recorded"),
+    # Each change of a month's flag was announced once, however often the month was checked.
+    changes = await flag_changes(platform, estate)
+    assert [(c[0], c[3]) for c in changes if c[0].startswith("2024-0")] == [
+        ("2024-01", "flagged"),
+        ("2024-02", "flagged"),
+        ("2024-03", "flagged"),
+        ("2024-02", "cleared"),  # the missing income posted
+        ("2024-02", "flagged"),  # the correction reversed
+        ("2024-02", "cleared"),  # posted again
     ]
+    assert {c[1:3] for c in changes} == {("parking", "below_recorded")}
 
 
 def test_an_unpaid_contract_is_flagged_until_paid_and_its_explanation_shown(

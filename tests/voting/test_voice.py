@@ -133,6 +133,47 @@ def test_survey_tally_counts_every_answer_and_means_exactly() -> None:
     assert voice.tally_survey(questions, [])[0].scale.mean_text == "0.00"
 
 
+def test_one_scale_question_measures_satisfaction() -> None:
+    def q(kind: str, satisfaction: bool = False) -> voice_pb2.SurveyQuestion:
+        options = ["甲", "乙"] if kind == "choice" else []
+        return voice_pb2.SurveyQuestion(
+            text="x", kind=kind, options=options, satisfaction=satisfaction
+        )
+
+    # Unmarked: the first scale question; marked: that one alone.
+    marked = [
+        x["satisfaction"] for x in voice.check_questions([q("choice"), q("scale"), q("scale")])
+    ]
+    assert marked == [False, True, False]
+    chosen = voice.check_questions([q("scale"), q("scale", True)])
+    assert [x["satisfaction"] for x in chosen] == [False, True]
+    assert [x["satisfaction"] for x in voice.check_questions([q("choice")])] == [False]
+    with pytest.raises(InvalidArgument, match="at most one"):
+        voice.check_questions([q("scale", True), q("scale", True)])
+    with pytest.raises(InvalidArgument, match="1-5 scale"):
+        voice.check_questions([q("choice", True)])
+    # A survey stored before questions were marked: its first scale question.
+    legacy = [{k: v for k, v in x.items() if k != "satisfaction"} for x in chosen]
+    assert voice.satisfaction_question(legacy) == legacy[0]
+
+    row = voice.SurveyRow(
+        estate_id=uuid.uuid4(), survey_id=uuid.uuid4(), title="满意度", questions=chosen
+    )
+    at = datetime(2025, 6, 30, 16, 0, tzinfo=UTC)
+    answers = [{"q1": 5, "q2": v} for v in (5, 4, 4, 3, 1, 2, 5)]
+    event = voice.survey_closed_event(row, at, answers)
+    assert (event.question_id, list(event.counts), event.respondents) == (
+        "q2",
+        [1, 1, 1, 2, 2],
+        7,
+    )
+    # 4 of 7 satisfied: 571.43 per mille, rounded half up.
+    assert (event.satisfied, event.satisfaction_permille) == (4, 571)
+    assert event.closed_at.ToDatetime(tzinfo=UTC) == at
+    assert voice.survey_closed_event(row, at, []).satisfaction_permille == -1
+    assert voice.satisfaction_permille(1, 8) == 125 and voice.satisfaction_permille(1, 2000) == 1
+
+
 def test_survey_answers_cover_every_question_once() -> None:
     questions = voice.check_questions(
         [

@@ -1,6 +1,6 @@
 // 公示 (disclosure): an estate's monthly report with its flags, charts and downloads, the
-// estate's KPIs against its baseline, and the community's and the city's dashboards. Loaded by
-// app.js only when opened.
+// estate's KPIs against its baseline, and the community's, the street's and the city's
+// dashboards, named as identity named them. Loaded by app.js only when opened.
 
 import { addMessages } from "/i18n.js";
 import { messages } from "/disclosure-i18n.js";
@@ -11,7 +11,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const FINANCE = ["company_manager", "company_accountant"];
 const APPROVERS = ["committee_member", "committee_chair"];
 const DOWNLOADS = [["csv", "csv"], ["pdf", "pdf"], ["notice", "notice.pdf"]];
-const INK = { income: "#1d6b45", expense: "#b3261e", rate: "#1f5f99", base: "#6b6b6b" };
+const INK = { income: "#1d6b45", expense: "#b3261e", rate: "#1f5f99", satisfaction: "#8a5a00",
+  base: "#6b6b6b" };
 
 const $ = (id) => document.getElementById(id);
 const pad = (n) => String(n).padStart(2, "0");
@@ -36,7 +37,7 @@ export function mount(app) {
   const { call, say, reportError, busy, t, onLanguage } = app;
   const root = $("reports-root");
   const S = { me: null, loaded: false, estates: [], id: null, month: lastMonth(), report: null,
-    kpis: null, communities: new Map(), city: null, inflight: null };
+    kpis: null, communities: new Map(), streets: new Map(), city: null, inflight: null };
 
   /** An element: attributes (class; value; on<event>; the rest as they are) and children. */
   function h(tag, attrs = {}, ...kids) {
@@ -73,6 +74,9 @@ export function mount(app) {
   };
   const short = (hash) => (hash && hash.length > 16 ? `${hash.slice(0, 8)}…${hash.slice(-6)}` : hash);
   const rate = (text) => (text ? (text.endsWith("%") ? text : `${text}%`) : t("dis.none"));
+  const signed = (text) => (text && !text.startsWith("-") ? `+${text}` : text);
+  const points = (text) => (text ? t("dis.points", { v: signed(text) }) : "—");
+  const change = (text) => (text ? `${signed(text)}%` : "—");
   const hint = (key, params) => h("p", { class: "hint" }, t(key, params));
   const facts = (rows, id) => h("dl", { class: "facts", id },
     rows.filter(([, v]) => v || v === 0).map(([key, v, fig]) =>
@@ -293,21 +297,46 @@ export function mount(app) {
       h("h3", { id: "dis-flags-h", tabindex: "-1" }, t("dis.flags")), flagsView(r));
   }
 
-  // --- KPIs: a table of months against the baseline, and the payment rate as bars
-  function kpiView(k, id, key, params) {
+  // --- KPIs: tables of months and against the baseline, the payment rate and satisfaction as
+  // bars beside their baselines, and for a street or the city each community's latest month
+  function rateChart(months, key, base, ink, summaryKey, id) {
+    const rows = months.map((m) => ({ label: m.month, value: Number(m[key] ?? 0),
+      text: rate(m[key]), ink }));
+    if (base) rows.push({ label: t("dis.kpi.baseline"), value: Number(base), text: rate(base),
+      ink: INK.base });
+    const summary = t(summaryKey, { parts: rows.map((c) => `${c.label} ${c.text}`).join("；") });
+    return bars(rows, summary, id);
+  }
+
+  /** Who the figures are of: a community or street by its name, else its id. */
+  function scopeLine(scope) {
+    if (scope.community_id) {
+      return scope.name ? hint("dis.kpi.named", { name: scope.name, within: scope.street_name })
+        : hint("dis.kpi.of", { id: scope.community_id.slice(0, 8) });
+    }
+    if (scope.street_id) return hint("dis.kpi.named", { name: scope.name, within: scope.district_name });
+    return null;
+  }
+
+  function partsView(k, id) {
+    if (!k.communities?.length) return null;
+    const last = k.months.at(-1)?.month ?? "";
+    const at = (p) => p.months.at(-1) ?? {};
+    return table(t("dis.kpi.partsCaption", { month: last }), ["dis.col.community", "dis.col.street",
+      "dis.col.estates", "dis.col.rateAmount", "dis.col.open", "dis.col.satisfaction"],
+    k.communities.map((p) => ({ attrs: { "data-community": p.scope.community_id }, cells: [
+      p.scope.name ?? p.scope.community_id.slice(0, 8), p.scope.street_name ?? "",
+      [String(p.estates), "num"], [rate(at(p).payment_rate_amount), "num"],
+      [at(p).disputes_open == null ? "—" : String(at(p).disputes_open), "num"],
+      [rate(at(p).satisfaction), "num"]] })),
+    `${id}-parts`);
+  }
+
+  function kpiView(k, id, key) {
     if (!k) return null;
     const b = k.baseline;
     const months = k.months;
-    const base = b.payment_rate ? Number(b.payment_rate) : null;
-    const chartRows = months.map((m) => ({ label: m.month, value: Number(m.payment_rate_amount ?? 0),
-      text: rate(m.payment_rate_amount), ink: INK.rate }));
-    if (base !== null) {
-      chartRows.push({ label: t("dis.kpi.baseline"), value: base, text: rate(b.payment_rate),
-        ink: INK.base });
-    }
-    const summary = t("dis.kpi.chartSummary", { parts: chartRows.map((c) => `${c.label} ${c.text}`)
-      .join("；") });
-    return section(id, key, params ? hint("dis.kpi.of", params) : null,
+    return section(id, key, scopeLine(k.scope),
       facts([
         ["dis.kpi.estates", String(k.estates), "estates"],
         ["dis.kpi.withBaseline", String(b.estates_with_baseline), "with-baseline"],
@@ -318,13 +347,25 @@ export function mount(app) {
       ], `${id}-facts`),
       table(t("dis.kpi.caption"), ["dis.col.month", "dis.col.assessed", "dis.col.collected",
         "dis.col.rateAmount", "dis.col.rateUnits", "dis.col.opened", "dis.col.resolved",
-        "dis.col.median"], months.map((m) => ({ attrs: { "data-month": m.month }, cells: [
+        "dis.col.median", "dis.col.open"],
+      months.map((m) => ({ attrs: { "data-month": m.month }, cells: [
         m.month, [yuanDigits(m.assessed_fen), "num"], [yuanDigits(m.collected_fen), "num"],
         [rate(m.payment_rate_amount), "num"], [rate(m.payment_rate_units), "num"],
         [String(m.disputes_opened), "num"], [String(m.disputes_resolved), "num"],
-        [m.median_days_to_resolve == null ? "—" : String(m.median_days_to_resolve), "num"]] })),
+        [m.median_days_to_resolve == null ? "—" : String(m.median_days_to_resolve), "num"],
+        [m.disputes_open == null ? "—" : String(m.disputes_open), "num"]] })),
       `${id}-table`),
-      bars(chartRows, summary, `${id}-chart`));
+      table(t("dis.kpi.against"), ["dis.col.month", "dis.col.satisfaction", "dis.col.answers",
+        "dis.col.vsRate", "dis.col.vsDisputes", "dis.col.vsSatisfaction"],
+      months.map((m) => ({ attrs: { "data-vs-month": m.month }, cells: [
+        m.month, [rate(m.satisfaction), "num"], [String(m.satisfaction_answers), "num"],
+        [points(m.payment_rate_points), "num"], [change(m.disputes_open_change), "num"],
+        [points(m.satisfaction_points), "num"]] })), `${id}-against`),
+      rateChart(months, "payment_rate_amount", b.payment_rate, INK.rate, "dis.kpi.chartSummary",
+        `${id}-chart`),
+      rateChart(months, "satisfaction", b.satisfaction, INK.satisfaction,
+        "dis.kpi.satisfactionSummary", `${id}-satisfaction`),
+      partsView(k, id));
   }
 
   // --- the whole view
@@ -366,9 +407,8 @@ export function mount(app) {
     }
     const parts = [];
     if (S.city) parts.push(kpiView(S.city, "dis-city", "dis.city"));
-    for (const [id, k] of S.communities) {
-      parts.push(kpiView(k, `dis-community-${id}`, "dis.community", { id: id.slice(0, 8) }));
-    }
+    for (const [id, k] of S.communities) parts.push(kpiView(k, `dis-community-${id}`, "dis.community"));
+    for (const [id, k] of S.streets) parts.push(kpiView(k, `dis-street-${id}`, "dis.street"));
     if (S.estates.length) {
       parts.push(estatePicker());
       if (S.report) parts.push(reportView(S.report));
@@ -409,7 +449,7 @@ export function mount(app) {
     if (S.me !== (session?.me ?? null)) {
       // Someone else signed in (or out): nothing of the last person's view stays.
       Object.assign(S, { me: session?.me ?? null, loaded: false, estates: [], id: null,
-        report: null, kpis: null, communities: new Map(), city: null });
+        report: null, kpis: null, communities: new Map(), streets: new Map(), city: null });
       render();
     }
     if (!S.me) return;
@@ -430,6 +470,11 @@ export function mount(app) {
       if (!S.estates.some((e) => e.estate_id === S.id)) S.id = S.estates[0]?.estate_id ?? null;
       S.city = city;
       S.communities = new Map(communities.map((c, i) => [c, each[i]]));
+      // A supervisor also sees their communities' streets: the totals beside their own part.
+      const streets = [...new Set(each.map((k) => k?.scope?.street_id).filter(Boolean))];
+      const ofStreets = await Promise.all(streets.map((id) => call("GET",
+        `/api/v1/streets/${encodeURIComponent(id)}/kpis?months=12`)));
+      S.streets = new Map(streets.map((id, i) => [id, ofStreets[i]]));
       if (S.id) await loadReport();
     } catch (error) {
       reportError(error);

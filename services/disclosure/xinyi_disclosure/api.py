@@ -7,20 +7,22 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.disclosure.v1 import disclosure_pb2, disclosure_pb2_grpc
 from xinyi_disclosure import flags, kpis, render, report, store
 from xinyi_disclosure.article943 import Article943
-from xinyi_disclosure.readmodels import SHANGHAI, Flag
+from xinyi_disclosure.readmodels import SHANGHAI, Community, Flag
 from xinyi_disclosure.replay import Replayer
 from xinyi_kit import audit, auth, clock
 from xinyi_kit.db import Database
 from xinyi_kit.errors import InvalidArgument, NotFound, PermissionDenied
-from xinyi_kit.permissions import Action, Role, allowed, authorize_estate
+from xinyi_kit.permissions import MATRIX, Action, allowed, authorize_estate
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # Rendered files: media type, file name suffix, renderer.
@@ -170,37 +172,118 @@ class DisclosureApi(Article943, disclosure_pb2_grpc.DisclosureServiceServicer):
         if not 1 <= count <= 36:
             raise InvalidArgument("months is 1 to 36")
         months = kpis.months_back(through, count)
+        now = clock.now()
         if request.estate_id:
             _, estate_id = authorize_estate(Action.LEDGER_READ, request.estate_id)
-            scope, estates = {"estate_id": str(estate_id)}, [estate_id]
+            async with self.db.estate_tx(estate_id) as session:
+                facts = await kpis.load(session, [estate_id], months, now)
+            document = {"scope": {"estate_id": str(estate_id)}, **kpis.series(facts, [estate_id])}
         else:
             principal = auth.require()
-            operator = allowed(principal, Action.ESTATE_LIST_ALL)
-            if request.community_id:
-                community = _uuid(request.community_id, "community_id")
-                mine = any(
-                    g.role == Role.COMMUNITY_SUPERVISOR.value and g.community_id == str(community)
-                    for g in principal.grants
-                )
-                if not (operator or mine):
-                    raise PermissionDenied(
-                        "a community's KPIs are for its supervisors and the operator"
-                    )
-                scope = {"community_id": str(community)}
-            elif not operator:
-                raise PermissionDenied("the city's KPIs are the operator's")
-            else:
-                scope, community = {"city": "all"}, None
+            operator = allowed(principal, Action.KPI_READ_AREA)
+            # Supervisors read the communities their grants name (and those communities' streets).
+            mine = {
+                g.community_id
+                for g in principal.grants
+                if g.community_id and g.role in MATRIX[Action.KPI_READ_AREA]
+            }
             async with self.db.system_tx() as session:
-                query = select(store.EstateOverview.estate_id)
-                if community is not None:
-                    query = query.where(store.EstateOverview.community_id == community)
-                estates = list((await session.execute(query)).scalars())
-        async with self.db.system_tx() as session:
-            document = await kpis.series(session, estates, months)
-        return disclosure_pb2.Kpis(
-            content=json.dumps({"scope": scope, **document}, ensure_ascii=False).encode()
+                named = {
+                    c.community_id: c for c in (await session.execute(select(Community))).scalars()
+                }
+                if request.community_id:
+                    community = _uuid(request.community_id, "community_id")
+                    if not (operator or str(community) in mine):
+                        raise PermissionDenied(
+                            "a community's KPIs are for its supervisors and the operator"
+                        )
+                    estates = await _estates_of(session, [community])
+                    facts = await kpis.load(session, estates[community], months, now)
+                    document = _part(facts, community, named.get(community), estates)
+                elif request.street_id:
+                    street = _uuid(request.street_id, "street_id")
+                    on_street = {i: c for i, c in named.items() if c.street_id == street}
+                    if not (operator or mine & {str(i) for i in on_street}):
+                        raise PermissionDenied(
+                            "a street's KPIs are for the operator and the supervisors of its "
+                            "communities"
+                        )
+                    if not on_street:
+                        raise NotFound(
+                            "no such street (or its communities have not reached disclosure yet)"
+                        )
+                    estates = await _estates_of(session, list(on_street))
+                    street_estates = [e for each in estates.values() for e in each]
+                    facts = await kpis.load(session, street_estates, months, now)
+                    first = next(iter(on_street.values()))
+                    document = {
+                        "scope": {
+                            "street_id": str(street),
+                            "name": first.street_name,
+                            "district_name": first.district_name,
+                        },
+                        **kpis.series(facts, street_estates),
+                        # A supervisor compares their own community with the street's totals;
+                        # the other communities' parts are their supervisors' to read.
+                        "communities": [
+                            _part(facts, i, c, estates)
+                            for i, c in sorted(on_street.items(), key=lambda x: x[1].name)
+                            if operator or str(i) in mine
+                        ],
+                    }
+                elif allowed(principal, Action.ESTATE_LIST_ALL):
+                    everyone = list(
+                        (await session.execute(select(store.EstateOverview.estate_id))).scalars()
+                    )
+                    estates = await _estates_of(session, list(named))
+                    facts = await kpis.load(session, everyone, months, now)
+                    document = {
+                        "scope": {"city": "all"},
+                        **kpis.series(facts, everyone),
+                        "communities": [
+                            _part(facts, i, c, estates)
+                            for i, c in sorted(
+                                named.items(), key=lambda x: (x[1].street_name, x[1].name)
+                            )
+                            if estates.get(i)
+                        ],
+                    }
+                else:
+                    raise PermissionDenied("the city's KPIs are the operator's")
+        return disclosure_pb2.Kpis(content=json.dumps(document, ensure_ascii=False).encode())
+
+
+async def _estates_of(
+    session: AsyncSession, communities: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The estates of each community (in a system transaction)."""
+    rows = await session.execute(
+        select(store.EstateOverview.community_id, store.EstateOverview.estate_id).where(
+            store.EstateOverview.community_id.in_(communities)
         )
+    )
+    out: dict[uuid.UUID, list[uuid.UUID]] = {c: [] for c in communities}
+    for community, estate in rows.all():
+        out[community].append(estate)
+    return out
+
+
+def _part(
+    facts: kpis.Facts,
+    community_id: uuid.UUID,
+    named: Community | None,
+    estates: dict[uuid.UUID, list[uuid.UUID]],
+) -> dict[str, Any]:
+    """A community's KPIs, named as identity named it (by id until its event arrives)."""
+    scope: dict[str, str] = {"community_id": str(community_id)}
+    if named is not None:
+        scope |= {
+            "name": named.name,
+            "street_id": str(named.street_id),
+            "street_name": named.street_name,
+            "district_name": named.district_name,
+        }
+    return {"scope": scope, **kpis.series(facts, estates.get(community_id, []))}
 
 
 def _current_month() -> str:

@@ -4,17 +4,26 @@ A flag is raised while its condition holds, read from the read models as they ar
 condition no longer holds is resolved (the income was itemised, the voucher attached, the line
 tied); the company or the approving body may explain an open one in words owners read, and the
 explanation stays with it. Flags are kept with their state, so who explained what is on record.
+
+Income far below similar estates compares the estate with the other estates of its community.
+Everything else here reads the estate's own rows, as row-level security confines the estate's
+transaction to it; the peers' figures are the one read across estates (`peer_income`): two
+aggregate queries in system scope within the same transaction, which return only each peer's
+income per unit, never a row, and write nothing.
 """
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.disclosure.v1 import events_pb2
@@ -27,6 +36,8 @@ from xinyi_disclosure.readmodels import (
     Suggestion,
     TakingsFlag,
 )
+from xinyi_disclosure.store import EstateOverview
+from xinyi_kit.db import SCOPE_SETTING
 from xinyi_kit.outbox import Outbox
 
 INCOME_KIND, EXPENSE_KIND = 1, 2
@@ -34,6 +45,10 @@ INCOME_KIND, EXPENSE_KIND = 1, 2
 # not. The same amount three months running from one of these is the pilot's tell-tale.
 VARYING = {"4002": "parking", "4004": "venue"}
 FLAT_MONTHS = 3
+# A month's income per unit from a varying source is far below similar estates when it is below
+# a third of the median of at least three other estates of the community that have that income.
+PEERS_AT_LEAST = 3
+BELOW_PEERS = Fraction(1, 3)
 
 
 # Where a newly raised flag is announced (the approving body and supervisors hear of it); set
@@ -81,8 +96,21 @@ async def _conditions(
         ).scalars()
     )
     this = [e for e in rows if e.period == period]
+    lumps = [e.entry_id for e in this if e.kind == INCOME_KIND and e.lump_sum]
+    # A lump sum the company reversed (to post the itemised takings instead) is gone.
+    reversed_ = set(
+        (
+            await session.execute(
+                select(Entry.reverses_entry_id).where(
+                    Entry.estate_id == estate_id, Entry.reverses_entry_id.in_(lumps)
+                )
+            )
+        ).scalars()
+        if lumps
+        else ()
+    )
     for e in this:
-        if e.kind == INCOME_KIND and e.lump_sum:
+        if e.kind == INCOME_KIND and e.lump_sum and e.entry_id not in reversed_:
             amount = -sum(fen for code, fen in e.lines if code.startswith("4"))
             out.append(
                 Raised(
@@ -122,6 +150,7 @@ async def _conditions(
                     tuple(behind[code]),
                 )
             )
+    out.extend(await _below_peers(session, estate_id, period, by_month, behind))
     takings = (
         await session.execute(
             select(TakingsFlag).where(
@@ -201,6 +230,99 @@ async def _conditions(
             )
         )
     return out
+
+
+async def _units(
+    session: AsyncSession, estate_ids: list[uuid.UUID], period: str
+) -> dict[uuid.UUID, int]:
+    """Units assessed in the month, or in the latest month before it with fees."""
+    rows = await session.execute(
+        text(
+            "SELECT DISTINCT ON (estate_id) estate_id, units_assessed FROM fee_months "
+            "WHERE estate_id = ANY(:estates) AND period <= :period AND units_assessed > 0 "
+            "ORDER BY estate_id, period DESC"
+        ).bindparams(bindparam("estates", type_=ARRAY(UUID(as_uuid=True)))),
+        {"estates": estate_ids, "period": period},
+    )
+    return {estate: int(units) for estate, units in rows.all()}
+
+
+async def peer_income(
+    session: AsyncSession, estate_id: uuid.UUID, community_id: uuid.UUID, period: str
+) -> dict[str, list[Fraction]]:
+    """Each other estate of the community with income from a varying source in the month: its
+    income per unit (fen), by source; nothing else is returned. Read in system scope, set for
+    these reads only (local to the transaction: should one fail, the transaction ends with it)."""
+    await session.execute(text("SELECT set_config(:k, 'system', true)"), {"k": SCOPE_SETTING})
+    others = list(
+        (
+            await session.execute(
+                select(EstateOverview.estate_id).where(
+                    EstateOverview.community_id == community_id,
+                    EstateOverview.estate_id != estate_id,
+                )
+            )
+        ).scalars()
+    )
+    income = await session.execute(
+        text(
+            "SELECT e.estate_id, line->>0, -sum((line->>1)::bigint) FROM entries e "
+            "CROSS JOIN LATERAL jsonb_array_elements(e.lines) AS line "
+            "WHERE e.estate_id = ANY(:estates) AND e.period = :period "
+            "AND line->>0 = ANY(:codes) GROUP BY e.estate_id, line->>0"
+        ).bindparams(bindparam("estates", type_=ARRAY(UUID(as_uuid=True)))),
+        {"estates": others, "period": period, "codes": list(VARYING)},
+    )
+    earned = [(estate, str(code), int(fen)) for estate, code, fen in income.all()]
+    units = await _units(session, others, period)
+    await session.execute(text("SELECT set_config(:k, '', true)"), {"k": SCOPE_SETTING})
+    out: dict[str, list[Fraction]] = defaultdict(list)
+    for estate, code, fen in earned:
+        if fen > 0 and units.get(estate):
+            out[code].append(Fraction(fen, units[estate]))
+    return out
+
+
+async def _below_peers(
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    period: str,
+    by_month: dict[str, dict[str, int]],
+    behind: dict[str, list[uuid.UUID]],
+) -> list[Raised]:
+    """The month's income per unit from a varying source the estate has (posted in the month
+    or the two before) against the median of its community's other estates."""
+    estate = await session.get(EstateOverview, estate_id)
+    has = [c for c in VARYING if any(by_month[c].values())]
+    if estate is None or estate.community_id is None or not has:
+        return []
+    units = (await _units(session, [estate_id], period)).get(estate_id)
+    if not units:
+        return []
+    peers = await peer_income(session, estate_id, estate.community_id, period)
+    out = []
+    for code in has:
+        others = peers.get(code, [])
+        if len(others) < PEERS_AT_LEAST:
+            continue
+        median = Fraction(statistics.median(others))
+        mine = Fraction(max(by_month[code].get(period, 0), 0), units)
+        if mine < median * BELOW_PEERS:
+            out.append(
+                Raised(
+                    f"below_peers:{period}:{VARYING[code]}",
+                    "income_below_peers",
+                    f"{VARYING[code]} 收入每户 {_yuan(_fen(mine))} 元，不到同社区 "
+                    f"{len(others)} 个小区每户中位数 {_yuan(_fen(median))} 元的三分之一",
+                    tuple(behind[code]),
+                )
+            )
+    return out
+
+
+def _fen(value: Fraction) -> int:
+    """Whole fen, half up."""
+    return int(value + Fraction(1, 2))
 
 
 def month_end(period: str) -> date:

@@ -1,4 +1,5 @@
-"""The monthly report's read models, kept from the ledger's and voting's events only.
+"""The monthly report's and the KPIs' read models, kept from identity's, the ledger's and
+voting's events only.
 
 Each handler is an upsert keyed by what the event is about, so an event applied again (a replay
 into empty tables, or a redelivery the inbox did not catch) leaves the same rows; the ledger's
@@ -25,6 +26,7 @@ from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_disclosure.store import Base
 from xinyi_kit.consumer import Handler
+from xinyi_kit.db import PLATFORM
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RESOLVED = ("answered", "rectified", "confirmed")
@@ -162,6 +164,33 @@ class Baseline(Base):
     payment_rate_permille: Mapped[int] = mapped_column(Integer)
     open_disputes: Mapped[int] = mapped_column(Integer)
     satisfaction_permille: Mapped[int] = mapped_column(Integer)
+
+
+class SurveyResult(Base):
+    """A closed survey's satisfaction question: the month's satisfaction KPI sums these."""
+
+    __tablename__ = "survey_results"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    survey_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    respondents: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)  # the satisfaction question's answers
+    satisfied: Mapped[int] = mapped_column(Integer)  # of which 4 or 5
+
+
+class Community(Base):
+    """The city's communities with their streets, on the platform's key (no estate)."""
+
+    __tablename__ = "communities"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    community_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    street_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    street_name: Mapped[str] = mapped_column(Text)
+    district_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
+    district_name: Mapped[str] = mapped_column(Text)
 
 
 class Flag(Base):
@@ -421,6 +450,39 @@ async def takings_flagged(
         },
         ["estate_id", "month", "source", "flag"],
     )
+    # Raised again after it cleared: the kept flag opens again (still explained, if it was).
+    flag = await session.get(
+        Flag,
+        (uuid.UUID(event.estate_id), _takings_flag_id(event.month, event.source, event.flag)),
+        with_for_update=True,
+    )
+    if flag is not None and flag.state == "resolved":
+        flag.state, flag.reason = ("explained" if flag.explanation else "open"), event.reason
+
+
+def _takings_flag_id(month: str, source: str, flag: str) -> str:
+    return f"takings:{month}:{source}:{flag}"
+
+
+async def takings_cleared(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    """The ledger's check passes again: the month's flag is resolved now, not only when the
+    month's flags are next evaluated (its explanation, if any, stays on record)."""
+    assert isinstance(event, ledger_events.TakingsCleared)
+    estate_id = uuid.UUID(event.estate_id)
+    row = await session.get(
+        TakingsFlag, (estate_id, event.month, event.source, event.flag), with_for_update=True
+    )
+    if row is not None:
+        await session.delete(row)
+    flag = await session.get(
+        Flag,
+        (estate_id, _takings_flag_id(event.month, event.source, event.flag)),
+        with_for_update=True,
+    )
+    if flag is not None:
+        flag.state = "resolved"
 
 
 async def ballot_state_changed(
@@ -513,8 +575,29 @@ async def case_recorded(
     )
 
 
+async def community_created(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, identity_events.CommunityCreated)
+    await _upsert(
+        session,
+        Community,
+        {
+            "estate_id": PLATFORM,
+            "community_id": uuid.UUID(event.community_id),
+            "name": event.name,
+            "street_id": uuid.UUID(event.street_id),
+            "street_name": event.street_name,
+            "district_id": _uuid(event.district_id),
+            "district_name": event.district_name,
+        },
+        ["estate_id", "community_id"],
+    )
+
+
 IDENTITY: Mapping[type[Message], Handler] = {
     identity_events.OnboardingCaseRecorded: case_recorded,
+    identity_events.CommunityCreated: community_created,
 }
 LEDGER: Mapping[type[Message], Handler] = {
     ledger_events.BooksOpened: books_opened,
@@ -527,6 +610,7 @@ LEDGER: Mapping[type[Message], Handler] = {
     ledger_events.HeadSigned: head_signed,
     ledger_events.BudgetApproved: budget_approved,
     ledger_events.TakingsFlagged: takings_flagged,
+    ledger_events.TakingsCleared: takings_cleared,
 }
 
 
@@ -548,7 +632,29 @@ async def meeting_updated(
     )
 
 
+async def survey_closed(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    assert isinstance(event, voting_events.SurveyClosed)
+    await _upsert(
+        session,
+        SurveyResult,
+        {
+            "estate_id": uuid.UUID(event.estate_id),
+            "survey_id": uuid.UUID(event.survey_id),
+            "title": event.title,
+            "question": event.question_text,
+            "closed_at": event.closed_at.ToDatetime(tzinfo=UTC),
+            "respondents": event.respondents,
+            "answered": sum(event.counts),
+            "satisfied": event.satisfied,
+        },
+        ["estate_id", "survey_id"],
+    )
+
+
 VOTING: Mapping[type[Message], Handler] = {
+    voting_events.SurveyClosed: survey_closed,
     voting_events.MeetingUpdated: meeting_updated,
     voting_events.BallotStateChanged: ballot_state_changed,
     voting_events.BallotDecided: ballot_decided,

@@ -14,4 +14,6 @@ DERIVED = (
     "suggestions",
     "baselines",
     "meetings",
+    "survey_results",
+    "communities",
 )

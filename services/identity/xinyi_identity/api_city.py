@@ -144,7 +144,7 @@ class CityApi:
             session.add(row)
             district = await session.get(store.District, street.district_id)
             await audit.record(session, PLATFORM, "community.create", name)
-            return identity_pb2.Community(
+            created = identity_pb2.Community(
                 community_id=str(row.community_id),
                 street_id=str(street_id),
                 name=name,
@@ -152,6 +152,21 @@ class CityApi:
                 district_name=district.name if district else "",
                 district_id=str(street.district_id),
             )
+            # Read models (disclosure's dashboards) name communities and streets by it.
+            await self.outbox.emit(
+                session,
+                PLATFORM,
+                "community_created",
+                events_pb2.CommunityCreated(
+                    community_id=created.community_id,
+                    name=created.name,
+                    street_id=created.street_id,
+                    street_name=created.street_name,
+                    district_id=created.district_id,
+                    district_name=created.district_name,
+                ),
+            )
+            return created
 
         async with self.db.system_tx() as session:
             return await self._once(

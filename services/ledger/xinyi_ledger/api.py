@@ -38,6 +38,8 @@ from xinyi_ledger import (
     maintenance,
     money,
     store,
+    takings,
+    takingsapi,
 )
 
 R = TypeVar("R", bound=Message)
@@ -334,6 +336,11 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             await journal.accrue_remuneration(
                 session, self.outbox, estate_id, row.period, day, principal.user_id
             )
+            if request.source in takings.SOURCES:
+                # The month's takings check may now pass (or fail): its flag follows.
+                await takingsapi.settle_flags(
+                    session, self.outbox, estate_id, [domain.period_of(day)]
+                )
             return await self._entry(session, row)
 
         async with self.db.estate_tx(estate_id) as session:
@@ -402,6 +409,14 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
             await journal.accrue_remuneration(
                 session, self.outbox, estate_id, row.period, row.booked_on, principal.user_id
             )
+            if (
+                original.kind == Kind.ENTRY_KIND_INCOME
+                and original.income_source in takings.SOURCES
+            ):
+                # A reversal counts against the income it reverses, in that income's month.
+                await takingsapi.settle_flags(
+                    session, self.outbox, estate_id, [domain.period_of(original.booked_on)]
+                )
             await audit.record(
                 session, estate_id, "entry.reverse", str(entry_id), {"reason": reason}
             )
@@ -1082,6 +1097,10 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> ledger_pb2.PeriodHead:
         principal, estate_id = authorize_estate(Action.PERIOD_CLOSE, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
+            # The month's takings flags first, so the closed month's report has them.
+            await takingsapi.settle_flags(
+                session, self.outbox, estate_id, [domain.check_period(request.period)]
+            )
             row = await journal.close_period(
                 session, self.outbox, estate_id, request.period, principal.user_id
             )

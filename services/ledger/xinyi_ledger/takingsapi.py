@@ -3,8 +3,10 @@ of the income the company posts.
 
 A gate export is parsed and checked whole (takings.parse_takings) off the event loop, then merged
 with what overlapping exports brought; any problem refuses all of it, by row. Each month and
-source is checked against the income posted for it (takings.checks); a finished month found
-newly flagged by an import or a contract's change raises `takings_flagged` once.
+source is checked against the income posted for it (takings.checks). Whatever changes a
+finished month's figures (an import, a contract's change, income posted or reversed for it)
+settles its flags: one found newly flagged raises `takings_flagged`, one no longer flagged emits
+`takings_cleared`, and nothing is emitted while a flag stands or stays clear.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, date, datetime
 
 import grpc
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -131,7 +134,7 @@ class TakingsExplanationRow(store.Base):
 
 
 class TakingsFlagRow(store.Base):
-    """A flag raised as an event already: each (month, source, flag) is raised once."""
+    """A flag announced as an event: standing since raised_at, or cleared (and announced so)."""
 
     __tablename__ = "takings_flags"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
@@ -139,6 +142,7 @@ class TakingsFlagRow(store.Base):
     source: Mapped[str] = mapped_column(String(20), primary_key=True)
     flag: Mapped[str] = mapped_column(String(30), primary_key=True)
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 def _stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -302,56 +306,95 @@ async def _explanations(
     return {(r.month, r.source): r for r in rows.scalars()}
 
 
-async def raise_flags(
+async def settle_flags(
     session: AsyncSession, outbox: Outbox, estate_id: uuid.UUID, months: Iterable[str]
 ) -> None:
-    """Emits `takings_flagged` for each finished month among months flagged for the first time."""
-    finished = [m for m in months if m < _current_month()]
+    """Announces the finished months' flags that changed: `takings_flagged` for each newly
+    flagged (or flagged again after it cleared), `takings_cleared` for each that no longer
+    holds. Called in the transaction that changed the months' figures."""
+    finished = sorted({m for m in months if m < _current_month()})
     if not finished:
         return
-    flagged = [c for c in await _checks(session, estate_id, min(finished), max(finished)) if c.flag]
-    if not flagged:
-        return
-    raised = await session.execute(
-        insert(TakingsFlagRow)
-        .values(
+    found = {
+        (c.month, c.source): c
+        for c in await _checks(session, estate_id, finished[0], finished[-1])
+        if c.month in finished
+    }
+    flagged = [c for c in found.values() if c.flag]
+    now = clock.now()
+    raised: set[tuple[str, str, str]] = set()
+    if flagged:
+        statement = insert(TakingsFlagRow).values(
             [
                 {
                     "estate_id": estate_id,
                     "month": c.month,
                     "source": c.source,
                     "flag": c.flag,
-                    "raised_at": clock.now(),
+                    "raised_at": now,
+                    "cleared_at": None,
                 }
                 for c in flagged
             ]
         )
-        .on_conflict_do_nothing()
-        .returning(TakingsFlagRow.month, TakingsFlagRow.source, TakingsFlagRow.flag)
+        # A standing flag is left as it is; a cleared one is raised again.
+        rows = await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["estate_id", "month", "source", "flag"],
+                set_={"raised_at": now, "cleared_at": None},
+                where=TakingsFlagRow.cleared_at.is_not(None),
+            ).returning(TakingsFlagRow.month, TakingsFlagRow.source, TakingsFlagRow.flag)
+        )
+        raised = set(rows.tuples().all())
+    holding = {(c.month, c.source, c.flag) for c in flagged}
+    standing = await session.execute(
+        select(TakingsFlagRow)
+        .where(
+            TakingsFlagRow.estate_id == estate_id,
+            TakingsFlagRow.month.in_(finished),
+            TakingsFlagRow.cleared_at.is_(None),
+        )
+        .with_for_update()
     )
-    new = set(raised.tuples().all())
-    await outbox.emit_many(
-        session,
-        estate_id,
-        [
+    cleared = [r for r in standing.scalars() if (r.month, r.source, r.flag) not in holding]
+    for r in cleared:
+        r.cleared_at = now
+    await session.flush()
+    events: list[tuple[str, Message]] = [
+        (
+            "takings_flagged",
+            events_pb2.TakingsFlagged(
+                estate_id=str(estate_id),
+                month=c.month,
+                source=c.source,
+                flag=c.flag,
+                recorded_fen=c.recorded_fen,
+                expected_fen=c.expected_fen,
+                posted_fen=c.posted_fen,
+                shortfall_fen=c.shortfall_fen,
+                reason=c.reason,
+            ),
+        )
+        for c in flagged
+        if (c.month, c.source, c.flag) in raised
+    ]
+    for r in cleared:
+        now_is = found.get((r.month, r.source))
+        events.append(
             (
-                "takings_flagged",
-                events_pb2.TakingsFlagged(
+                "takings_cleared",
+                events_pb2.TakingsCleared(
                     estate_id=str(estate_id),
-                    month=c.month,
-                    source=c.source,
-                    flag=c.flag,
-                    recorded_fen=c.recorded_fen,
-                    expected_fen=c.expected_fen,
-                    posted_fen=c.posted_fen,
-                    shortfall_fen=c.shortfall_fen,
-                    reason=c.reason,
+                    month=r.month,
+                    source=r.source,
+                    flag=r.flag,
+                    recorded_fen=now_is.recorded_fen if now_is else 0,
+                    expected_fen=now_is.expected_fen if now_is else 0,
+                    posted_fen=now_is.posted_fen if now_is else 0,
                 ),
             )
-            for c in flagged
-            if (c.month, c.source, c.flag) in new
-        ],
-    )
+        )
+    await outbox.emit_many(session, estate_id, events)
 
 
 async def _known(
@@ -525,7 +568,7 @@ class TakingsApi(takings_pb2_grpc.TakingsServiceServicer):
                     "total_fen": row.total_fen,
                 },
             )
-            await raise_flags(
+            await settle_flags(
                 session,
                 self.outbox,
                 estate_id,
@@ -600,7 +643,7 @@ class TakingsApi(takings_pb2_grpc.TakingsServiceServicer):
             )
             # The months the old terms or the new ones cover may have changed their flags.
             earliest = min(first, str(before["first_month"])) if before else first
-            await raise_flags(
+            await settle_flags(
                 session,
                 self.outbox,
                 estate_id,

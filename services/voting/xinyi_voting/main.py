@@ -49,6 +49,8 @@ def main() -> None:
         MeetingApi(kit.db, voice),
         tenders_pb2.DESCRIPTOR.services_by_name["MeetingService"].full_name,
     )
+    # A survey past its closing time publishes its results even if nobody closes it.
+    kit.background("survey-closer", voice.close_due_surveys)
     kit.consume("identity", events.IDENTITY)
     kit.run()
 

@@ -8,12 +8,18 @@ overdue. Photos are kept here by sha256 (a few images per item, checked by their
 
 Surveys: the approving body or the company manager publishes questions (a 1-5 scale or a
 choice); owners and tenants answer, one answer per person, replaceable until the survey closes;
-the results per question are published only once it is closed.
+the results per question are published only once it is closed. One scale question is the
+survey's satisfaction question (满意度): its share of 4s and 5s is what `survey_closed` carries to
+the estate's KPIs, whether the publisher closes the survey early or its closing time passes
+(`close_due_surveys` notices that).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -92,8 +98,13 @@ MAX_OPTION_TEXT: Final = 100
 MAX_DESCRIPTION: Final = 5000
 MAX_SURVEY_DAYS: Final = 366
 SCALE: Final = range(1, 6)
+# Answers on the satisfaction question that count as satisfied: 4 (satisfied) and 5 (very).
+SATISFIED: Final = range(4, 6)
 
 R = TypeVar("R", bound=Message)
+log = logging.getLogger(__name__)
+# How often surveys past their closing time are looked for (the clock may be moved in tests).
+SWEEP_SECONDS: Final = 2.0
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -157,7 +168,8 @@ class SurveyRow(Base):
     survey_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    # [{"question_id": "q1", "text": ..., "kind": "scale" | "choice", "options": [...]}, ...]
+    # [{"question_id": "q1", "text": ..., "kind": "scale" | "choice", "options": [...],
+    #   "satisfaction": bool}, ...]
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[uuid.UUID] = mapped_column(UUID)
@@ -292,10 +304,68 @@ def check_questions(questions: Iterable[voice_pb2.SurveyQuestion]) -> list[dict[
                 raise InvalidArgument(f"{what} lists an option twice")
         else:
             raise InvalidArgument(f"{what}'s kind is scale or choice, not {q.kind or 'empty'}")
-        out.append({"question_id": f"q{n}", "text": text, "kind": q.kind, "options": options})
+        if q.satisfaction and q.kind != "scale":
+            raise InvalidArgument(f"{what} measures satisfaction, so it is a 1-5 scale")
+        out.append(
+            {
+                "question_id": f"q{n}",
+                "text": text,
+                "kind": q.kind,
+                "options": options,
+                "satisfaction": q.satisfaction,
+            }
+        )
     if not 1 <= len(out) <= MAX_QUESTIONS:
         raise InvalidArgument(f"a survey has 1 to {MAX_QUESTIONS} questions")
+    marked = [q for q in out if q["satisfaction"]]
+    if len(marked) > 1:
+        raise InvalidArgument("mark at most one question as the survey's satisfaction question")
+    # Unmarked, the first scale question is the satisfaction question (the usual 总体满意度).
+    first_scale = next((q for q in out if q["kind"] == "scale"), None)
+    if not marked and first_scale is not None:
+        first_scale["satisfaction"] = True
     return out
+
+
+def satisfaction_question(questions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The marked question; in a survey published before questions were marked, the first
+    scale question, as publishing marks it now."""
+    if any("satisfaction" in q for q in questions):
+        return next((q for q in questions if q["satisfaction"]), None)
+    return next((q for q in questions if q["kind"] == "scale"), None)
+
+
+def satisfaction_permille(satisfied: int, answered: int) -> int:
+    """Per mille, half up; -1 when nobody answered."""
+    if not answered:
+        return -1
+    return int(Fraction(satisfied * 1000, answered) + Fraction(1, 2))
+
+
+def survey_closed_event(
+    row: SurveyRow, closed_at: datetime, answers: Iterable[dict[str, int]]
+) -> events_pb2.SurveyClosed:
+    """What a closed survey tells the estate's KPIs: its satisfaction question's answers."""
+    given = list(answers)
+    event = events_pb2.SurveyClosed(
+        estate_id=str(row.estate_id),
+        survey_id=str(row.survey_id),
+        title=row.title,
+        respondents=len(given),
+        satisfaction_permille=-1,
+    )
+    event.closed_at.FromDatetime(closed_at)
+    question = satisfaction_question(row.questions)
+    if question is None:
+        return event
+    (result,) = tally_survey([question], given)
+    counts = list(result.scale.counts)
+    satisfied = sum(counts[v - 1] for v in SATISFIED)
+    event.question_id, event.question_text = question["question_id"], question["text"]
+    event.counts.extend(counts)
+    event.satisfied = satisfied
+    event.satisfaction_permille = satisfaction_permille(satisfied, sum(counts))
+    return event
 
 
 def check_answers(
@@ -852,6 +922,7 @@ class VoiceApi(voice_pb2_grpc.VoiceServiceServicer):
                 .limit(1)
             )
         ).scalar_one_or_none()
+        marked = satisfaction_question(row.questions)
         reply = voice_pb2.Survey(
             estate_id=str(row.estate_id),
             survey_id=str(row.survey_id),
@@ -863,6 +934,7 @@ class VoiceApi(voice_pb2_grpc.VoiceServiceServicer):
                     text=q["text"],
                     kind=q["kind"],
                     options=q["options"],
+                    satisfaction=q is marked,
                 )
                 for q in row.questions
             ],
@@ -1008,7 +1080,51 @@ class VoiceApi(voice_pb2_grpc.VoiceServiceServicer):
         principal, estate_id = authorize_estate(Action.SURVEY_PUBLISH, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             row = await self._survey(session, estate_id, request.survey_id, lock="update")
-            if survey_state(row, clock.now())[0] == "open":
-                row.closed_at = clock.now()
-                await session.flush()
+            if row.closed_at is None:
+                # Closed now, or at its closing time if that passed before anyone noticed.
+                await self._close(session, row, min(clock.now(), row.closes_at))
             return await self._survey_pb(session, row, principal, results=True)
+
+    async def _close(self, session: AsyncSession, row: SurveyRow, at: datetime) -> None:
+        """Records the survey closed (it is locked for update) and publishes its satisfaction."""
+        row.closed_at = at
+        await session.flush()
+        answers = (
+            await session.execute(
+                select(SurveyAnswerRow.answers).where(
+                    SurveyAnswerRow.estate_id == row.estate_id,
+                    SurveyAnswerRow.survey_id == row.survey_id,
+                )
+            )
+        ).scalars()
+        await self.outbox.emit(
+            session, row.estate_id, "survey_closed", survey_closed_event(row, at, answers)
+        )
+
+    async def close_due_surveys(self, stop: asyncio.Event) -> None:
+        """Closes surveys whose closing time has passed, so each publishes its results as an
+        event even when nobody closes it early; runs beside the calls until stopped."""
+        while not stop.is_set():
+            try:
+                await self._close_due()
+            except Exception:
+                log.exception("closing surveys past their closing time failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SWEEP_SECONDS)
+
+    async def _close_due(self) -> None:
+        async with self.db.system_tx() as session:
+            due = (
+                await session.execute(
+                    select(SurveyRow.estate_id, SurveyRow.survey_id)
+                    .where(SurveyRow.closed_at.is_(None), SurveyRow.closes_at <= clock.now())
+                    .order_by(SurveyRow.closes_at)
+                    .limit(MAX_LIST)
+                )
+            ).all()
+        for estate_id, survey_id in due:
+            async with self.db.estate_tx(estate_id) as session:
+                row = await self._survey(session, estate_id, str(survey_id), lock="update")
+                # CloseSurvey may have closed it meanwhile.
+                if row.closed_at is None:
+                    await self._close(session, row, row.closes_at)
