@@ -295,6 +295,36 @@ class WebhookList(BaseModel):
     webhooks: list[WebhookOut]
 
 
+async def _create_webhook(
+    svc: Svc, who: Authed, body: WebhookIn, key: str | None, **holder: str
+) -> WebhookOut:
+    reply = await svc.notifications.CreateWebhook(
+        notifications_pb2.CreateWebhookRequest(
+            url=body.url, kinds=body.kinds, idempotency_key=key or "", **holder
+        ),
+        metadata=who.metadata,
+    )
+    return _webhook(reply)
+
+
+async def _list_webhooks(svc: Svc, who: Authed, **holder: str) -> WebhookList:
+    reply = await svc.notifications.ListWebhooks(
+        notifications_pb2.ListWebhooksRequest(**holder), metadata=who.metadata
+    )
+    return WebhookList(webhooks=[_webhook(w) for w in reply.webhooks])
+
+
+async def _delete_webhook(svc: Svc, who: Authed, subscription_id: str, **holder: str) -> WebhookOut:
+    reply = await svc.notifications.DeleteWebhook(
+        notifications_pb2.WebhookRef(subscription_id=subscription_id, **holder),
+        metadata=who.metadata,
+    )
+    return _webhook(reply)
+
+
+SubscriptionId = Annotated[str, Path(pattern=UUID_PATTERN)]
+
+
 @router.post(
     "/estates/{estate_id}/webhooks",
     response_model=WebhookOut,
@@ -308,26 +338,14 @@ async def create_estate_webhook(
     svc: Svc,
     idempotency_key: IdempotencyKey = None,
 ) -> WebhookOut:
-    reply = await svc.notifications.CreateWebhook(
-        notifications_pb2.CreateWebhookRequest(
-            estate_id=estate_id,
-            url=body.url,
-            kinds=body.kinds,
-            idempotency_key=idempotency_key or "",
-        ),
-        metadata=who.metadata,
-    )
-    return _webhook(reply)
+    return await _create_webhook(svc, who, body, idempotency_key, estate_id=estate_id)
 
 
 @router.get(
     "/estates/{estate_id}/webhooks", response_model=WebhookList, summary="The estate's webhooks"
 )
 async def list_estate_webhooks(estate_id: EstateId, who: Authed, svc: Svc) -> WebhookList:
-    reply = await svc.notifications.ListWebhooks(
-        notifications_pb2.ListWebhooksRequest(estate_id=estate_id), metadata=who.metadata
-    )
-    return WebhookList(webhooks=[_webhook(w) for w in reply.webhooks])
+    return await _list_webhooks(svc, who, estate_id=estate_id)
 
 
 @router.delete(
@@ -336,16 +354,9 @@ async def list_estate_webhooks(estate_id: EstateId, who: Authed, svc: Svc) -> We
     summary="Stop a webhook",
 )
 async def delete_estate_webhook(
-    estate_id: EstateId,
-    subscription_id: Annotated[str, Path(pattern=UUID_PATTERN)],
-    who: Authed,
-    svc: Svc,
+    estate_id: EstateId, subscription_id: SubscriptionId, who: Authed, svc: Svc
 ) -> WebhookOut:
-    reply = await svc.notifications.DeleteWebhook(
-        notifications_pb2.WebhookRef(estate_id=estate_id, subscription_id=subscription_id),
-        metadata=who.metadata,
-    )
-    return _webhook(reply)
+    return await _delete_webhook(svc, who, subscription_id, estate_id=estate_id)
 
 
 @router.post(
@@ -361,26 +372,14 @@ async def create_company_webhook(
     svc: Svc,
     idempotency_key: IdempotencyKey = None,
 ) -> WebhookOut:
-    reply = await svc.notifications.CreateWebhook(
-        notifications_pb2.CreateWebhookRequest(
-            company_id=company_id,
-            url=body.url,
-            kinds=body.kinds,
-            idempotency_key=idempotency_key or "",
-        ),
-        metadata=who.metadata,
-    )
-    return _webhook(reply)
+    return await _create_webhook(svc, who, body, idempotency_key, company_id=company_id)
 
 
 @router.get(
     "/companies/{company_id}/webhooks", response_model=WebhookList, summary="The company's webhooks"
 )
 async def list_company_webhooks(company_id: CompanyId, who: Authed, svc: Svc) -> WebhookList:
-    reply = await svc.notifications.ListWebhooks(
-        notifications_pb2.ListWebhooksRequest(company_id=company_id), metadata=who.metadata
-    )
-    return WebhookList(webhooks=[_webhook(w) for w in reply.webhooks])
+    return await _list_webhooks(svc, who, company_id=company_id)
 
 
 @router.delete(
@@ -389,16 +388,9 @@ async def list_company_webhooks(company_id: CompanyId, who: Authed, svc: Svc) ->
     summary="Stop a company webhook",
 )
 async def delete_company_webhook(
-    company_id: CompanyId,
-    subscription_id: Annotated[str, Path(pattern=UUID_PATTERN)],
-    who: Authed,
-    svc: Svc,
+    company_id: CompanyId, subscription_id: SubscriptionId, who: Authed, svc: Svc
 ) -> WebhookOut:
-    reply = await svc.notifications.DeleteWebhook(
-        notifications_pb2.WebhookRef(company_id=company_id, subscription_id=subscription_id),
-        metadata=who.metadata,
-    )
-    return _webhook(reply)
+    return await _delete_webhook(svc, who, subscription_id, company_id=company_id)
 
 
 # -- dead letters -----------------------------------------------------------------------------

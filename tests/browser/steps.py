@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 import time
@@ -226,6 +227,9 @@ async def sign_out(web: WebApp) -> None:
     await web.page.locator('#site-nav a[data-area="home"]').click()
     await web.page.locator("#logout-button").click()
     await expect(web.page.locator("#login-panel")).to_be_visible()
+    # The sign-out is over only when the server has answered it (it says so, and moves the
+    # focus to the user name): a sign-in typed before that races with its last steps.
+    await expect(web.page.locator("#feedback")).to_have_text(re.compile("已退出登录|Signed out"))
 
 
 # --- property fees: units imported into a fund estate -------------------------------------------

@@ -280,7 +280,10 @@ def test_a_webhook_that_fails_three_times_gets_the_message_once_correctly_signed
         sink.stop()
 
 
-def test_a_dead_letter_is_listed_and_replayed(world: World) -> None:
+def test_a_dead_letter_is_listed_and_replayed(
+    world: World, mail: MailSink, receivers: dict[str, object]
+) -> None:
+    emails: dict[str, str] = receivers["emails"]  # type: ignore[assignment]
     state = {"up": False}
     sink = HttpSink(answer=lambda received, n: 200 if state["up"] else 503)
     try:
@@ -291,7 +294,8 @@ def test_a_dead_letter_is_listed_and_replayed(world: World) -> None:
                     json={"url": f"{sink.url}/down", "kinds": ["approval_requested"]},
                 )
             )
-            d = request_disbursement(world, f"门禁维修 {uuid.uuid4().hex[:6]}")
+            purpose = f"门禁维修 {uuid.uuid4().hex[:6]}"
+            d = request_disbursement(world, purpose)
 
             def dead() -> dict | None:  # type: ignore[type-arg]
                 rows = ok(
@@ -305,6 +309,9 @@ def test_a_dead_letter_is_listed_and_replayed(world: World) -> None:
             letter = eventually(dead, timeout=60, what="the dead letter")
             assert letter["attempts"] == 5 and "503" in letter["last_error"]
             assert not hooks_about(sink, d)
+            # The failing webhook held up nothing else: the approvers' mail went out.
+            for role in APPROVERS:
+                assert len(mails_about(mail, emails[role], purpose)) == 1
             # Owners see no dead letters; the operator sees all of them.
             with world.client("owner") as owner:
                 refused = owner.get(

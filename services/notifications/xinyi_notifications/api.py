@@ -7,6 +7,7 @@ import secrets
 import time
 import uuid
 from datetime import datetime
+from typing import cast
 from urllib.parse import urlsplit
 
 import grpc
@@ -389,33 +390,21 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
     async def ListWebhooks(
         self, request: notifications_pb2.ListWebhooksRequest, context: grpc.aio.ServicerContext
     ) -> notifications_pb2.ListWebhooksResponse:
+        model: type[store.EstateWebhook] | type[store.CompanyWebhook]
         if request.estate_id:
             _, estate = authorize_estate(Action.WEBHOOK_MANAGE, request.estate_id)
-            async with self.db.estate_tx(estate) as session:
-                rows: list[store.EstateWebhook] | list[store.CompanyWebhook] = list(
-                    (
-                        await session.execute(
-                            select(store.EstateWebhook)
-                            .where(store.EstateWebhook.estate_id == estate)
-                            .order_by(store.EstateWebhook.created_at)
-                        )
-                    ).scalars()
-                )
+            model, holder, scope = store.EstateWebhook, store.EstateWebhook.estate_id, estate
         else:
             company = _uuid(request.company_id, "company_id")
             if not _company_managed(auth.require(), company):
                 raise PermissionDenied("only the company's manager sees its webhooks")
-            async with self.db.system_tx() as session:
-                rows = list(
-                    (
-                        await session.execute(
-                            select(store.CompanyWebhook)
-                            .where(store.CompanyWebhook.company_id == company)
-                            .order_by(store.CompanyWebhook.created_at)
-                        )
-                    ).scalars()
-                )
-        return notifications_pb2.ListWebhooksResponse(webhooks=[_webhook_pb(r) for r in rows])
+            model, holder, scope = store.CompanyWebhook, store.CompanyWebhook.company_id, company
+        async with self.db.system_tx() as session:
+            found = await session.execute(
+                select(model).where(holder == scope).order_by(model.created_at)
+            )
+            rows = cast(list[store.EstateWebhook | store.CompanyWebhook], list(found.scalars()))
+            return notifications_pb2.ListWebhooksResponse(webhooks=[_webhook_pb(r) for r in rows])
 
     async def DeleteWebhook(
         self, request: notifications_pb2.WebhookRef, context: grpc.aio.ServicerContext

@@ -125,27 +125,14 @@ class Dispatcher:
         return len(rows)
 
     async def _secrets(self, session: AsyncSession, rows: list[store.Delivery]) -> dict[str, str]:
+        """Each webhook delivery's signing key, whether the estate or its company subscribed."""
         ids = [uuid.UUID(r.recipient) for r in rows]
-        found = {
-            str(h.subscription_id): h.secret
-            for h in (
-                await session.execute(
-                    select(store.EstateWebhook).where(store.EstateWebhook.subscription_id.in_(ids))
-                )
-            ).scalars()
-        }
-        found.update(
-            {
-                str(h.subscription_id): h.secret
-                for h in (
-                    await session.execute(
-                        select(store.CompanyWebhook).where(
-                            store.CompanyWebhook.subscription_id.in_(ids)
-                        )
-                    )
-                ).scalars()
-            }
-        )
+        found: dict[str, str] = {}
+        for model in (store.EstateWebhook, store.CompanyWebhook):
+            hooks = await session.execute(
+                select(model.subscription_id, model.secret).where(model.subscription_id.in_(ids))
+            )
+            found.update({str(sid): secret for sid, secret in hooks.all()})
         return found
 
     async def _send(self, row: store.Delivery, secret: str) -> str | None:

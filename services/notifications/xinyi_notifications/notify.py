@@ -5,7 +5,7 @@ or after a restart never makes a second message (the unique keys are the promise
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -200,13 +200,24 @@ async def _name(session: AsyncSession, estate_id: uuid.UUID) -> str:
     return estate.name if estate is not None and estate.name else "本小区"
 
 
-async def _send(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, notice: Notice | None
-) -> None:
-    if notice is not None:
-        await deliver(
-            session, uuid.UUID(envelope.estate_id), envelope.event_id, notice, _when(envelope)
-        )
+# A notice worded from an event and the estate's name, or None when the event concerns nobody.
+Build = Callable[[AsyncSession, Any, str], Awaitable[Notice | None]]
+
+
+def _notifying(build: Build, key: Callable[[Any], str] | None = None) -> Handler:
+    """A handler that delivers the event's notice once per event, or once per `key` where the
+    same matter may be announced by more than one event (a report re-emitted by a rebuild)."""
+
+    async def handle(
+        session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+    ) -> None:
+        estate = uuid.UUID(envelope.estate_id)
+        notice = await build(session, event, await _name(session, estate))
+        if notice is not None:
+            source = key(event) if key is not None else envelope.event_id
+            await deliver(session, estate, source, notice, _when(envelope))
+
+    return handle
 
 
 # -- identity -------------------------------------------------------------------------------
@@ -226,217 +237,104 @@ async def new_device_login(
 
 
 # -- the ledger -------------------------------------------------------------------------------
-async def disbursement_changed(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, ledger_events.DisbursementChanged)
-    if event.state != ledger_events.DISBURSEMENT_STATE_REQUESTED or event.origin == "bank_debit":
-        return
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.disbursement_requested(
-            event.estate_id,
-            await _name(session, estate),
-            event.disbursement_id,
-            event.amount_fen,
-            event.payee,
-            event.purpose,
-            event.approvals_required,
-        ),
+async def _approval(
+    session: AsyncSession, e: ledger_events.DisbursementChanged, estate: str
+) -> Notice | None:
+    # A debit the bank took is announced as the bank's alarm, not as a request.
+    if e.state != ledger_events.DISBURSEMENT_STATE_REQUESTED or e.origin == "bank_debit":
+        return None
+    return rules.disbursement_requested(
+        e.estate_id,
+        estate,
+        e.disbursement_id,
+        e.amount_fen,
+        e.payee,
+        e.purpose,
+        e.approvals_required,
     )
 
 
-async def bank_alarm(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, ledger_events.BankAlarm)
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.bank_alarm(
-            event.estate_id,
-            await _name(session, estate),
-            event.line_id,
-            event.amount_fen,
-            event.booked_on,
-            event.narrative,
-        ),
-    )
+async def _alarm(session: AsyncSession, e: ledger_events.BankAlarm, estate: str) -> Notice:
+    return rules.bank_alarm(e.estate_id, estate, e.line_id, e.amount_fen, e.booked_on, e.narrative)
 
 
-async def head_signed(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, ledger_events.HeadSigned)
-    if event.signer_role != "company" or event.fully_signed:
-        return
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.cosign_requested(event.estate_id, await _name(session, estate), event.period),
-    )
+async def _cosign(session: AsyncSession, e: ledger_events.HeadSigned, estate: str) -> Notice | None:
+    if e.signer_role != "company" or e.fully_signed:
+        return None
+    return rules.cosign_requested(e.estate_id, estate, e.period)
 
 
-async def fee_reminder(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, ledger_events.FeeReminder)
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.fee_reminder(
-            event.estate_id,
-            await _name(session, estate),
-            event.unit_id,
-            event.kind,
-            event.period,
-            event.owed_fen,
-            event.oldest_period,
-        ),
+async def _fees(session: AsyncSession, e: ledger_events.FeeReminder, estate: str) -> Notice | None:
+    return rules.fee_reminder(
+        e.estate_id, estate, e.unit_id, e.kind, e.period, e.owed_fen, e.oldest_period
     )
 
 
 # -- voting -----------------------------------------------------------------------------------
-async def ballot_state_changed(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, voting_events.BallotStateChanged)
-    estate = uuid.UUID(event.estate_id)
-    closes = (
-        event.voting_closes_at.ToDatetime(tzinfo=UTC)
-        if event.HasField("voting_closes_at")
-        else None
-    )
-    opens = (
-        event.voting_opens_at.ToDatetime(tzinfo=UTC) if event.HasField("voting_opens_at") else None
-    )
-    ballot = uuid.UUID(event.ballot_id)
+def _stamp_or_none(event: Message, name: str) -> datetime | None:
+    return getattr(event, name).ToDatetime(tzinfo=UTC) if event.HasField(name) else None
+
+
+async def _ballot_state(
+    session: AsyncSession, e: voting_events.BallotStateChanged, estate: str
+) -> Notice | None:
+    """Keeps the ballot's title and closing time (for the reminder a day before the end)."""
+    closes = _stamp_or_none(e, "voting_closes_at")
+    state = {"title": e.title, "state": e.state, "voting_closes_at": closes}
     await session.execute(
         insert(store.Ballot)
-        .values(
-            estate_id=estate,
-            ballot_id=ballot,
-            title=event.title,
-            state=event.state,
-            voting_closes_at=closes,
-        )
-        .on_conflict_do_update(
-            index_elements=["estate_id", "ballot_id"],
-            set_={"title": event.title, "state": event.state, "voting_closes_at": closes},
-        )
+        .values(estate_id=uuid.UUID(e.estate_id), ballot_id=uuid.UUID(e.ballot_id), **state)
+        .on_conflict_do_update(index_elements=["estate_id", "ballot_id"], set_=state)
     )
-    await _send(
-        session,
-        envelope,
-        rules.ballot_state(
-            event.estate_id,
-            await _name(session, estate),
-            event.ballot_id,
-            event.state,
-            event.title,
-            opens,
-            closes,
-        ),
+    return rules.ballot_state(
+        e.estate_id,
+        estate,
+        e.ballot_id,
+        e.state,
+        e.title,
+        _stamp_or_none(e, "voting_opens_at"),
+        closes,
     )
 
 
-async def _ballot_title(session: AsyncSession, estate: uuid.UUID, ballot_id: str) -> str:
-    row = await session.get(store.Ballot, (estate, uuid.UUID(ballot_id)))
+async def _ballot_title(session: AsyncSession, estate: str, ballot_id: str) -> str:
+    row = await session.get(store.Ballot, (uuid.UUID(estate), uuid.UUID(ballot_id)))
     return row.title if row is not None else ""
 
 
-async def ballot_decided(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, voting_events.BallotDecided)
-    estate = uuid.UUID(event.estate_id)
-    question = event.question_text or await _ballot_title(session, estate, event.ballot_id)
-    await _send(
-        session,
-        envelope,
-        rules.ballot_result(
-            event.estate_id,
-            await _name(session, estate),
-            event.ballot_id,
-            question,
-            event.approved,
-        ),
+async def _result(session: AsyncSession, e: voting_events.BallotDecided, estate: str) -> Notice:
+    question = e.question_text or await _ballot_title(session, e.estate_id, e.ballot_id)
+    return rules.ballot_result(e.estate_id, estate, e.ballot_id, question, e.approved)
+
+
+async def _vote(session: AsyncSession, e: voting_events.VoteRecorded, estate: str) -> Notice:
+    title = await _ballot_title(session, e.estate_id, e.ballot_id)
+    return rules.vote_counted(
+        e.estate_id, estate, e.ballot_id, title, e.receipt_code, e.voter_user_id
     )
 
 
-async def vote_recorded(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, voting_events.VoteRecorded)
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.vote_counted(
-            event.estate_id,
-            await _name(session, estate),
-            event.ballot_id,
-            await _ballot_title(session, estate, event.ballot_id),
-            event.receipt_code,
-            event.voter_user_id,
-        ),
-    )
-
-
-async def suggestion_updated(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, voting_events.SuggestionUpdated)
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.suggestion_updated(
-            event.estate_id,
-            await _name(session, estate),
-            event.suggestion_id,
-            event.state,
-            event.submitter_user_id,
-        ),
+async def _suggestion(
+    session: AsyncSession, e: voting_events.SuggestionUpdated, estate: str
+) -> Notice | None:
+    return rules.suggestion_updated(
+        e.estate_id, estate, e.suggestion_id, e.state, e.submitter_user_id
     )
 
 
 # -- disclosure -------------------------------------------------------------------------------
-async def report_published(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, disclosure_events.ReportPublished)
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.report_published(event.estate_id, await _name(session, estate), event.period),
-    )
+async def _report(
+    session: AsyncSession, e: disclosure_events.ReportPublished, estate: str
+) -> Notice:
+    return rules.report_published(e.estate_id, estate, e.period)
 
 
-async def flag_changed(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, disclosure_events.FlagChanged)
-    if event.state != "open":
-        return
-    estate = uuid.UUID(event.estate_id)
-    await _send(
-        session,
-        envelope,
-        rules.flag_raised(
-            event.estate_id,
-            await _name(session, estate),
-            event.flag_id,
-            event.kind,
-            event.reason,
-        ),
-    )
+async def _flag(
+    session: AsyncSession, e: disclosure_events.FlagChanged, estate: str
+) -> Notice | None:
+    if e.state != "open":
+        return None
+    return rules.flag_raised(e.estate_id, estate, e.flag_id, e.kind, e.reason)
 
 
 IDENTITY: Mapping[type[Message], Handler] = {
@@ -444,18 +342,19 @@ IDENTITY: Mapping[type[Message], Handler] = {
     identity_events.NewDeviceLogin: new_device_login,
 }
 LEDGER: Mapping[type[Message], Handler] = {
-    ledger_events.DisbursementChanged: disbursement_changed,
-    ledger_events.BankAlarm: bank_alarm,
-    ledger_events.HeadSigned: head_signed,
-    ledger_events.FeeReminder: fee_reminder,
+    ledger_events.DisbursementChanged: _notifying(_approval),
+    ledger_events.BankAlarm: _notifying(_alarm),
+    ledger_events.HeadSigned: _notifying(_cosign),
+    ledger_events.FeeReminder: _notifying(_fees),
 }
 VOTING: Mapping[type[Message], Handler] = {
-    voting_events.BallotStateChanged: ballot_state_changed,
-    voting_events.BallotDecided: ballot_decided,
-    voting_events.VoteRecorded: vote_recorded,
-    voting_events.SuggestionUpdated: suggestion_updated,
+    voting_events.BallotStateChanged: _notifying(_ballot_state),
+    voting_events.BallotDecided: _notifying(_result),
+    voting_events.VoteRecorded: _notifying(_vote),
+    voting_events.SuggestionUpdated: _notifying(_suggestion),
 }
+# A report and a flag are announced once, however often a rebuild replays what raised them.
 DISCLOSURE: Mapping[type[Message], Handler] = {
-    disclosure_events.ReportPublished: report_published,
-    disclosure_events.FlagChanged: flag_changed,
+    disclosure_events.ReportPublished: _notifying(_report, key=lambda e: f"report:{e.period}"),
+    disclosure_events.FlagChanged: _notifying(_flag, key=lambda e: f"flag:{e.flag_id}"),
 }

@@ -99,28 +99,30 @@ class KindPreference(Base):
     digest: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class EstateWebhook(Base):
+class WebhookColumns:
+    """What a webhook subscription is, whoever holds it."""
+
+    subscription_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The HMAC-SHA256 key of its signatures.
+    secret: Mapped[str] = mapped_column(Text)
+    # Empty: every kind the estate hears.
+    kinds: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[uuid.UUID] = mapped_column(UUID)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EstateWebhook(WebhookColumns, Base):
     __tablename__ = "estate_webhooks"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    subscription_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(Text)
-    kinds: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_by: Mapped[uuid.UUID] = mapped_column(UUID)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class CompanyWebhook(Base):
+class CompanyWebhook(WebhookColumns, Base):
+    """A company's subscription: the notices of every estate it serves."""
+
     __tablename__ = "company_webhooks"
     company_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    subscription_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(Text)
-    kinds: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_by: Mapped[uuid.UUID] = mapped_column(UUID)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Delivery(Base):
