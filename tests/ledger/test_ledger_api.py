@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tests.identity.world import World, ok
+from tests.poll import eventually
 from xinyi_dev.platform import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -445,6 +446,18 @@ def test_period_close_signatures_proof_and_late_items(world: World, tmp_path: Pa
             )
         )
     assert cosigned["state"] == "signed" and len(cosigned["signatures"]) == 2
+    # The approving body was asked to co-sign, and everyone heard the month's report is out.
+
+    def heard(role: str, kind: str) -> bool:
+        with world.client(role) as c:
+            messages = ok(c.get("/api/v1/me/inbox", params={"limit": 200}))["messages"]
+        return any(m["kind"] == kind and m["params"].get("period") == month for m in messages)
+
+    for role in ("committee_member", "committee_chair"):
+        eventually(lambda r=role: heard(r, "cosign_requested"), what=f"{role}'s request")
+    for role in ("owner", "tenant", "committee_member"):
+        eventually(lambda r=role: heard(r, "report_published"), what=f"{role}'s report")
+    assert not heard("owner", "cosign_requested")
 
     with world.client("owner") as owner:
         proof = ok(owner.get(path(world, f"/ledger/entries/{entry['entry_id']}/proof")))

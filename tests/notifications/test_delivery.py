@@ -9,7 +9,9 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import httpx
 import nats
@@ -477,8 +479,6 @@ def test_preferences_are_checked_and_security_messages_stay_on(world: World) -> 
 
 
 def _iso(seconds: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
@@ -574,3 +574,67 @@ def test_a_sign_in_from_a_new_device_is_announced_to_the_account_once(world: Wor
             json={"kinds": [{"kind": "new_device_login", "channels": ["email"]}]},
         )
         assert refused.status_code == 400 and "cannot be switched off" in refused.json()["detail"]
+
+
+def test_a_digest_gathers_the_days_messages_into_one_mail_at_its_hour(
+    world: World, platform: Platform, mail: MailSink
+) -> None:
+    address = f"digest-{uuid.uuid4().hex[:6]}@example.cn"
+    with world.client("owner") as owner:
+        ok(
+            owner.put(
+                "/api/v1/me/preferences",
+                json={
+                    "email": address,
+                    "kinds": [
+                        {"kind": "ballot_announced", "channels": ["inbox", "email"], "digest": True}
+                    ],
+                },
+            )
+        )
+    titles = [f"议题{n}-{uuid.uuid4().hex[:4]}" for n in range(2)]
+    opens = time.time() + 16 * 86400
+    with world.client("committee_chair") as chair:
+        for title in titles:
+            ballot = ok(
+                chair.post(
+                    estate(world, "/ballots"),
+                    json={
+                        "title": title,
+                        "questions": [{"question_id": "q", "text": title, "matter_class": 9}],
+                    },
+                )
+            )
+            ok(
+                chair.post(
+                    estate(world, f"/ballots/{ballot['ballot_id']}/announce"),
+                    json={
+                        "voting_opens_at": _iso(opens),
+                        "voting_closes_at": _iso(opens + 5 * 86400),
+                    },
+                )
+            )
+    # In the inbox at once; by mail, not yet.
+    eventually(
+        lambda: all(
+            any(t in m["title"] for m in inbox(world, "owner")["messages"]) for t in titles
+        ),
+        what="the announcements in the inbox",
+    )
+    time.sleep(1.5)
+    assert mail.to(address) == []
+    # At the digest hour (20:00 in Shanghai), one mail with both.
+    here = datetime.now(ZoneInfo("Asia/Shanghai"))
+    at = here.replace(hour=20, minute=0, second=30, microsecond=0)
+    if at <= here:
+        at += timedelta(days=1)
+    clock = platform.data_dir / "clock-offset"
+    try:
+        move_clock(clock, (at - datetime.now(UTC)).total_seconds())
+        digest = eventually(lambda: mail.to(address), timeout=30, what="the digest mail")
+        time.sleep(1.5)
+    finally:
+        move_clock(clock, 0)
+    assert len(mail.to(address)) == 1
+    text = digest[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert all(t in text for t in titles) and "2 条消息" in str(digest[0]["Subject"])
