@@ -219,15 +219,26 @@ class Person:
 
     def sign_in(self) -> None:
         body: dict[str, str] = {"username": self.username, "password": self.password}
-        for attempt in range(3):
+        spent = 0
+        for _ in range(40):
             if self.device is not None and self.device.totp_secret:
                 body["totp"] = self.device.totp_code()
             reply = self.client.post("/api/v1/auth/token", json=body)
-            if _problem_code(reply) == "totp_invalid" and attempt < 2:
+            if reply.status_code == 429:
+                # Sign-ins are rate limited per address: wait as told.
+                time.sleep(min(10, int(reply.headers.get("Retry-After", "3"))))
+                continue
+            if _problem_code(reply) == "totp_invalid" and spent < 2:
+                spent += 1
                 continue  # that step was spent elsewhere: the next code
             check_reply(reply, f"sign in as {self.username}")
             self._take(reply.json())
             return
+        raise DemoCityError(f"sign in as {self.username}: still rate limited")
+
+    def renew(self) -> None:
+        """A fresh access token now (after the clock moved, before the old one expires)."""
+        self._renew(self.token)
 
     def _renew(self, stale: str) -> None:
         with self.lock:
@@ -254,10 +265,12 @@ class Person:
         content_type: str | None = None,
         params: dict[str, str] | None = None,
         allow: Sequence[int] = (),
+        what: str = "",
     ) -> httpx.Response:
-        """The reply, when it succeeded or its status is in `allow`; else DemoCityError. GETs and
-        idempotent writes (with an idempotency key, or by their nature) are retried on a
-        transport error or an unavailable service; other writes are not: they may have happened."""
+        """The reply, when it succeeded or its status is in `allow`; else DemoCityError naming
+        `what` (or the method and path). GETs and idempotent writes (with an idempotency key, or
+        by their nature) are retried on a transport error or an unavailable service; other
+        writes are not: they may have happened."""
         if not self.token:
             self._renew("")
         headers = {"Idempotency-Key": key} if key else {}
@@ -289,9 +302,9 @@ class Person:
                 time.sleep(0.2 * 2**attempt)
                 continue
             if reply.status_code not in allow:
-                check_reply(reply, f"{self.username}: {method} {path}")
+                check_reply(reply, f"{self.username}: {what or f'{method} {path}'}")
             return reply
-        raise DemoCityError(f"{self.username}: {method} {path}: gave up after retries")
+        raise DemoCityError(f"{self.username}: {what or f'{method} {path}'}: gave up after retries")
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         reply = self.call(method, path, **kwargs)

@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
-
-from xinyi_dev.democity import DEMO_PASSWORD, DemoCityError, check_reply
-from xinyi_dev.demofund import Device, RealClock
+from xinyi_dev.democity import DEMO_PASSWORD, DemoCityError
+from xinyi_dev.demofund import Device, Person, RealClock
 
 DAY = 24 * 3600
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -114,98 +112,6 @@ def render_csv(estate: JourneyEstate) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-# -- the people, signed in on the moving clock ------------------------------------------------
-_RETRYABLE = {502, 503, 504}
-
-
-class _Person:
-    """One person's session. Sign-ins are rate limited per address, so each person signs in
-    once and then lives on refresh tokens, renewed after each move of the clock."""
-
-    def __init__(self, base: str, username: str, password: str) -> None:
-        self.client = httpx.Client(base_url=base, timeout=120)
-        self.username, self.password = username, password
-        self.token = self.refresh = ""
-
-    def sign_in(self) -> None:
-        for _ in range(40):
-            reply = self.client.post(
-                "/api/v1/auth/token", json={"username": self.username, "password": self.password}
-            )
-            if reply.status_code == 429:
-                time.sleep(min(10, int(reply.headers.get("Retry-After", "3"))))
-                continue
-            check_reply(reply, f"sign in as {self.username}")
-            self._take(reply.json())
-            return
-        raise DemoCityError(f"sign in as {self.username}: still rate limited")
-
-    def renew(self) -> None:
-        if self.refresh:
-            reply = self.client.post("/api/v1/auth/refresh", json={"refresh_token": self.refresh})
-            if reply.is_success:
-                self._take(reply.json())
-                return
-        self.sign_in()
-
-    def _take(self, body: dict[str, Any]) -> None:
-        self.token, self.refresh = str(body["access_token"]), str(body["refresh_token"])
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        what: str,
-        *,
-        body: dict[str, Any] | None = None,
-        key: str | None = None,
-        content: bytes | None = None,
-        content_type: str | None = None,
-        params: dict[str, str] | None = None,
-        allow: tuple[int, ...] = (),
-    ) -> httpx.Response:
-        """The reply when it succeeded or its status is in `allow`, else DemoCityError naming
-        `what`. GETs and writes with an idempotency key are retried while the platform is briefly
-        unavailable; other writes are not: they may have happened."""
-        if not self.token:
-            self.sign_in()
-        headers = {"Idempotency-Key": key} if key else {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        safe = method == "GET" or key is not None
-        renewed = False
-        for attempt in range(6):
-            try:
-                reply = self.client.request(
-                    method,
-                    path,
-                    json=body,
-                    content=content,
-                    params=params,
-                    headers={**headers, "Authorization": f"Bearer {self.token}"},
-                )
-            except httpx.TransportError:
-                if not safe or attempt == 5:
-                    raise
-                time.sleep(0.2 * 2**attempt)
-                continue
-            if reply.status_code == 401 and not renewed:
-                self.renew()
-                renewed = True
-                continue
-            if reply.status_code in _RETRYABLE and safe and attempt < 5:
-                time.sleep(0.2 * 2**attempt)
-                continue
-            if reply.status_code not in allow:
-                check_reply(reply, f"{self.username}: {what}")
-            return reply
-        raise DemoCityError(f"{self.username}: {what}: gave up after retries")
-
-    def call(self, method: str, path: str, what: str, **kw: Any) -> Any:
-        reply = self.request(method, path, what, **kw)
-        return reply.json() if reply.content else None
-
-
 def _by_letter(usual: dict[str, Any], dissent: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every owner's choice on one question: all as `usual`, but owner `e` dissents."""
     return {letter: [dissent if letter == "e" else usual] for letter in LETTERS}
@@ -240,15 +146,15 @@ def seed_journey(
     journey = _Journey(gateway_url, operator_password, devices, move, ends_days_ago, log)
     try:
         op = journey.who("operator")
-        community = op.call("GET", f"/api/v1/estates/{estate_id}", "read the first estate")[
+        community = op.json("GET", f"/api/v1/estates/{estate_id}", what="read the first estate")[
             "community_id"
         ]
         if not community:
             raise DemoCityError("the city's first estate is in no community")
-        there = op.call(
+        there = op.json(
             "GET",
             "/api/v1/onboarding/stages",
-            "list the community's estates",
+            what="list the community's estates",
             params={"community_id": community},
         )
         if any(e["estate_name"].startswith(PREFIX) for e in there):
@@ -279,18 +185,20 @@ class _Journey:
         self.end = -ends_days_ago * DAY
         self.start = self.end - DAYS * DAY
         self.offset = self.start
-        self.people: dict[str, _Person] = {}
+        self.people: dict[str, Person] = {}
         self.ids: dict[int, str] = {}  # estate number -> estate id
         self.key_prefix = f"demojourney:{int(time.time())}"
 
     def close(self) -> None:
         for p in self.people.values():
-            p.client.close()
+            p.close()
 
-    def who(self, username: str) -> _Person:
+    def who(self, username: str) -> Person:
+        """A person's session. Sign-ins are rate limited per address, so each person signs in
+        once and then lives on refresh tokens, renewed after each move of the clock."""
         if username not in self.people:
             password = self.operator_password if username == "operator" else DEMO_PASSWORD
-            self.people[username] = _Person(self.base, username, password)
+            self.people[username] = Person(self.base, username, password, None)
         return self.people[username]
 
     def at(self, day: float) -> None:
@@ -320,7 +228,7 @@ class _Journey:
     def path(self, e: JourneyEstate, tail: str = "") -> str:
         return f"/api/v1/estates/{self.ids[e.number]}{tail}"
 
-    def chair(self, e: JourneyEstate) -> _Person:
+    def chair(self, e: JourneyEstate) -> Person:
         return self.who(e.username("a"))
 
     # -- the steps
@@ -334,10 +242,10 @@ class _Journey:
 
         self.at(1)
         company = {
-            e.number: self.chair(e).call(
+            e.number: self.chair(e).json(
                 "POST",
                 self.path(e, f"/tenders/{tenders[e.number]}/ballot"),
-                "put the bids to the assembly",
+                what="put the bids to the assembly",
                 body={"title": "业主大会：选聘信托制物业服务企业"},
                 key=self.key(f"{e.number}:company-ballot"),
             )["ballot_id"]
@@ -387,10 +295,10 @@ class _Journey:
 
         self.at(24)
         changing = next(e for e in ESTATES if e.stage == "changing")
-        dismissal = self.chair(changing).call(
+        dismissal = self.chair(changing).json(
             "POST",
             self.path(changing, "/ballots"),
-            "draft the dismissal",
+            what="draft the dismissal",
             body={
                 "title": "临时业主大会：解聘物业服务企业",
                 "description": "物业服务企业入驻后连续两周未按合同配置保洁和秩序维护人员，"
@@ -421,15 +329,15 @@ class _Journey:
         self.at(42.1)
         self.close_and_finalize([changing], [{changing.number: dismissal}], finalize_on=43.2)
         handover = _wait(
-            lambda: self.chair(changing).call(
-                "GET", self.path(changing, "/handovers"), "read the handovers"
+            lambda: self.chair(changing).json(
+                "GET", self.path(changing, "/handovers"), what="read the handovers"
             ),
             f"{changing.name}: the dismissal opening the handover",
         )[0]
-        self.chair(changing).call(
+        self.chair(changing).json(
             "PATCH",
             self.path(changing, f"/handovers/{handover['handover_id']}"),
-            "tick the handover's first items",
+            what="tick the handover's first items",
             body={
                 "items": [
                     {"item": "balances", "state": "done", "note": "共有资金账户余额已核对"},
@@ -447,12 +355,12 @@ class _Journey:
         self.log(f"{', '.join(e.name for e in ESTATES)}: each at its stage")
 
     def stage_is(self, e: JourneyEstate, stage: str) -> bool:
-        case = self.chair(e).call("GET", self.path(e, "/onboarding"), "read the case")
+        case = self.chair(e).json("GET", self.path(e, "/onboarding"), what="read the case")
         return bool(case["stage"] == stage)
 
     def voting_knows(self, e: JourneyEstate) -> bool:
-        reply = self.chair(e).request(
-            "GET", self.path(e, "/tenders"), "list the tenders", allow=(404,)
+        reply = self.chair(e).call(
+            "GET", self.path(e, "/tenders"), what="list the tenders", allow=(404,)
         )
         return reply.is_success
 
@@ -461,10 +369,10 @@ class _Journey:
         the company of MANAGER and of BIDDER."""
         op = self.who("operator")
         for e in ESTATES:
-            made = op.call(
+            made = op.json(
                 "POST",
                 "/api/v1/estates",
-                f"register {e.name}",
+                what=f"register {e.name}",
                 body={
                     "name": e.name,
                     "community_id": community,
@@ -473,19 +381,19 @@ class _Journey:
                 key=self.key(f"{e.number}:estate"),
             )
             self.ids[e.number] = made["estate_id"]
-            op.call(
+            op.json(
                 "POST",
                 self.path(e, "/imports"),
-                f"import the units of {e.name}",
+                what=f"import the units of {e.name}",
                 content=render_csv(e),
                 content_type="text/csv; charset=utf-8",
                 key=self.key(f"{e.number}:units"),
             )
             for letter in LETTERS:
-                user = op.call(
+                user = op.json(
                     "POST",
                     "/api/v1/users",
-                    f"create {e.username(letter)}",
+                    what=f"create {e.username(letter)}",
                     body={
                         "username": e.username(letter),
                         "display_name": owner_name(e, letter),
@@ -498,10 +406,10 @@ class _Journey:
                 if letter == "a" and e.stage != "opened":
                     roles += ["committee_member", "committee_chair"]
                 for role in roles:
-                    op.call(
+                    op.json(
                         "POST",
                         "/api/v1/role-grants",
-                        f"grant {e.username(letter)} {role}",
+                        what=f"grant {e.username(letter)} {role}",
                         body={
                             "user_id": user["user_id"],
                             "role": role,
@@ -509,12 +417,12 @@ class _Journey:
                         },
                         key=self.key(f"{e.number}:grant:{letter}:{role}"),
                     )
-        serving = op.call("GET", f"/api/v1/estates/{first_estate}", "read the first estate")[
+        serving = op.json("GET", f"/api/v1/estates/{first_estate}", what="read the first estate")[
             "company_id"
         ]
         other = next(
             c["company_id"]
-            for c in op.call("GET", "/api/v1/companies", "list the companies")["companies"]
+            for c in op.json("GET", "/api/v1/companies", what="list the companies")["companies"]
             if c["company_id"] != serving
         )
         self.bidder(other)
@@ -526,19 +434,19 @@ class _Journey:
     def bidder(self, company_id: str) -> None:
         """The other company's manager, as demovoting makes them (whichever runs first)."""
         op = self.who("operator")
-        made = op.request(
+        made = op.call(
             "POST",
             "/api/v1/users",
-            "create the second company's manager",
+            what="create the second company's manager",
             body={"username": BIDDER, "display_name": "赵磊", "password": DEMO_PASSWORD},
             allow=(409,),
         )
         if made.status_code == 409:
             return
-        op.call(
+        op.json(
             "POST",
             "/api/v1/role-grants",
-            "make them the company's manager",
+            what="make them the company's manager",
             body={
                 "user_id": made.json()["user_id"],
                 "role": "company_manager",
@@ -550,10 +458,10 @@ class _Journey:
         community = self.who(COMMUNITY)
         for e in ESTATES:
             surveyed = 5
-            community.call(
+            community.json(
                 "POST",
                 self.path(e, "/onboarding"),
-                f"open the case of {e.name}",
+                what=f"open the case of {e.name}",
                 body={
                     "working_group": [
                         {"name": "黄丽华", "affiliation": "社区党委"},
@@ -580,10 +488,10 @@ class _Journey:
                 key=self.key(f"{e.number}:case"),
             )
             if e.stage != "opened":
-                community.call(
+                community.json(
                     "PUT",
                     self.path(e, "/approving-body"),
-                    f"form the self-governance group of {e.name}",
+                    what=f"form the self-governance group of {e.name}",
                     body={
                         "kind": "self_governance_group",
                         "name": f"{e.name}业主自治小组",
@@ -595,10 +503,10 @@ class _Journey:
         self, e: JourneyEstate, *, hours: float = 0, closes_at: datetime | None = None
     ) -> str:
         chair = self.chair(e)
-        drafted = chair.call(
+        drafted = chair.json(
             "POST",
             self.path(e, "/tenders"),
-            "draft the tender",
+            what="draft the tender",
             body={
                 "title": "选聘信托制物业服务企业",
                 "service_standard": "成都市住宅物业服务等级二级标准；共有资金收支按日公示。",
@@ -608,8 +516,10 @@ class _Journey:
             },
             key=self.key(f"{e.number}:tender"),
         )
-        chair.call(
-            "POST", self.path(e, f"/tenders/{drafted['tender_id']}/publish"), "publish the tender"
+        chair.json(
+            "POST",
+            self.path(e, f"/tenders/{drafted['tender_id']}/publish"),
+            what="publish the tender",
         )
         return str(drafted["tender_id"])
 
@@ -630,10 +540,10 @@ class _Journey:
             },
         }
         return {
-            manager: self.who(manager).call(
+            manager: self.who(manager).json(
                 "POST",
                 f"/api/v1/tenders/{tender_id}/bids",
-                f"bid for the tender of {e.name}",
+                what=f"bid for the tender of {e.name}",
                 body=offer,
                 key=self.key(f"{e.number}:bid:{manager}"),
             )["bid_id"]
@@ -641,12 +551,12 @@ class _Journey:
         }
 
     def trust_ballot(self, e: JourneyEstate) -> str:
-        case = self.chair(e).call("GET", self.path(e, "/onboarding"), "read the case")
+        case = self.chair(e).json("GET", self.path(e, "/onboarding"), what="read the case")
         return str(
-            self.chair(e).call(
+            self.chair(e).json(
                 "POST",
                 self.path(e, "/ballots"),
-                "draft the trust model's ballot",
+                what="draft the trust model's ballot",
                 body={
                     "title": "业主大会：采用信托制物业服务模式",
                     "description": "共有资金归全体业主所有，进入双密码共管账户，收支逐笔公开；"
@@ -667,10 +577,10 @@ class _Journey:
     def announce(self, e: JourneyEstate, *ballots: str) -> None:
         opens = self.now() + timedelta(days=15, hours=1)
         for ballot in ballots:
-            self.chair(e).call(
+            self.chair(e).json(
                 "POST",
                 self.path(e, f"/ballots/{ballot}/announce"),
-                "announce the assembly",
+                what="announce the assembly",
                 body={
                     "voting_opens_at": opens.isoformat(),
                     "voting_closes_at": (opens + timedelta(days=3)).isoformat(),
@@ -681,14 +591,16 @@ class _Journey:
     def vote(self, e: JourneyEstate, choices: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
         """Opens the ballots and lets every owner with an account vote online."""
         for ballot in choices:
-            self.chair(e).call("POST", self.path(e, f"/ballots/{ballot}/open"), "open the voting")
+            self.chair(e).json(
+                "POST", self.path(e, f"/ballots/{ballot}/open"), what="open the voting"
+            )
         for letter in LETTERS:
             owner = self.who(e.username(letter))
             for ballot, choice in choices.items():
-                owner.call(
+                owner.json(
                     "PUT",
                     self.path(e, f"/ballots/{ballot}/vote"),
-                    "vote",
+                    what="vote",
                     body={"choices": choice[letter]},
                 )
 
@@ -701,11 +613,13 @@ class _Journey:
                     yield e, by_estate[e.number]
 
         for e, ballot in each():
-            self.chair(e).call("POST", self.path(e, f"/ballots/{ballot}/close"), "close the voting")
+            self.chair(e).json(
+                "POST", self.path(e, f"/ballots/{ballot}/close"), what="close the voting"
+            )
         self.at(finalize_on)
         for e, ballot in each():
-            final = self.chair(e).call(
-                "POST", self.path(e, f"/ballots/{ballot}/finalize"), "make the result final"
+            final = self.chair(e).json(
+                "POST", self.path(e, f"/ballots/{ballot}/finalize"), what="make the result final"
             )
             if final["state"] != "final":
                 raise DemoCityError(f"{e.name}: the ballot is {final['state']}, not final")
@@ -714,12 +628,12 @@ class _Journey:
         """The person's phone: its signing key is registered with the platform once."""
         device = Device(self.devices, username, RealClock())
         person = self.who(username)
-        keys = person.call("GET", "/api/v1/me/device-keys", "list my device keys")["keys"]
+        keys = person.json("GET", "/api/v1/me/device-keys", what="list my device keys")["keys"]
         if device.key_id() not in {k["key_id"] for k in keys if not k["revoked_at"]}:
-            person.call(
+            person.json(
                 "POST",
                 "/api/v1/me/device-keys",
-                "register my device's key",
+                what="register my device's key",
                 body={"public_jwk": device.public_jwk(), "label": "演示手机"},
             )
         return device
@@ -729,10 +643,10 @@ class _Journey:
         by the leader, each on their own device. Returns the contract's id."""
         chair = self.chair(e)
         ratio = "1/10" if e.winner == MANAGER else "2/25"
-        drafted = chair.call(
+        drafted = chair.json(
             "POST",
             self.path(e, "/trust-contracts"),
-            "draft the trust contract",
+            what="draft the trust contract",
             body={
                 "service_standard": "成都市住宅物业服务等级二级标准；共有资金收支按日公示。",
                 "scope": "共有部分的保洁、绿化、秩序维护、设施设备维护",
@@ -764,10 +678,10 @@ class _Journey:
         payload = drafted["payload_json"]
         for signer in (e.winner, e.username("a")):
             device = self.device(signer)
-            signed = self.who(signer).call(
+            signed = self.who(signer).json(
                 "POST",
                 self.path(e, f"/trust-contracts/{drafted['contract_id']}/signatures"),
-                "sign the trust contract",
+                what="sign the trust contract",
                 body={"key_id": device.key_id(), "signature": device.sign(payload)},
             )
         if signed["state"] not in ("signed", "in_force"):
@@ -780,7 +694,7 @@ class _Journey:
         want = {self.ids[e.number]: e.stage for e in ESTATES}
 
         def reached() -> bool:
-            stages = op.call("GET", "/api/v1/onboarding/stages", "list the stages")
+            stages = op.json("GET", "/api/v1/onboarding/stages", what="list the stages")
             return {s["estate_id"]: s["stage"] for s in stages if s["estate_id"] in want} == want
 
         _wait(reached, "the journey's estates reaching their stages")
