@@ -253,6 +253,17 @@ def test_a_webhook_that_fails_three_times_gets_the_message_once_correctly_signed
     sink = HttpSink(answer=lambda received, n: 500 if n <= 3 else 200)
     try:
         with world.client("committee_chair") as chair:
+            # Bad subscriptions are refused in words; a resident may not subscribe at all.
+            for body, word in (
+                ({"url": "ftp://example.cn/hook"}, "http"),
+                ({"url": "http://user:pw@example.cn/hook"}, "credentials"),
+                ({"url": f"{sink.url}/x", "kinds": ["no_such_kind"]}, "unknown message kind"),
+            ):
+                refused = chair.post(estate(world, "/webhooks"), json=body)
+                assert refused.status_code == 400 and word in refused.json()["detail"], body
+            with world.client("owner") as owner:
+                denied = owner.post(estate(world, "/webhooks"), json={"url": f"{sink.url}/x"})
+                assert denied.status_code == 403
             made = ok(
                 chair.post(
                     estate(world, "/webhooks"),
