@@ -80,14 +80,17 @@ def totp_code(secret: str, at: float) -> str:
 
 
 async def fresh_totp(secret: str, platform: Platform, used_steps: set[int]) -> str:
-    """A code for a time step not used before (servers refuse a code twice), waiting if need be;
-    never one in the last two seconds of its step, so it cannot expire on the way."""
+    """A code of a time step later than any used before (servers refuse a code twice, and any
+    older one), without waiting while one is at hand: servers accept the steps next to the
+    current one. Never a code that could expire on its way."""
     while True:
         now = server_time(platform)
         step = int(now) // TOTP_STEP
-        if step not in used_steps and now % TOTP_STEP < TOTP_STEP - 2:
-            used_steps.add(step)
-            return totp_code(secret, now)
+        earliest = step - 1 if now % TOTP_STEP < TOTP_STEP - 5 else step
+        chosen = max(max(used_steps, default=0) + 1, earliest)
+        if chosen <= step + 1:
+            used_steps.add(chosen)
+            return totp_code(secret, chosen * TOTP_STEP)
         await asyncio.sleep(0.5)
 
 
