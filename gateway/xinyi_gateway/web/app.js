@@ -17,7 +17,7 @@ let feedback = null;
 const languageListeners = [];
 let operatorViews = null;
 const areaViews = {
-  fund: null, voting: null, voice: null, onboarding: null, reports: null, inbox: null,
+  home: null, fund: null, voting: null, voice: null, onboarding: null, reports: null, inbox: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -126,6 +126,8 @@ function renderArea() {
   ].includes(area);
   if (area === "operator") {
     showOperatorViews();
+  } else if (area === "home") {
+    if (session?.me || areaViews.home) showAreaViews("home");
   } else if (area in AREA_MODULES) {
     showAreaViews(area);
   } else if (area !== "home") {
@@ -149,6 +151,11 @@ function onNavigate() {
   // A message about the last action would read as one about the new view.
   feedback = null;
   renderFeedback();
+  // A link naming an estate ("#/voting/<estate>/ballots/<id>") shows that estate.
+  const named = hashEstate();
+  if (named && named !== session?.estateId && session?.estates.some((e) => e.estate_id === named)) {
+    chooseEstate(named, { quiet: true });
+  }
   renderArea();
   // Move focus to the new view's heading so keyboard and screen-reader users land on it.
   headingOf(currentArea()).focus();
@@ -215,8 +222,10 @@ function dropSession() {
   if (location.hash.replace(/^#\/?/, "") === "operator") history.replaceState(null, "", "#/");
   renderSession();
   renderArea();
-  // The inbox's live stream ends with the session.
+  renderEstateSwitch();
+  // The inbox's live stream ends with the session; the home page forgets the person.
   areaViews.inbox?.then((views) => views.refresh());
+  areaViews.home?.then((views) => views.refresh());
 }
 
 class SessionExpired extends Error {}
@@ -455,6 +464,9 @@ async function onLogin(event) {
       refreshToken: tokens.refresh_token,
       me: null,
       estateNames: new Map(),
+      // The estates the person may switch between, and the one every area shows.
+      estates: [],
+      estateId: null,
       keys: null,
       thisDeviceJwk: null,
     };
@@ -464,6 +476,7 @@ async function onLogin(event) {
       session = null;
       throw error;
     }
+    await loadEstates();
     password.value = "";
     showTotpStep(false);
     for (const input of [username, password]) input.removeAttribute("aria-invalid");
@@ -758,6 +771,69 @@ function showOperatorViews() {
   });
 }
 
+// --- the estate in view: one choice, followed by every area ----------------------------------
+
+const ESTATE_KEY = "xinyi.estate.";
+
+function hashEstate() {
+  const segment = location.hash.replace(/^#\/?/, "").split("/")[1] ?? "";
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment)
+    ? segment.toLowerCase() : null;
+}
+
+function storedEstate(userId) {
+  try {
+    return localStorage.getItem(ESTATE_KEY + userId);
+  } catch {
+    return null;
+  }
+}
+
+/** The estates the person can switch between, and the one to show first: the link's, the one
+ *  chosen last time, the first of their estate roles, or the first they may read. */
+async function loadEstates() {
+  const current = session;
+  let listed = [];
+  try {
+    listed = (await call("GET", "/api/v1/estates?limit=100"))?.estates ?? [];
+  } catch {
+    // Without the list the areas still find an estate of their own; the switcher stays hidden.
+  }
+  if (session !== current) return;
+  const mine = current.me.roles.map((g) => g.estate_id).filter(Boolean);
+  // The operator reads every estate; the switcher offers only those it has a role in.
+  current.estates = isOperator() ? listed.filter((e) => mine.includes(e.estate_id)) : listed;
+  for (const e of current.estates) current.estateNames.set(e.estate_id, e.name);
+  const ids = current.estates.map((e) => e.estate_id);
+  current.estateId = [hashEstate(), storedEstate(current.me.user_id), ...mine, ids[0]]
+    .find((id) => id && ids.includes(id)) ?? null;
+  renderEstateSwitch();
+}
+
+function renderEstateSwitch() {
+  const estates = session?.estates ?? [];
+  const select = $("estate-switch");
+  $("estate-bar").hidden = estates.length < 2;
+  select.replaceChildren(...estates.map((e) => new Option(e.name, e.estate_id)));
+  if (session?.estateId) select.value = session.estateId;
+}
+
+/** Shows `estateId` in every area: the open one now, the others when they next open. */
+function chooseEstate(estateId, { quiet = false } = {}) {
+  if (!session || session.estateId === estateId) return;
+  session.estateId = estateId;
+  try {
+    localStorage.setItem(ESTATE_KEY + session.me.user_id, estateId);
+  } catch {
+    // Private browsing: the choice lasts this visit.
+  }
+  renderEstateSwitch();
+  if (!quiet) {
+    renderArea();
+    say("info", "estate.switched", { name: session.estateNames.get(estateId) ?? estateId });
+  }
+}
+
 // --- the areas' views, each a module loaded the first time its area opens --------------------
 // fund: ledger.js; voting: voting.js (the owners' assembly); voice: voice.js (owners' voice);
 // onboarding: onboarding.js (an estate's way into the trust model, and its trust contract);
@@ -765,7 +841,7 @@ function showOperatorViews() {
 // inbox: inbox.js (消息: the messages, the unread badge, notification settings).
 
 const AREA_MODULES = {
-  fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js", onboarding: "/onboarding.js",
+  home: "/home.js", fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js", onboarding: "/onboarding.js",
   reports: "/disclosure.js", inbox: "/inbox.js",
 };
 
@@ -778,6 +854,9 @@ function showAreaViews(area) {
     const views = module.mount({
       call, say, reportError, requireFilled, busy, t, ApiError,
       session: () => session,
+      estate: () => session?.estateId ?? null,
+      estates: () => session?.estates ?? [],
+      setEstate: (id) => chooseEstate(id),
       onLanguage: (listener) => languageListeners.push(listener),
     });
     views.refresh();
@@ -801,6 +880,7 @@ function start() {
   $("totp-form").addEventListener("submit", onTotpConfirm);
   $("totp-cancel").addEventListener("click", onTotpCancel);
   $("key-form").addEventListener("submit", onRegisterKey);
+  $("estate-switch").addEventListener("change", (event) => chooseEstate(event.target.value));
   window.addEventListener("hashchange", onNavigate);
 }
 

@@ -392,7 +392,8 @@ export function mount(app) {
         S.month = month.value;
         await busy(show, () => showEstate(true));
       } },
-    S.estates.length > 1 ? h("div", { class: "field" },
+    // The shell's switcher chooses the estate when it is shown; this one serves otherwise.
+    S.estates.length > 1 && (app.estates?.() ?? []).length < 2 ? h("div", { class: "field" },
       h("label", { for: "dis-estate" }, t("dis.estate")), select) : null,
     h("div", { class: "field" }, h("label", { for: "dis-month" }, t("dis.month")), month), show);
   }
@@ -467,6 +468,9 @@ export function mount(app) {
       ]);
       // The operator reads every estate: the city's figures are their way in, not a list.
       S.estates = (reply?.estates ?? []).filter((e) => !operator || mine.has(e.estate_id));
+      // The estate the shell's switcher shows, when it offers one of these.
+      const chosen = S.estates.find((e) => e.estate_id === app.estate?.());
+      if (chosen) S.id = chosen.estate_id;
       if (!S.estates.some((e) => e.estate_id === S.id)) S.id = S.estates[0]?.estate_id ?? null;
       S.city = city;
       S.communities = new Map(communities.map((c, i) => [c, each[i]]));

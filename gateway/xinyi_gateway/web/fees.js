@@ -4,7 +4,8 @@
 
 import { addMessages } from "/i18n.js";
 import { messages } from "/fees-i18n.js";
-import { parseYuan, yuanDigits } from "/ledger.js";
+import { yuanDigits } from "/dom.js";
+import { parseYuan } from "/ledger.js";
 import { mountVouchers } from "/vouchers.js";
 
 addMessages(messages);

@@ -7,6 +7,7 @@ import * as deviceKeys from "/devicekeys.js";
 import { addMessages } from "/i18n.js";
 import { accountNamesEn, messages } from "/ledger-i18n.js";
 import { base64url, verifyProof } from "/proof.js";
+import { yuanDigits } from "/dom.js";
 
 addMessages(messages);
 
@@ -54,13 +55,6 @@ export function parseYuan(text) {
   if (!match) return null;
   const fen = Number(match[1]) * 100 + Number((match[2] ?? "").padEnd(2, "0"));
   return fen > 0 ? fen : null;
-}
-
-/** Integer fen as "1,234.56", without floating point. */
-export function yuanDigits(fen) {
-  const abs = Math.abs(fen);
-  const whole = String(Math.floor(abs / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return `${fen < 0 ? "−" : ""}${whole}.${pad(abs % 100)}`;
 }
 
 function fieldOf(id, labelKey, input, t, hintKey) {
@@ -870,6 +864,8 @@ export function mount(app) {
   const estatePath = (tail) => `/api/v1/estates/${encodeURIComponent(state.estateId)}${tail}`;
 
   async function findEstate(me) {
+    // The estate the shell's switcher shows, when it knows one.
+    if (app.estate?.()) return app.estate();
     const grant = (me.roles ?? []).find((g) => g.estate_id);
     if (grant) return grant.estate_id;
     const reply = await call("GET", "/api/v1/estates?limit=1");
@@ -926,7 +922,10 @@ export function mount(app) {
       renderStatus();
       return;
     }
-    const someoneElse = state.estateId === null || state.sessionMe !== session.me;
+    const chosen = app.estate?.() ?? null;
+    // Someone else signed in, or another estate was chosen in the switcher.
+    const someoneElse = state.estateId === null || state.sessionMe !== session.me
+      || (chosen !== null && chosen !== state.estateId);
     if (someoneElse) {
       // Someone else signed in: nothing of the last person's view is shown, not even briefly.
       Object.assign(state, {

@@ -4,7 +4,7 @@
 
 import { el, field, input, tagged } from "/fees.js";
 import { addMessages } from "/i18n.js";
-import { yuanDigits } from "/ledger.js";
+import { yuanDigits } from "/dom.js";
 import { messages } from "/reconcile-i18n.js";
 
 addMessages(messages);

@@ -5,7 +5,8 @@
 
 import { el, field, input, tagged, uuid } from "/fees.js";
 import { addMessages } from "/i18n.js";
-import { parseYuan, yuanDigits } from "/ledger.js";
+import { yuanDigits } from "/dom.js";
+import { parseYuan } from "/ledger.js";
 import { messages } from "/takings-i18n.js";
 
 addMessages(messages);

@@ -835,7 +835,9 @@ export function mount(app) {
     if (shown && !estate) S.tab = "tenders";
     const paging = Boolean(S.open?.item);
     tabs.hidden = !shown || paging;
-    estateField.hidden = !me || (S.estates?.length ?? 0) < 2 || paging;
+    // The shell's switcher chooses the estate when it is shown; this one serves otherwise.
+    estateField.hidden = !me || (S.estates?.length ?? 0) < 2 || paging
+      || (app.estates?.() ?? []).length > 1;
     for (const tab of TABS) {
       tabButtons[tab].setAttribute("aria-pressed", String(S.tab === tab));
       tabButtons[tab].parentElement.hidden = !estate && tab !== "tenders";
@@ -943,7 +945,11 @@ export function mount(app) {
       if (S.estates === null) {
         const estates = await findEstates(session.me);
         S.estates = estates;
-        pick(estates[0]);
+        pick(estates.find((e) => e.estate_id === app.estate?.()) ?? estates[0]);
+      } else if (app.estate?.() && app.estate() !== S.estateId) {
+        // Another estate was chosen in the shell's switcher.
+        const chosen = S.estates.find((e) => e.estate_id === app.estate());
+        if (chosen) pick(chosen);
       }
       if (S.loading === "notReady") S.loading = null;
       await loadList(S.tab);

@@ -637,7 +637,9 @@ export function mount(app) {
     createPanel.hidden = !ready || paging || !isApprover();
     petitionPanel.hidden = listPanel.hidden;
     pagePanel.hidden = !paging;
-    estateField.hidden = !state.sessionMe || state.estates.length < 2 || paging;
+    // The shell's switcher chooses the estate when it is shown; this one serves otherwise.
+    estateField.hidden = !state.sessionMe || state.estates.length < 2 || paging
+      || (app.estates?.() ?? []).length > 1;
   }
 
   function renderEstates() {
@@ -1380,6 +1382,12 @@ export function mount(app) {
   }
 
   async function findEstates(me) {
+    // The estates the shell's switcher offers, the one it shows first.
+    const offered = (app.estates?.() ?? []).map((e) => e.estate_id);
+    if (offered.length) {
+      const chosen = app.estate?.();
+      return chosen ? [chosen, ...offered.filter((id) => id !== chosen)] : offered;
+    }
     const ids = [...new Set((me.roles ?? []).map((g) => g.estate_id).filter(Boolean))];
     if (ids.length) return ids;
     const reply = await call("GET", "/api/v1/estates?limit=1");
@@ -1442,6 +1450,11 @@ export function mount(app) {
       // Someone else signed in: nothing of the last person's view is shown, not even briefly.
       forget();
       state.sessionMe = session.me;
+    }
+    const chosen = app.estate?.() ?? null;
+    if (chosen && state.estateId && chosen !== state.estateId) {
+      // Another estate was chosen in the shell's switcher: its ballots, not this one's.
+      Object.assign(state, { estateId: null, ballots: [], openId: null, ballot: null });
     }
     state.loading = "loading";
     renderStatus();

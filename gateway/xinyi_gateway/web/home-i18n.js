@@ -1,0 +1,58 @@
+// Messages of the signed-in home page (home.js), in 简体中文 (first) and English.
+
+export const messages = {
+  "zh-CN": {
+    "home.loading": "正在载入……",
+    "home.estate": "当前小区：{name}",
+    "home.urgent": "紧急",
+    "home.todo.heading": "需要您处理",
+    "home.todo.none": "目前没有需要您处理的事项。",
+    "home.todo.noEstate": "您还没有任何小区的角色。请联系业委会或物业服务企业为您登记。",
+    "home.todo.approve": "待您审批：向 {payee} 付款 ¥{amount}（{purpose}），已有 {got}/{need} 人审批",
+    "home.todo.awaitApproval": "等待审批：向 {payee} 付款 ¥{amount}（{purpose}），已有 {got}/{need} 人审批",
+    "home.todo.ratify": "银行已扣款待追认：{payee} ¥{amount}（{purpose}）",
+    "home.todo.vote": "请投票：{title}，{closes} 截止",
+    "home.todo.voted": "您已投票：{title}，{closes} 截止，截止前可以改投",
+    "home.todo.ballotOpen": "表决进行中：{title}，{closes} 截止",
+    "home.todo.announced": "已公告的表决：{title}，{opens} 开始投票",
+    "home.todo.flag": "异常提示：{reason}",
+    "home.todo.overdue": "整改已逾期：{title}",
+    "home.todo.lines": "{n} 笔银行流水待对账",
+    "home.todo.linesMany": "{n} 笔以上银行流水待对账",
+    "home.todo.onboarding": "{n} 个小区正在进驻或更换物业（共 {total} 个）",
+    "home.todo.deadLetters": "{n} 条通知多次投递失败，需要查看并重发",
+    "home.news.heading": "自上次访问以来",
+    "home.news.since": "上次访问：{at}",
+    "home.news.none": "上次访问以来没有新消息。",
+    "home.news.first": "没有未读消息。",
+  },
+  en: {
+    "home.loading": "Loading…",
+    "home.estate": "Estate in view: {name}",
+    "home.urgent": "Urgent",
+    "home.todo.heading": "Needs you now",
+    "home.todo.none": "Nothing needs you right now.",
+    "home.todo.noEstate": "You have no role in any estate yet. Ask the owners' committee or the "
+      + "property company to register you.",
+    "home.todo.approve": "For your approval: pay ¥{amount} to {payee} ({purpose}); {got} of "
+      + "{need} approvals so far",
+    "home.todo.awaitApproval": "Awaiting approval: pay ¥{amount} to {payee} ({purpose}); {got} "
+      + "of {need} approvals so far",
+    "home.todo.ratify": "Taken by the bank, to ratify: ¥{amount} to {payee} ({purpose})",
+    "home.todo.vote": "Please vote: {title}, closes {closes}",
+    "home.todo.voted": "You have voted: {title}, closes {closes}; you may change your vote "
+      + "until then",
+    "home.todo.ballotOpen": "Vote in progress: {title}, closes {closes}",
+    "home.todo.announced": "Vote announced: {title}, voting opens {opens}",
+    "home.todo.flag": "Flag: {reason}",
+    "home.todo.overdue": "Rectification overdue: {title}",
+    "home.todo.lines": "{n} bank statement lines to reconcile",
+    "home.todo.linesMany": "More than {n} bank statement lines to reconcile",
+    "home.todo.onboarding": "{n} estates are joining or changing company (of {total})",
+    "home.todo.deadLetters": "{n} notifications failed every retry; check and resend them",
+    "home.news.heading": "Since your last visit",
+    "home.news.since": "Last visit: {at}",
+    "home.news.none": "No new messages since your last visit.",
+    "home.news.first": "No unread messages.",
+  },
+};
