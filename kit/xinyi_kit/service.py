@@ -33,6 +33,10 @@ StartHook = Callable[[], Awaitable[None]]
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+# The gRPC health name a liveness probe asks for (`grpc: {service: liveness}` in the chart).
+LIVENESS = "liveness"
+
+
 class ServiceKit:
     """What a service is: its servicers, the streams it consumes, and its start-up hooks."""
 
@@ -124,6 +128,9 @@ class ServiceKit:
             adder(servicer, server)
         names = [full for _, _, full in self._servicers]
         health = rpc.add_health_and_reflection(server, names)
+        # Liveness is the process answering, whatever its dependencies do: a database outage
+        # makes the service not ready (the other names), never restarted.
+        await health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         port = server.add_insecure_port(f"0.0.0.0:{self.settings.grpc_port}")
         await server.start()
         log.info("%s serving gRPC on port %d", self.name, port)
