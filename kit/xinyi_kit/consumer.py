@@ -180,26 +180,28 @@ class Consumer:
     async def _handle_estate(
         self, estate: uuid.UUID, group: list[tuple[Msg, common_pb2.EventEnvelope]]
     ) -> None:
-        async with self._slots:
-            try:
+        try:
+            async with self._slots:
                 outcomes = await self.apply_estate(
                     estate, [(env, msg.headers) for msg, env in group]
                 )
-            except Exception:
-                if len(group) == 1:
-                    msg, env = group[0]
-                    log.exception(
-                        "applying %s %s failed; it will be redelivered",
-                        env.payload.TypeName(),
-                        env.event_id,
-                    )
-                    OUTCOMES.labels(self.durable, "failed").inc()
-                    await msg.nak(delay=_backoff(msg))
-                    return
-                # Find the event that fails: apply the group one event at a time.
-                for msg, env in sorted(group, key=lambda item: item[1].sequence):
-                    await self._handle_estate(estate, [(msg, env)])
+        except Exception:
+            if len(group) == 1:
+                msg, env = group[0]
+                log.exception(
+                    "applying %s %s failed; it will be redelivered",
+                    env.payload.TypeName(),
+                    env.event_id,
+                )
+                OUTCOMES.labels(self.durable, "failed").inc()
+                await msg.nak(delay=_backoff(msg))
                 return
+            # Find the event that fails: apply the group one event at a time. The slot is
+            # given back first: were every slot held by a failed group (a database restart
+            # under load), retries waiting for one would wait forever.
+            for msg, env in sorted(group, key=lambda item: item[1].sequence):
+                await self._handle_estate(estate, [(msg, env)])
+            return
         for (msg, _), outcome in zip(group, outcomes, strict=True):
             OUTCOMES.labels(self.durable, outcome.value).inc()
             if outcome is Outcome.EARLY:

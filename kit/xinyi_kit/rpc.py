@@ -158,10 +158,14 @@ class _DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[mi
 
 
 def channel(addr: str, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> grpc.aio.Channel:
+    """A channel to a service. Where `addr` resolves to several instances (a headless
+    Kubernetes service, or `ipv4:host:port,host:port`), calls take turns among those that are
+    up; gRPC's default would pin every call to the first."""
     return grpc.aio.insecure_channel(
         addr,
         interceptors=[*aio_client_interceptors(), _DefaultDeadline(deadline_seconds)],
         options=[
+            ("grpc.lb_policy_name", "round_robin"),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),

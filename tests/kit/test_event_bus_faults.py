@@ -16,7 +16,9 @@ from pathlib import Path
 import nats
 import pytest
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from nats.js.errors import NotFoundError, ServerError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.kit import infra
 from xinyi.common.v1 import common_pb2
@@ -255,3 +257,52 @@ async def test_apply_outcomes(own: infra.Infra, db: Database) -> None:
     assert await c.apply(second) is Outcome.APPLIED
     assert await c.apply(second) is Outcome.DUPLICATE
     assert (await infra.applied_by_estate(db))[str(estate)] == [1, 2]
+
+
+class FakeMsg:
+    """What the consumer uses of a JetStream message, recording how it was settled."""
+
+    def __init__(self, env: common_pb2.EventEnvelope) -> None:
+        self.data = env.SerializeToString()
+        self.subject = f"xinyi.identity.v1.{env.estate_id}.estate_created"
+        self.headers: dict[str, str] = {}
+        self.settled: list[str] = []
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled.append("nak")
+
+    async def term(self) -> None:
+        self.settled.append("term")
+
+
+async def test_failing_batches_are_retried_one_event_at_a_time_without_stalling(
+    own: infra.Infra, db: Database
+) -> None:
+    """When as many estates' batches fail at once as the consumer applies side by side (a
+    database restart under load), each is retried event by event: the retries must not wait for
+    the slots their own failed batches hold."""
+    estates = [uuid.uuid4() for _ in range(2)]
+    poison = {str(e): uuid.uuid4() for e in estates}
+
+    async def fail_on_poison(
+        session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+    ) -> None:
+        if uuid.UUID(envelope.event_id) == poison[envelope.estate_id]:
+            raise RuntimeError("a handler that fails on one event")
+        await infra.record_effect(session, envelope, event)
+
+    c = Consumer(
+        db, "kittest", "identity", {events_pb2.EstateCreated: fail_on_poison}, concurrency=2
+    )
+    batch = [
+        FakeMsg(envelope(e, seq, poison[str(e)] if seq == 2 else uuid.uuid4()))
+        for e in estates
+        for seq in (1, 2)
+    ]
+    async with asyncio.timeout(10):
+        await c.handle_batch(batch)  # type: ignore[arg-type]
+    assert [m.settled for m in batch] == [["ack"], ["nak"]] * len(estates)
+    assert await infra.applied_by_estate(db) == {str(e): [1] for e in estates}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.notifications.v1 import events_pb2
@@ -199,6 +199,14 @@ class Dispatcher:
             if channel not in self.channels:
                 continue
             async with self.db.system_tx() as session:
+                # Another replica's dispatcher may be collecting the same digest at this moment:
+                # row locks taken as each scan goes would split it into two mails.
+                ours = await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"),
+                    {"k": f"digest:{recipient}:{channel}"},
+                )
+                if not ours:
+                    continue
                 rows = list(
                     (
                         await session.execute(
