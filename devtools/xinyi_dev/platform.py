@@ -1,6 +1,8 @@
 """The whole platform as local processes: infrastructure, migrations, five services, the gateway.
 
 `make run` and the test suite both start it through this module, so they run the same system.
+With `replicas` above one, every service and the gateway run that many processes, and each
+caller spreads its calls over a service's instances (gRPC round robin over their addresses).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Platform:
     extra_env: dict[str, str] = field(default_factory=dict)
     bootstrap_password: str | None = None  # None: identity generates one into its data dir
     log_sink: IO[str] | None = None  # where service logs go; None: this process's stdout
+    replicas: int = 1  # processes of each service and of the gateway
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
@@ -97,19 +100,35 @@ class Platform:
             asyncio.run(migrate(service, self.admin_url, self.app_password))
 
     # -- processes --------------------------------------------------------------------------
-    def service_env(self, service: str) -> dict[str, str]:
-        """The environment a service process runs with."""
+    @staticmethod
+    def instance(name: str, index: int) -> str:
+        """A process's name: the service's (or "gateway") for the first, then "<name>-2", ..."""
+        return name if index == 0 else f"{name}-{index + 1}"
+
+    def instances(self, name: str) -> list[str]:
+        return [self.instance(name, i) for i in range(self.replicas)]
+
+    def address(self, service: str) -> str:
+        """The gRPC target of a service: its one address, or all its instances' addresses."""
+        ports = [self.ports[name] for name in self.instances(service)]
+        if len(ports) == 1:
+            return f"127.0.0.1:{ports[0]}"
+        return "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)
+
+    def service_env(self, service: str, index: int = 0) -> dict[str, str]:
+        """The environment a service process (its `index`th instance) runs with."""
         assert self.nats_url is not None
+        name = self.instance(service, index)
         env = {
             **os.environ,
             "DATABASE_URL": _with_user(self.admin_url, app_role(service), self.app_password),
             "NATS_URL": self.nats_url,
-            "XINYI_GRPC_PORT": str(self.ports[service]),
-            "XINYI_METRICS_PORT": str(self.ports[f"{service}-metrics"]),
-            "XINYI_IDENTITY_ADDR": f"127.0.0.1:{self.ports['identity']}",
+            "XINYI_GRPC_PORT": str(self.ports[name]),
+            "XINYI_METRICS_PORT": str(self.ports[f"{name}-metrics"]),
+            "XINYI_IDENTITY_ADDR": self.address("identity"),
             # A disclosure rebuild replays the other services' event logs.
-            "XINYI_LEDGER_ADDR": f"127.0.0.1:{self.ports['ledger']}",
-            "XINYI_VOTING_ADDR": f"127.0.0.1:{self.ports['voting']}",
+            "XINYI_LEDGER_ADDR": self.address("ledger"),
+            "XINYI_VOTING_ADDR": self.address("voting"),
             "XINYI_DATA_DIR": str(self.data_dir / service),
             "XINYI_DB_POOL_SIZE": "10",
             "OTEL_SERVICE_NAME": service,
@@ -126,11 +145,11 @@ class Platform:
             return self.bootstrap_password
         return (self.data_dir / "identity" / "operator-password").read_text().strip()
 
-    def gateway_env(self) -> dict[str, str]:
+    def gateway_env(self, index: int = 0) -> dict[str, str]:
         env = {
             **os.environ,
-            "XINYI_HTTP_PORT": str(self.http_port),
-            **{f"XINYI_{s.upper()}_ADDR": f"127.0.0.1:{self.ports[s]}" for s in SERVICES},
+            "XINYI_HTTP_PORT": str(self.http_ports[index]),
+            **{f"XINYI_{s.upper()}_ADDR": self.address(s) for s in SERVICES},
             "XINYI_DATA_DIR": str(self.data_dir / "gateway"),
             "OTEL_SERVICE_NAME": "gateway",
             **self.extra_env,
@@ -141,19 +160,33 @@ class Platform:
 
     def allocate_ports(self) -> None:
         for service in SERVICES:
-            self.ports.setdefault(service, free_port())
-            self.ports.setdefault(f"{service}-metrics", free_port())
+            for name in self.instances(service):
+                self.ports.setdefault(name, free_port())
+                self.ports.setdefault(f"{name}-metrics", free_port())
+        for name in self.instances("gateway")[1:]:
+            self.ports.setdefault(name, free_port())
 
-    def start_service(self, service: str) -> None:
+    @property
+    def http_ports(self) -> list[int]:
+        """The gateways' HTTP ports: `http_port` for the first."""
+        return [self.http_port] + [self.ports[n] for n in self.instances("gateway")[1:]]
+
+    def start_service(self, service: str, index: int = 0) -> None:
         self._spawn(
             Proc(
-                service, [sys.executable, "-m", f"xinyi_{service}.main"], self.service_env(service)
+                self.instance(service, index),
+                [sys.executable, "-m", f"xinyi_{service}.main"],
+                self.service_env(service, index),
             )
         )
 
-    def start_gateway(self) -> None:
+    def start_gateway(self, index: int = 0) -> None:
         self._spawn(
-            Proc("gateway", [sys.executable, "-m", "xinyi_gateway.main"], self.gateway_env())
+            Proc(
+                self.instance("gateway", index),
+                [sys.executable, "-m", "xinyi_gateway.main"],
+                self.gateway_env(index),
+            )
         )
 
     def _spawn(self, proc: Proc) -> None:
@@ -173,7 +206,7 @@ class Platform:
         """Copies a child's output, each line prefixed with its name, so the logs stay readable."""
         assert proc.popen is not None and proc.popen.stdout is not None
         sink = self.log_sink or sys.stdout
-        width = 13
+        width = 15
         for raw in proc.popen.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with contextlib.suppress(ValueError):
@@ -183,30 +216,50 @@ class Platform:
     def start(self) -> None:
         self.start_infrastructure()
         self.migrate()
+        self.start_processes()
+
+    def start_processes(self) -> None:
+        """Every service's processes and the gateways, on infrastructure already migrated."""
         self.allocate_ports()
-        for service in SERVICES:
-            self.start_service(service)
-        self.start_gateway()
+        for index in range(self.replicas):
+            for service in SERVICES:
+                self.start_service(service, index)
+        for index in range(self.replicas):
+            self.start_gateway(index)
         self.wait_healthy()
 
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.http_ports]
+
     def wait_healthy(self, timeout: float = 90) -> dict[str, object]:
+        """Waits until every gateway reports every service healthy; the first one's report.
+
+        A gateway's report asks one instance of each service, so with replicas this checks
+        that each gateway reaches its services, not that every instance serves."""
         deadline = time.monotonic() + timeout
         last: object = None
+        healthy: dict[str, dict[str, object]] = {}
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
                 if proc.popen is not None and proc.popen.poll() is not None:
                     raise RuntimeError(f"{name} exited with code {proc.popen.returncode}")
-            try:
-                reply = httpx.get(f"{self.gateway_url}/healthz", timeout=3)
-                last = reply.text
-                if reply.status_code == 200:
-                    return dict(reply.json())
-            except httpx.HTTPError as exc:
-                last = exc
+            for url in self.gateway_urls:
+                if url in healthy:
+                    continue
+                try:
+                    reply = httpx.get(f"{url}/healthz", timeout=3)
+                    last = reply.text
+                    if reply.status_code == 200:
+                        healthy[url] = dict(reply.json())
+                except httpx.HTTPError as exc:
+                    last = exc
+            if len(healthy) == len(self.gateway_urls):
+                return healthy[self.gateway_url]
             time.sleep(0.3)
         raise RuntimeError(f"the platform was not healthy within {timeout:.0f}s: {last}")
 
@@ -227,14 +280,16 @@ class Platform:
         return proc.popen.returncode
 
     def stop(self) -> None:
-        # The gateway first, so no new calls arrive; then every service at once.
-        self.stop_process("gateway")
-        for name in SERVICES:
+        # The gateways first, so no new calls arrive; then every service at once.
+        for name in self.instances("gateway"):
+            self.stop_process(name)
+        services = [name for service in SERVICES for name in self.instances(service)]
+        for name in services:
             proc = self.procs.get(name)
             if proc is not None and proc.popen is not None and proc.popen.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.popen.send_signal(signal.SIGTERM)
-        for name in SERVICES:
+        for name in services:
             self.stop_process(name)
         if self.nats is not None:
             self.nats.stop()
