@@ -27,6 +27,11 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+# A small phone: the narrowest screen the app is made for.
+PHONE: ViewportSize = {"width": 360, "height": 740}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+# Cumulative layout shift a page may show (Web Vitals' CLS: "good" is at most 0.1).
+MAX_LAYOUT_SHIFT = 0.1
 
 # Records every Content-Security-Policy violation, also those the console might not show.
 CSP_RECORDER = """
@@ -34,6 +39,31 @@ window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI}`);
 });
+// Cumulative layout shift as Web Vitals counts it: shifts not caused by the person's own input,
+// grouped in windows (at most 5 s, gaps under 1 s); the page's figure is its worst window.
+window.__layoutShift = 0;
+window.__layoutShifts = [];
+(() => {
+  let value = 0, first = -Infinity, last = -Infinity, shifts = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.hadRecentInput) continue;
+      if (entry.startTime - last > 1000 || entry.startTime - first > 5000) {
+        value = 0;
+        first = entry.startTime;
+        shifts = [];
+      }
+      last = entry.startTime;
+      value += entry.value;
+      const moved = entry.sources.map((s) => s.node?.id || s.node?.nodeName || "?").join(",");
+      shifts.push(`${entry.value.toFixed(3)} ${moved}`);
+      if (value > window.__layoutShift) {
+        window.__layoutShift = value;
+        window.__layoutShifts = [...shifts];
+      }
+    }
+  }).observe({ type: "layout-shift", buffered: true });
+})();
 """
 
 
@@ -104,12 +134,30 @@ class WebApp:
         assert response is not None and response.ok, f"GET {path} answered {response}"
         return response
 
+    async def layout_shift(self) -> tuple[float, list[str]]:
+        shift = await self.page.evaluate("[window.__layoutShift ?? 0, window.__layoutShifts ?? []]")
+        return float(shift[0]), list(shift[1])
+
+    async def overflow(self) -> int:
+        """How far the page is wider than the screen (0: no sideways scrolling)."""
+        width: int = await self.page.evaluate(
+            "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            " - window.innerWidth"
+        )
+        return max(width, 0)
+
     async def csp_violations(self) -> list[str]:
         found: list[str] = await self.page.evaluate("window.__cspViolations ?? []")
         return found
 
     async def problems(self) -> list[str]:
-        return self.console_errors + [f"CSP: {v}" for v in await self.csp_violations()]
+        found = self.console_errors + [f"CSP: {v}" for v in await self.csp_violations()]
+        shift, shifts = await self.layout_shift()
+        if shift > MAX_LAYOUT_SHIFT:
+            found.append(f"layout shift {shift:.3f} > {MAX_LAYOUT_SHIFT}: {shifts}")
+        if overflow := await self.overflow():
+            found.append(f"the page is {overflow} px wider than the screen")
+        return found
 
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
@@ -129,7 +177,12 @@ class WebApp:
 async def web(
     browser: Browser, platform: Platform, request: pytest.FixtureRequest
 ) -> AsyncIterator[WebApp]:
-    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    # `@pytest.mark.parametrize("web", ["desktop", "phone"], indirect=True)` runs a test at both.
+    size = getattr(request, "param", "desktop")
+    phone = size == "phone"
+    context = await browser.new_context(
+        viewport=VIEWPORTS[size], locale="zh-CN", is_mobile=phone, has_touch=phone
+    )
     await context.add_init_script(CSP_RECORDER)
     page = await context.new_page()
     page.set_default_timeout(10_000)

@@ -147,7 +147,20 @@ function headingOf(area) {
   return area === "operator" ? $("operator-heading") : $("area-heading");
 }
 
+// The link the person followed ("#/voting/<estate>/ballots/<id>"), until its area has opened
+// the item it names; kept across a sign-in, so a link opened signed out still leads there.
+let followedLink = location.hash;
+
+/** The parts of the followed link after the area and the estate, once, for `area`'s view. */
+function takeLink(area) {
+  const parts = followedLink.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  if (parts[0] !== area || parts.length < 3) return null;
+  followedLink = "";
+  return parts.slice(2);
+}
+
 function onNavigate() {
+  followedLink = location.hash;
   // A message about the last action would read as one about the new view.
   feedback = null;
   renderFeedback();
@@ -480,6 +493,8 @@ async function onLogin(event) {
     password.value = "";
     showTotpStep(false);
     for (const input of [username, password]) input.removeAttribute("aria-invalid");
+    // The home page's account panels wait for its list of what needs the person, above them.
+    $("view-home").classList.add("settling");
     renderSession();
     renderArea();
     say("success", "feedback.signedIn");
@@ -835,13 +850,15 @@ function chooseEstate(estateId, { quiet = false } = {}) {
 }
 
 // --- the areas' views, each a module loaded the first time its area opens --------------------
+// home: home.js (what needs the person now, and what came since their last visit);
 // fund: ledger.js; voting: voting.js (the owners' assembly); voice: voice.js (owners' voice);
 // onboarding: onboarding.js (an estate's way into the trust model, and its trust contract);
 // reports: disclosure.js (公示: the monthly report, its flags, KPIs and the dashboards);
 // inbox: inbox.js (消息: the messages, the unread badge, notification settings).
 
 const AREA_MODULES = {
-  home: "/home.js", fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js", onboarding: "/onboarding.js",
+  home: "/home.js", fund: "/ledger.js", voting: "/voting.js", voice: "/voice.js",
+  onboarding: "/onboarding.js",
   reports: "/disclosure.js", inbox: "/inbox.js",
 };
 
@@ -857,6 +874,7 @@ function showAreaViews(area) {
       estate: () => session?.estateId ?? null,
       estates: () => session?.estates ?? [],
       setEstate: (id) => chooseEstate(id),
+      takeLink,
       onLanguage: (listener) => languageListeners.push(listener),
     });
     views.refresh();
@@ -864,6 +882,7 @@ function showAreaViews(area) {
   });
   areaViews[area] = loading;
   loading.catch(() => {
+    if (area === "home") $("view-home").classList.remove("settling");
     areaViews[area] = null;
     say("error", "error.network");
   });

@@ -479,12 +479,21 @@ export function mount(app) {
       const ofStreets = await Promise.all(streets.map((id) => call("GET",
         `/api/v1/streets/${encodeURIComponent(id)}/kpis?months=12`)));
       S.streets = new Map(streets.map((id, i) => [id, ofStreets[i]]));
+      // A followed link names a month ("#/reports/<estate>/2026-10") or the flags.
+      const link = app.takeLink?.("reports");
+      if (link && /^\d{4}-\d{2}$/.test(link[0])) S.month = link[0];
+      S.focusFlags = link?.[0] === "flags";
       if (S.id) await loadReport();
     } catch (error) {
       reportError(error);
     }
     S.loaded = true;
-    if (app.session() === session) render();
+    if (app.session() !== session) return;
+    render();
+    if (S.focusFlags) {
+      S.focusFlags = false;
+      $("dis-flags-h")?.focus();
+    }
   }
 
   onLanguage(() => render());
@@ -495,9 +504,10 @@ export function mount(app) {
       // One load at a time: the shell asks again on every language switch and sign-in.
       if (S.inflight) return;
       const session = app.session();
+      const estate = app.estate?.();
       S.inflight = load().finally(() => {
         S.inflight = null;
-        if (app.session() !== session) this.refresh();
+        if (app.session() !== session || app.estate?.() !== estate) this.refresh();
       });
     },
   };

@@ -71,7 +71,7 @@ export function mount(app) {
           payee: d.payee, amount: yuanDigits(d.amount_fen), purpose: d.purpose,
           got: (d.approvals ?? []).length, need: d.approvals_required,
         }),
-        href: link("fund"),
+        href: link("fund", "disbursements", d.disbursement_id),
       });
     }
     const owner = roles.has("owner");
@@ -97,18 +97,18 @@ export function mount(app) {
     }
     for (const f of (flags ?? []).filter((x) => x.state === "open")) {
       items.push({ kind: "flag", urgent: f.kind === "bank_alarm",
-        text: t("home.todo.flag", { reason: f.reason }), href: link("reports") });
+        text: t("home.todo.flag", { reason: f.reason }), href: link("reports", "flags") });
     }
     for (const s of overdue ?? []) {
       items.push({ kind: "overdue", urgent: holds(roles, FINANCE),
         text: t("home.todo.overdue", { title: s.title }),
-        href: link("voice", "suggestions", s.suggestion_id) });
+        href: link("voice", s.suggestion_id) });
     }
     const openLines = lines?.lines?.length ?? 0;
     if (openLines) {
       items.push({ kind: "reconcile", urgent: false,
         text: t(lines.next_cursor ? "home.todo.linesMany" : "home.todo.lines", { n: openLines }),
-        href: link("fund") });
+        href: link("fund", "reconcile") });
     }
     // Estates not yet under a trust contract in force, or changing company.
     const onTheWay = (stages ?? []).filter((e) => e.stage !== "active");
@@ -207,16 +207,26 @@ export function mount(app) {
     }
     if (!me) {
       render();
+      settled();
       return;
     }
     S.estateId = app.estate();
     S.todo = null;
     render();
-    const [todo, fresh] = await Promise.all([gather(), S.news ?? news(S.since)]);
-    if (seq !== S.seq || app.session() !== session) return;
-    S.todo = todo;
-    S.news = fresh;
-    render();
+    try {
+      const [todo, fresh] = await Promise.all([gather(), S.news ?? news(S.since)]);
+      if (seq !== S.seq || app.session() !== session) return;
+      S.todo = todo;
+      S.news = fresh;
+      render();
+    } finally {
+      if (seq === S.seq) settled();
+    }
+  }
+
+  /** The shell holds the account panels back until this list is in (app.js). */
+  function settled() {
+    $("view-home")?.classList.remove("settling");
   }
 
   onLanguage(render);

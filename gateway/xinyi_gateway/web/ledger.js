@@ -933,6 +933,8 @@ export function mount(app) {
         head: null, headPeriod: null, headMissing: false, openEntry: null, checks: new Map(),
         filter: { period: "", kind: "" },
       });
+      // The panels show together once the fund and its fees, bank and takings panels are in.
+      root.classList.add("settling");
       for (const form of [incomeForm, requestForm, debitForm, closeForm, headForm, filterForm]) {
         form.reset();
       }
@@ -969,11 +971,49 @@ export function mount(app) {
       // Those who sign see last month's head at once; others ask for it (a 404 means "open").
       if (can("company_manager") || isApprover()) await loadHead(headMonth.value);
       state.loading = null;
-      if (app.session() === session) renderAll();
+      if (app.session() === session) {
+        renderAll();
+        // A followed link's place is sought once every panel is shown.
+        state.link = app.takeLink?.("fund") ?? null;
+      }
     } catch (error) {
       state.loading = null;
       renderStatus();
       reportError(error);
+    }
+  }
+
+  /** Focuses an element once it is there (the fees and bank panels load after the fund). */
+  async function focusWhenThere(find) {
+    for (let tries = 0; tries < 30; tries += 1) {
+      const target = find();
+      if (target) {
+        if (!target.hasAttribute("tabindex")) target.tabIndex = -1;
+        target.scrollIntoView({ block: "start" });
+        target.focus();
+        return;
+      }
+      await new Promise((resolve) => { setTimeout(resolve, 100); });
+    }
+  }
+
+  /** A followed link's place in the fund: "#/fund/<estate>/disbursements/<id>", ".../entries/
+   *  <id>", ".../periods/<yyyy-mm>", ".../reconcile", ".../fees". */
+  async function followLink([what, id]) {
+    if (what === "disbursements" && id) {
+      await focusWhenThere(() => document.querySelector(
+        `#disbursement-list li[data-disbursement-id="${CSS.escape(id)}"]`));
+    } else if (what === "entries" && id) {
+      await showEntry(id);
+    } else if (what === "periods" && /^\d{4}-\d{2}$/.test(id ?? "")) {
+      headMonth.value = id;
+      await loadHead(id);
+      renderAll();
+      await focusWhenThere(() => $("fund-heads-heading"));
+    } else if (what === "reconcile") {
+      await focusWhenThere(() => $("reconcile-heading"));
+    } else if (what === "fees") {
+      await focusWhenThere(() => $("fee-rate-heading"));
     }
   }
 
@@ -1390,12 +1430,16 @@ export function mount(app) {
       // sign-in or sign-out during a load gets a load of its own once that one is done.
       if (state.inflight) return;
       const session = app.session();
-      state.inflight = load().finally(() => {
+      const estate = app.estate?.();
+      const panels = () => Promise.allSettled([extras, bank, takings]
+        .map((loading) => loading.then((x) => x?.refresh())));
+      state.inflight = load().then(panels).finally(() => {
         state.inflight = null;
-        extras.then((x) => x?.refresh());
-        bank.then((x) => x?.refresh());
-        takings.then((x) => x?.refresh());
-        if (app.session() !== session) this.refresh();
+        root.classList.remove("settling");
+        const link = state.link;
+        state.link = null;
+        if (link) followLink(link);
+        if (app.session() !== session || app.estate?.() !== estate) this.refresh();
       });
     },
   };

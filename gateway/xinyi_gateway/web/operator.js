@@ -27,6 +27,7 @@ export function mount({ call, say, reportError, requireFilled, busy, t, ApiError
     districtIds: new Map(),
     streetIds: new Map(),
     importResult: null,
+    dead: [],
   };
 
   function renderList(list, items, render) {
@@ -164,6 +165,53 @@ export function mount({ call, say, reportError, requireFilled, busy, t, ApiError
     renderCommunities();
     renderEstates();
     renderImport();
+    renderDead();
+  }
+
+  // --- notifications that failed every retry: the operator sees why, and sends them again
+  const named = (prefix, value) => {
+    const text = t(`${prefix}.${value}`);
+    return text === `${prefix}.${value}` ? value : text;
+  };
+
+  function renderDead() {
+    renderList($("dead-list"), state.dead, (d) => {
+      const item = el("li");
+      item.dataset.deliveryId = d.delivery_id;
+      const facts = { kind: named("inbox.kind", d.kind), channel: named("op.channel", d.channel),
+        recipient: d.recipient, attempts: d.attempts };
+      item.append(el("span", null, t("op.dead.item", facts)));
+      if (d.last_error) {
+        item.append(" ", el("span", "hint", t("op.dead.error", { error: d.last_error })));
+      }
+      const again = el("button", "button", t("op.dead.replay"));
+      again.type = "button";
+      again.setAttribute("aria-label", t("op.dead.replayLabel", facts));
+      again.addEventListener("click", () => onReplay(d, again));
+      item.append(" ", again);
+      return item;
+    });
+    if (state.dead.length === 0) $("dead-list").firstChild.textContent = t("op.dead.none");
+  }
+
+  async function loadDead() {
+    const reply = await call("GET", "/api/v1/notifications/dead-letters");
+    state.dead = reply?.deliveries ?? [];
+    renderDead();
+  }
+
+  async function onReplay(d, button) {
+    await busy(button, async () => {
+      try {
+        await call("POST",
+          `/api/v1/notifications/dead-letters/${encodeURIComponent(d.delivery_id)}/replay`,
+          { body: { estate_id: d.estate_id } });
+        say("success", "op.dead.replayed");
+        await loadDead();
+      } catch (error) {
+        reportError(error);
+      }
+    });
   }
 
   async function loadCompanies() {
@@ -197,7 +245,7 @@ export function mount({ call, say, reportError, requireFilled, busy, t, ApiError
 
   async function refresh() {
     try {
-      await Promise.all([loadCompanies(), loadCommunities(), loadEstates()]);
+      await Promise.all([loadCompanies(), loadCommunities(), loadEstates(), loadDead()]);
     } catch (error) {
       reportError(error);
     }

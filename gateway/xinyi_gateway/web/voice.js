@@ -959,7 +959,12 @@ export function mount(app) {
       if (error instanceof ApiError && error.status === 404 && !S.open) S.loading = "notReady";
       else explain(error);
     }
-    if (app.session() === session) render();
+    if (app.session() !== session) return;
+    render();
+    // A followed link ("#/voice/<estate>/<suggestion>", a message's) opens its suggestion.
+    const link = S.loading ? null : app.takeLink?.("voice");
+    const id = link?.at(-1);
+    if (id && /^[0-9a-f-]{36}$/i.test(id) && S.open?.id !== id) await openItem("suggestions", id);
   }
 
   // --- actions ---------------------------------------------------------------------------------
@@ -1122,9 +1127,10 @@ export function mount(app) {
       // One load at a time: the shell asks again on every language switch and sign-in.
       if (S.inflight) return;
       const session = app.session();
+      const estate = app.estate?.();
       S.inflight = load().finally(() => {
         S.inflight = null;
-        if (app.session() !== session) this.refresh();
+        if (app.session() !== session || app.estate?.() !== estate) this.refresh();
       });
     },
   };

@@ -1480,7 +1480,11 @@ export function mount(app) {
         ? "notReady" : null;
       if (state.loading !== "notReady") reportError(error);
     }
-    if (app.session() === session) renderAll();
+    if (app.session() !== session) return;
+    renderAll();
+    // A followed link ("#/voting/<estate>/ballots/<id>", a message's) opens its ballot.
+    const link = state.loading ? null : app.takeLink?.("voting");
+    if (link?.[0] === "ballots" && link[1] && link[1] !== state.openId) await openBallot(link[1]);
   }
 
   async function reloadBallot() {
@@ -1852,9 +1856,10 @@ export function mount(app) {
       // sign-in or sign-out during a load gets a load of its own once that one is done.
       if (state.inflight) return;
       const session = app.session();
+      const estate = app.estate?.();
       state.inflight = load().finally(() => {
         state.inflight = null;
-        if (app.session() !== session) this.refresh();
+        if (app.session() !== session || app.estate?.() !== estate) this.refresh();
       });
     },
   };
