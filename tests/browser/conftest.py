@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,12 +174,13 @@ class WebApp:
         self.console_errors.append(f"{text} ({url})" if url else text)
 
 
-@pytest.fixture
-async def web(
-    browser: Browser, platform: Platform, request: pytest.FixtureRequest
+@asynccontextmanager
+async def open_web(
+    browser: Browser, platform: Platform, name: str, size: str
 ) -> AsyncIterator[WebApp]:
-    # `@pytest.mark.parametrize("web", ["desktop", "phone"], indirect=True)` runs a test at both.
-    size = getattr(request, "param", "desktop")
+    """A browser context of its own (its storage, its device keys) at `size`, checked when it
+    closes: no console errors, CSP violations, layout shift or sideways scrolling; its last
+    screen is saved as `name`.png."""
     phone = size == "phone"
     context = await browser.new_context(
         viewport=VIEWPORTS[size], locale="zh-CN", is_mobile=phone, has_touch=phone
@@ -194,9 +196,19 @@ async def web(
         problems = await app.problems()
     finally:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
         try:
             await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         finally:
             await context.close()
     assert not problems, "the page reported errors:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+async def web(
+    browser: Browser, platform: Platform, request: pytest.FixtureRequest
+) -> AsyncIterator[WebApp]:
+    # `@pytest.mark.parametrize("web", ["desktop", "phone"], indirect=True)` runs a test at both.
+    size = getattr(request, "param", "desktop")
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    async with open_web(browser, platform, name, size) as app:
+        yield app

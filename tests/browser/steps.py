@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 if TYPE_CHECKING:
     from tests.browser.conftest import WebApp
     from xinyi_dev.platform import Platform
 
+# A role's main journey runs at both screen sizes (its screenshots are named by size).
+BOTH_SIZES = pytest.mark.parametrize("web", ["desktop", "phone"], indirect=True)
 TOTP_STEP = 30
 CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

@@ -19,6 +19,7 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import DESKTOP, WebApp
 from tests.browser.steps import (
+    BOTH_SIZES,
     create_ledger_estate,
     create_user,
     next_totp,
@@ -156,6 +157,7 @@ async def open_reports(page: Page, month: str) -> None:
     await expect(page.locator("#feedback")).to_contain_text(f"{month} 的月度公示")
 
 
+@BOTH_SIZES
 async def test_the_monthly_report_its_flag_download_and_the_dashboards(
     web: WebApp, api: httpx.Client, platform: Platform
 ) -> None:
@@ -334,6 +336,14 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
     await expect(parts).to_have_count(1)
     await expect(parts).to_contain_text(named["name"])
     await expect(parts).to_contain_text(f"{satisfaction}%")
+
+    # The supervisor follows the flag to the entry behind it, opened in the fund's journal.
+    flagged = page.locator(f"#dis-flags li[data-flag-id='{flag['flag_id']}']")
+    await flagged.get_by_role("link", name="查看“收入只有总数”的相关记录 1").click()
+    entry_id = flag["entry_ids"][0]
+    await expect(page).to_have_url(re.compile(f"#/fund/{world['estate_id']}/entries/{entry_id}$"))
+    await expect(page.locator(f"#entry-{entry_id}")).to_have_attribute("open", "")
+    await expect(page.locator(f"#entry-{entry_id} summary")).to_be_focused()
     await sign_out(web)
 
     # The operator: the city's dashboard.

@@ -4,8 +4,6 @@ heads signed with device keys, and an owner verifying an entry's proof in the pa
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import CSP_RECORDER, DESKTOP, SCREENSHOTS, WebApp
+from tests.browser.conftest import DESKTOP, WebApp, open_web
 from tests.browser.steps import (
+    BOTH_SIZES,
     create_ledger_estate,
     next_totp,
     sign_in,
@@ -44,28 +43,6 @@ def expect_ledger_statuses(web: WebApp, world: dict[str, Any]) -> None:
     web.expect_status(estate_path(world, "/periods/"), 404)
 
 
-@asynccontextmanager
-async def another_device(browser: Browser, platform: Platform, name: str) -> AsyncIterator[WebApp]:
-    """A second browser (its own IndexedDB, so its own device key), checked like `web`."""
-    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    await context.add_init_script(CSP_RECORDER)
-    page = await context.new_page()
-    page.set_default_timeout(10_000)
-    app = WebApp(page=page, base_url=platform.gateway_url.rstrip("/"))
-    page.on("console", app.on_console)
-    page.on("pageerror", lambda error: app.console_errors.append(f"uncaught: {error}"))
-    try:
-        yield app
-        problems = await app.problems()
-    finally:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        try:
-            await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-        finally:
-            await context.close()
-    assert not problems, "the page reported errors:\n" + "\n".join(problems)
-
-
 async def open_fund(web: WebApp) -> None:
     await web.page.locator('#site-nav a[data-area="fund"]').click()
     await expect(web.page.locator("#fund-summary")).to_be_visible()
@@ -79,6 +56,7 @@ async def register_device_key(web: WebApp) -> None:
     await expect(page.locator("#keys-this-device")).to_be_visible()
 
 
+@BOTH_SIZES
 async def test_income_payment_approved_twice_paid_and_seen_by_the_owner(
     web: WebApp, api: httpx.Client, platform: Platform
 ) -> None:
@@ -291,6 +269,7 @@ async def test_a_bank_debit_is_recorded_flagged_and_ratified_with_totp(
     await expect(expense.locator("table.lines")).to_contain_text("1190 待追认银行扣款")
 
 
+@BOTH_SIZES
 async def test_owner_verifies_an_entry_of_a_signed_month_in_the_browser(
     web: WebApp, browser: Browser, api: httpx.Client, platform: Platform
 ) -> None:
@@ -332,7 +311,8 @@ async def test_owner_verifies_an_entry_of_a_signed_month_in_the_browser(
     await sign_out(web)
 
     # A committee member co-signs on a device of their own.
-    async with another_device(browser, platform, "test_ledger_committee_device") as other:
+    size = "phone" if (web.page.viewport_size or DESKTOP)["width"] < 600 else "desktop"
+    async with open_web(browser, platform, f"test_ledger_committee_device_{size}", size) as other:
         expect_ledger_statuses(other, world)
         await other.open()
         await sign_in_with_totp(other, users["chair"], platform)

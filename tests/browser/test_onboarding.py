@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.async_api import Page, Response, expect
 
-from tests.browser.conftest import DESKTOP, SCREENSHOTS
-from tests.browser.steps import sign_in, sign_out
-from tests.browser.test_ledger import another_device, register_device_key
+from tests.browser.conftest import DESKTOP, SCREENSHOTS, open_web
+from tests.browser.steps import BOTH_SIZES, sign_in, sign_out
+from tests.browser.test_ledger import register_device_key
 from tests.identity.journey import assembly_chooses, onboarding_estate, today
 from tests.identity.world import PASSWORD, ok
 from tests.voting.test_ballots import Assembly
@@ -61,6 +61,7 @@ async def no_horizontal_scroll(page: Page, width: int) -> None:
     assert max(widths) <= width, widths
 
 
+@BOTH_SIZES
 async def test_from_a_new_case_to_a_signed_trust_contract(
     estate: Assembly, web: WebApp, browser: Browser, platform: Platform
 ) -> None:
@@ -154,7 +155,8 @@ async def test_from_a_new_case_to_a_signed_trust_contract(
     await expect(page.locator("#draft-form")).to_have_count(0)
 
     # -- the chosen company's manager, on its own device, opens it by the estate's number
-    async with another_device(browser, platform, "test_onboarding_company_device") as other:
+    size = "phone" if (page.viewport_size or {"width": 0})["width"] < 600 else "desktop"
+    async with open_web(browser, platform, f"test_onboarding_company_device_{size}", size) as other:
         # Its company does not serve the estate yet: the case is not its to read, the contract is.
         other.expect_status(f"/api/v1/estates/{world.estate_id}/onboarding", 404)
         mine = other.page

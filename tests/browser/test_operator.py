@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 from playwright.async_api import FilePayload, expect
 
-from tests.browser.steps import create_estate, credit_code, sign_in_as_operator
+from tests.browser.steps import BOTH_SIZES, create_estate, credit_code, sign_in_as_operator
 
 if TYPE_CHECKING:
     from tests.browser.conftest import WebApp
@@ -61,6 +61,7 @@ async def test_operator_sees_the_operator_views_in_both_languages(
     await expect(page.locator("#nav-operator")).to_be_hidden()
 
 
+@BOTH_SIZES
 async def test_operator_creates_company_community_and_estate(
     web: WebApp, platform: Platform
 ) -> None:

@@ -13,7 +13,7 @@ import httpx
 from playwright.async_api import expect
 
 from tests.browser.conftest import DESKTOP, WebApp
-from tests.browser.steps import create_ledger_estate, sign_in, sign_out, user_client
+from tests.browser.steps import BOTH_SIZES, create_ledger_estate, sign_in, sign_out, user_client
 from tests.browser.test_ledger import HAN, estate_path, expect_ledger_statuses, open_fund
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ def csv_file(name: str, text: str) -> dict[str, Any]:
     return {"name": name, "mimeType": "text/csv", "buffer": text.encode()}
 
 
+@BOTH_SIZES
 async def test_accountant_reconciles_a_statement_and_the_owner_reads_it(
     web: WebApp, api: httpx.Client, platform: Platform
 ) -> None:

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.async_api import Locator, Page, Response, expect
 
-from tests.browser.steps import create_estate, credit_code, sign_in
+from tests.browser.steps import BOTH_SIZES, create_estate, credit_code, sign_in
 from tests.identity.world import PASSWORD, ok, random_phone, signin
 from tests.poll import eventually
 from xinyi_kit.clock import move_clock
@@ -345,6 +345,7 @@ async def test_committee_member_drafts_and_announces_a_ballot(
     assert [c["name"] for c in listed["questions"][1]["candidates"]] == ["信达物业", "蓉城物业"]
 
 
+@BOTH_SIZES
 async def test_owner_votes_changes_the_vote_and_checks_receipts(
     assembly: Assembly, web: WebApp
 ) -> None:

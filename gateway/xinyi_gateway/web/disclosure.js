@@ -159,6 +159,15 @@ export function mount(app) {
         h("span", { class: "badge", "data-state": f.state }, label("dis.flagState", f.state))),
       facts([["dis.reason", f.reason, "reason"], ["dis.explanation", f.explanation, "explanation"],
         ["dis.explainedAt", when(f.explained_at), "explained-at"]]));
+      // The entries behind the flag, each opened in the fund's journal where it can be verified.
+      const ids = f.entry_ids ?? [];
+      if (ids.length) {
+        item.append(h("p", { class: "flag-entries" }, t("dis.flagEntries"), " ",
+          ids.slice(0, 12).map((id, i) => [i ? " " : null, h("a", {
+            href: `#/fund/${encodeURIComponent(S.id)}/entries/${encodeURIComponent(id)}`,
+            "aria-label": t("dis.flagEntryLabel", { n: i + 1, kind }) }, t("dis.flagEntry",
+            { n: i + 1 }))])));
+      }
       if (f.state === "open" && canExplain()) {
         const area = h("textarea", { id: `dis-explain-${n}`, rows: 3, maxlength: 2000, required: true });
         const button = h("button", { type: "submit", class: "button primary",
