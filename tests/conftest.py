@@ -103,8 +103,9 @@ def platform(
         plat.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def operator_token(platform: Platform) -> str:
+    # One per module: an access token lives 15 minutes, shorter than a whole run.
     reply = httpx.post(
         f"{platform.gateway_url}/api/v1/auth/token",
         json={"username": "operator", "password": platform.operator_password},

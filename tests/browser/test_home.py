@@ -88,6 +88,14 @@ async def test_an_approver_sees_the_payment_waiting_and_follows_it_to_the_fund(
     await page.locator("#lang-toggle").click()
     await sign_out(web)
 
+    # A link opened while signed out (from a mail, say) leads there once signed in.
+    await web.open(f"/#/fund/{world['estate_id']}/disbursements/{payment}")
+    await page.locator('#site-nav a[data-area="home"]').click()
+    await sign_in_with_totp(web, users["chair"], platform, lands_home=False)
+    await expect(page).to_have_url(re.compile(f"#/fund/{world['estate_id']}/disbursements/"))
+    await expect(request).to_be_focused()
+    await sign_out(web)
+
     # The owner has nothing of it to approve; the second visit shows what came since the first.
     await sign_in(web, users["owner"]["username"], users["owner"]["password"])
     await expect(page.locator("#agenda-empty, #agenda-list").first).to_be_visible()

@@ -64,6 +64,35 @@ async def test_first_view_is_small(web: WebApp) -> None:
     assert not any(name in url for url in sizes for name in ("ledger.js", "operator.js")), sizes
 
 
+TRANSFERRED = """() => [performance.getEntriesByType("navigation")[0],
+    ...performance.getEntriesByType("resource")].reduce((sum, e) => sum + e.transferSize, 0)"""
+
+
+async def test_first_view_travels_compressed_and_a_second_visit_only_revalidates(
+    web: WebApp,
+) -> None:
+    page = web.page
+    responses: list[Response] = []
+    page.on("response", lambda response: responses.append(response))
+    await web.open()
+    first = int(await page.evaluate(TRANSFERRED))
+    scripts = [r for r in responses if r.url.endswith(".js")]
+    assert scripts, [r.url for r in responses]
+    for response in scripts:
+        headers = await response.all_headers()
+        assert headers.get("content-encoding") == "gzip", (response.url, headers)
+        assert headers.get("cache-control") == "no-cache", (response.url, headers)
+        assert headers.get("etag"), (response.url, headers)
+    # On the wire (headers included) the first view is far below its 200 KB budget.
+    assert first < 80_000, first
+
+    # Back on another day: each file is asked for again and answered "not modified".
+    await page.reload(wait_until="networkidle")
+    await expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    second = int(await page.evaluate(TRANSFERRED))
+    assert second < first / 4, (first, second)
+
+
 async def test_switching_language_changes_text_and_is_remembered(web: WebApp) -> None:
     await web.open()
     page = web.page

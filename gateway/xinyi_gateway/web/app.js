@@ -160,7 +160,8 @@ function takeLink(area) {
 }
 
 function onNavigate() {
-  followedLink = location.hash;
+  // Signed out, a person goes home to sign in: the link they came by still waits.
+  if (session || currentArea() !== "home") followedLink = location.hash;
   // A message about the last action would read as one about the new view.
   feedback = null;
   renderFeedback();
@@ -499,6 +500,9 @@ async function onLogin(event) {
     renderArea();
     say("success", "feedback.signedIn");
     $("logout-button").focus();
+    // A link followed before signing in (from a mail, say) is where they were going.
+    const going = followedLink.replace(/^#\/?/, "").split("/")[0];
+    if (going && going !== currentArea()) location.hash = followedLink;
     loadEstateNames();
     loadKeys();
     // The inbox loads now: its unread badge shows on every page, kept live by its stream.
