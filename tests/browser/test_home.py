@@ -89,6 +89,7 @@ async def test_an_approver_sees_the_payment_waiting_and_follows_it_to_the_fund(
     await sign_out(web)
 
     # A link opened while signed out (from a mail, say) leads there once signed in.
+    await page.goto("about:blank")
     await web.open(f"/#/fund/{world['estate_id']}/disbursements/{payment}")
     await page.locator('#site-nav a[data-area="home"]').click()
     await sign_in_with_totp(web, users["chair"], platform, lands_home=False)
