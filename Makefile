@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find proto/xinyi -name '*.proto')
 
-.PHONY: run test lint fmt install gen clean bench
+.PHONY: run test lint fmt install gen clean bench backup restore sbom audit
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -30,6 +30,16 @@ gen: proto/.stamp
 run: install
 	$(PY) -m xinyi_dev.run
 
+# One archive of every service's schema, the voucher files and the data directory's own files
+# (XINYI_DATA_DIR, default .run; DATABASE_URL instead of its server when set); TO= names it.
+backup: install
+	$(PY) -m xinyi_dev.backup backup $(if $(TO),--to $(TO))
+
+# Into a fresh data directory (XINYI_DATA_DIR, default .run), then `make run` serves it.
+restore: install
+	@test -n "$(FROM)" || { echo "usage: make restore FROM=build/backups/<archive>.tar"; exit 2; }
+	$(PY) -m xinyi_dev.backup restore $(FROM)
+
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
@@ -38,6 +48,16 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile
+	$(PY) -m xinyi_dev.supply_chain audit
+	$(PY) -m xinyi_dev.supply_chain sbom
+
+# Known vulnerabilities in any locked package (PyPI's data; XINYI_AUDIT_STRICT=1 fails when it
+# cannot be reached), and the CycloneDX SBOM of the locked runtime packages in build/.
+audit: install
+	$(PY) -m xinyi_dev.supply_chain audit
+
+sbom: install
+	$(PY) -m xinyi_dev.supply_chain sbom
 
 fmt: install
 	$(VENV)/bin/ruff format .

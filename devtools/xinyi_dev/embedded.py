@@ -141,6 +141,9 @@ class EmbeddedPostgres:
                 "fsync=on",
                 "-c",
                 "synchronous_commit=on",
+                # DETAIL lines quote row values ("Failing row contains ..."), secrets included.
+                "-c",
+                "log_error_verbosity=terse",
             ],
             user=self.user,
             stdout=log,

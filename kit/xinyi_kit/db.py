@@ -57,6 +57,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=15,
+            # A failed statement's error (and so its log line) would carry the values it bound:
+            # TOTP secrets, webhook secrets, personal data.
+            hide_parameters=True,
             connect_args={
                 "server_settings": {"search_path": schema, "application_name": app_name or schema},
                 "timeout": 10,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -19,6 +20,13 @@ from prometheus_client import start_http_server
 
 # Keys whose values never reach a log line.
 _SECRET_MARKERS = ("password", "secret", "token", "authorization", "totp")
+# PostgreSQL's DETAIL quotes row values ("Failing row contains (...)", "Key (k)=(v) exists"),
+# secrets among them, and asyncpg puts it in its errors' text.
+_PG_DETAIL = re.compile(r"^(DETAIL:\s*).+$", re.MULTILINE)
+
+
+def _scrub(text: str) -> str:
+    return _PG_DETAIL.sub(r"\1[hidden: it may quote row values]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,7 +42,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "service": self._service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _scrub(record.getMessage()),
         }
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
@@ -46,7 +54,7 @@ class JsonFormatter(logging.Formatter):
                 secret = any(marker in key.lower() for marker in _SECRET_MARKERS)
                 entry[key] = "[redacted]" if secret else value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = _scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

@@ -61,10 +61,10 @@ async def bootstrap(kit: ServiceKit, settings: Settings) -> None:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w") as fh:
                     fh.write(password + "\n")
-                # Printed once, on the console only: the log stream never carries it.
+                # A process's output is its log stream: the password itself stays in the file.
                 print(
-                    f"operator account created: username 'operator', password {password} "
-                    f"(shown this once; also in {path}, readable only by this user)",
+                    f"operator account created: username 'operator', password in {path} "
+                    "(readable only by this user)",
                     flush=True,
                 )
 
