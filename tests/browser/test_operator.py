@@ -72,10 +72,18 @@ async def test_operator_creates_company_community_and_estate(
 
     company = f"信义物业服务有限公司 {tag}"
     await page.get_by_label("企业名称").fill(company)
-    await page.get_by_label("统一社会信用代码").fill(credit_code())
+    code = credit_code()
+    await page.get_by_label("统一社会信用代码").fill(code)
     await page.get_by_role("button", name="添加企业").click()
     await expect(live).to_have_text(f"已添加企业“{company}”。")
     await expect(page.locator("#company-list")).to_contain_text(company)
+
+    # The same company again: refused in Chinese, what to do first, the service's reason after.
+    web.expect_status("/api/v1/companies", 409)
+    await page.get_by_label("企业名称").fill(company)
+    await page.get_by_label("统一社会信用代码").fill(code)
+    await page.get_by_role("button", name="添加企业").click()
+    await expect(live).to_contain_text("操作没有完成。请检查填写的内容后再试。原因：")
 
     # A missing field is named, and nothing is sent.
     await page.get_by_role("button", name="添加社区").click()

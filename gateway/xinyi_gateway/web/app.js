@@ -302,7 +302,11 @@ function reportError(error, { unauthorizedKey = "error.sessionExpired", statusKe
     say("error", "error.tooLarge");
   } else {
     const detail = plainDetail(problem);
-    if (detail) sayText("error", detail);
+    // The services word their refusals in English; a Chinese reader is told in Chinese what
+    // to do, with the service's words as the particular reason.
+    if (detail && language !== "en" && !/[\u4e00-\u9fff]/.test(detail)) {
+      say("error", status === 403 ? "error.forbiddenBecause" : "error.refusedBecause", { detail });
+    } else if (detail) sayText("error", detail);
     else if (status === 403) say("error", "error.forbidden");
     else if (status === 404) say("error", "error.notFound");
     else if (status === 409) say("error", "error.conflict");
