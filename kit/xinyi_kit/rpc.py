@@ -115,6 +115,9 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
+MAX_CONNECTION_AGE_MS = 5 * 60 * 1000
+
+
 def make_server(verifier: auth.TokenVerifier | None) -> grpc.aio.Server:
     return grpc.aio.server(
         interceptors=[aio_server_interceptor(), KitServerInterceptor(verifier)],
@@ -123,6 +126,10 @@ def make_server(verifier: auth.TokenVerifier | None) -> grpc.aio.Server:
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.so_reuseport", 0),
+            # Clients reconnect every few minutes and so resolve the service's instances anew:
+            # replicas added since (an autoscaler's) get their share of calls.
+            ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
+            ("grpc.max_connection_age_grace_ms", 30_000),
         ],
     )
 
@@ -174,11 +181,12 @@ def channel(addr: str, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) ->
     )
 
 
-async def check_health(ch: grpc.aio.Channel, deadline: float = 2.0) -> str:
-    """The standard health state of a server: SERVING, NOT_SERVING, ... or UNREACHABLE."""
+async def check_health(ch: grpc.aio.Channel, deadline: float = 2.0, service: str = "") -> str:
+    """The standard health state of a server (or of one name it serves: "liveness"): SERVING,
+    NOT_SERVING, ... or UNREACHABLE."""
     stub = health_pb2_grpc.HealthStub(ch)
     try:
-        reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=deadline)
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=deadline)
     except grpc.aio.AioRpcError as exc:
         return (
             "UNREACHABLE"

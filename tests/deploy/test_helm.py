@@ -478,9 +478,14 @@ def test_selectors_pick_the_pods_they_mean(case: Case) -> None:
         for pod in case.pods_of(own):
             for port in service["spec"]["ports"]:
                 assert port["targetPort"] in pod.ports(), (own, port)
-        if service["spec"].get("clusterIP") == "None":
-            statefulset = case.out.by_component("StatefulSet")[own]
+        # A headless Service is a StatefulSet's (trial servers) or a gRPC service's, whose
+        # callers balance among its pods.
+        statefulset = case.out.by_component("StatefulSet").get(own)
+        if statefulset is not None:
+            assert service["spec"].get("clusterIP") == "None", own
             assert statefulset["spec"]["serviceName"] == service["metadata"]["name"]
+        elif service["spec"].get("clusterIP") == "None":
+            assert [p["name"] for p in service["spec"]["ports"]][0] == "grpc", own
     for ingress in case.out.of_kind("Ingress"):
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
@@ -625,7 +630,9 @@ def test_environment_is_what_the_settings_read(case: Case) -> None:
                 continue
             port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc")
             address = getattr(settings, f"{peer}_addr")
-            assert address == f"{service['metadata']['name']}:{port}", (component, peer)
+            # Headless, by DNS: the caller sees every ready pod and balances among them.
+            assert service["spec"].get("clusterIP") == "None", peer
+            assert address == f"dns:///{service['metadata']['name']}:{port}", (component, peer)
 
 
 def test_notifications_and_ledger_settings_come_from_values(case: Case) -> None:

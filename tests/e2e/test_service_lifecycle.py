@@ -3,10 +3,15 @@ service cleanly; its restart picks up where it left off."""
 
 from __future__ import annotations
 
+import asyncio
+
+import grpc
 import httpx
 
 from tests.poll import eventually
 from xinyi_dev.platform import Platform
+from xinyi_kit.rpc import check_health
+from xinyi_kit.service import LIVENESS
 
 
 def test_stopped_service_shows_in_healthz_and_recovers(
@@ -42,3 +47,10 @@ def test_stopped_service_shows_in_healthz_and_recovers(
         what="voting to learn of the estate",
     )
     assert ballots.json() == []
+    # The name liveness probes ask for (the Helm chart's) is served as well.
+    assert asyncio.run(liveness(platform.address("voting"))) == "SERVING"
+
+
+async def liveness(address: str) -> str:
+    async with grpc.aio.insecure_channel(address) as channel:
+        return await check_health(channel, service=LIVENESS)

@@ -102,9 +102,12 @@ NetworkPolicies both follow this map.
 {{- end -}}
 
 {{/* A service's gRPC address inside the cluster. (dict "root" $ "component" "ledger") */}}
+{{/* A service's gRPC address: its headless Service by DNS, so a client sees every ready pod and
+takes turns among them (the kit's channels balance round robin); a plain ClusterIP would pin
+each client's one HTTP/2 connection to one pod. */}}
 {{- define "xinyi.grpcAddr" -}}
 {{- $v := include "xinyi.values" . | fromYaml -}}
-{{- printf "%s:%d" (include "xinyi.componentName" .) ($v.grpcPort | int) -}}
+{{- printf "dns:///%s:%d" (include "xinyi.componentName" .) ($v.grpcPort | int) -}}
 {{- end -}}
 
 {{/* The component's ServiceAccount name. (dict "root" $ "component" "ledger") */}}
