@@ -278,6 +278,7 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
         await expect(live).to_have_text(f"已下载 {name}。")
 
     # It fits a small phone, in both languages.
+    size_before = page.viewport_size or DESKTOP
     await page.set_viewport_size({"width": 360, "height": 740})
     for button in ("English", "中文"):
         width = await page.evaluate(
@@ -285,7 +286,7 @@ async def test_the_monthly_report_its_flag_download_and_the_dashboards(
         )
         assert width <= 360, (button, width)
         await page.get_by_role("button", name=button).click()
-    await page.set_viewport_size(DESKTOP)
+    await page.set_viewport_size(size_before)
     await sign_out(web)
 
     # The accountant explains the flag in the page.

@@ -81,6 +81,7 @@ async def expect_badge(web: WebApp, count: int, label: str = "{n} 条未读消�
 
 async def fits_a_small_screen(web: WebApp) -> None:
     """At 360 px nothing scrolls sideways, and no navigation tab overflows (badge included)."""
+    size_before = web.page.viewport_size or DESKTOP
     await web.page.set_viewport_size({"width": 360, "height": 740})
     width = await web.page.evaluate(
         "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
@@ -90,7 +91,7 @@ async def fits_a_small_screen(web: WebApp) -> None:
         "#site-nav a", "(links) => links.filter((a) => a.scrollWidth > a.clientWidth).length"
     )
     assert overflowing == 0, overflowing
-    await web.page.set_viewport_size(DESKTOP)
+    await web.page.set_viewport_size(size_before)
 
 
 async def open_inbox(web: WebApp, role: str, world: World) -> None:

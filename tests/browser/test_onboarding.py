@@ -195,11 +195,12 @@ async def test_from_a_new_case_to_a_signed_trust_contract(
     assert {s["party"] for s in signed["signatures"]} == {"company", "approving_body"}
 
     # On a phone the case and its contract fit the width.
+    size_before = page.viewport_size or DESKTOP
     await page.set_viewport_size({"width": 360, "height": 800})
     await no_horizontal_scroll(page, 360)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "test_onboarding_360.png"), full_page=True)
-    await page.set_viewport_size(DESKTOP)
+    await page.set_viewport_size(size_before)
     await sign_out(web)
 
     # -- the community's table shows the stage in words, in both languages

@@ -155,12 +155,13 @@ async def test_accountant_reconciles_a_statement_and_the_owner_reads_it(
     )
 
     # The whole screen fits a small phone.
+    size_before = page.viewport_size or DESKTOP
     await page.set_viewport_size({"width": 360, "height": 740})
     width = await page.evaluate(
         "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
     )
     assert width <= 360, width
-    await page.set_viewport_size(DESKTOP)
+    await page.set_viewport_size(size_before)
     await sign_out(web)
 
     # An owner sees the open line (not who took the money), the explanation and the date.

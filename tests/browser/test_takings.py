@@ -177,13 +177,14 @@ async def test_accountant_imports_gates_and_explains_a_flagged_month_the_owner_r
     await expect(parking).to_have_class(re.compile("flagged"))
 
     # The panel fits a small phone in both languages: its table stacks, a card a month.
+    size_before = page.viewport_size or DESKTOP
     await page.set_viewport_size({"width": 360, "height": 740})
     assert await spill(web) == []
     await page.get_by_role("button", name="English").click()
     await expect(page.locator("#takings-heading")).to_have_text("Takings check")
     assert await spill(web) == []
     await page.get_by_role("button", name="中文").click()
-    await page.set_viewport_size(DESKTOP)
+    await page.set_viewport_size(size_before)
     await sign_out(web)
 
     # An owner reads the flag, the explanation and the contract, and changes nothing.
