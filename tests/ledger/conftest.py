@@ -29,17 +29,26 @@ def world(platform: Platform, operator_token: str) -> World:
 
 @pytest.fixture(scope="module")
 def totp(world: World, platform: Platform) -> Callable[[str], str]:
-    """A fresh, unused code for an approver: each code is spent once, so every call moves the
-    platform clock a step further (never back, within the module)."""
+    """A fresh, unused code for an approver. A code is spent once (the server takes each step of
+    a person's once, in order), so when the role has used the current step, or the step is
+    about to end, the platform clock moves to the next step's start (never back, within the
+    module). Approvers who have not used the step share it: their codes stay current together."""
     from xinyi_kit.clock import move_clock
 
     offset = {"seconds": 0.0}
+    # Enrolment spent a code of the step it happened in.
+    enrolled = int(time.time() // 30)
+    last_step: dict[str, int] = dict.fromkeys(world.totp, enrolled)  # type: ignore[attr-defined]
     path = platform.data_dir / "clock-offset"
 
     def code(role: str) -> str:
-        offset["seconds"] += 30
-        move_clock(path, offset["seconds"])
-        return pyotp.TOTP(world.totp[role]).at(time.time() + offset["seconds"])  # type: ignore[attr-defined]
+        now = time.time() + offset["seconds"]
+        while int(now // 30) <= last_step.get(role, -1) or now % 30 > 25:
+            offset["seconds"] += 30 - now % 30 + 0.5
+            move_clock(path, offset["seconds"])
+            now = time.time() + offset["seconds"]
+        last_step[role] = int(now // 30)
+        return pyotp.TOTP(world.totp[role]).at(now)  # type: ignore[attr-defined]
 
     yield code  # type: ignore[misc]
     move_clock(path, 0)

@@ -498,15 +498,17 @@ async function onLogin(event) {
     password.value = "";
     showTotpStep(false);
     for (const input of [username, password]) input.removeAttribute("aria-invalid");
-    // The home page's account panels wait for its list of what needs the person, above them.
+    // The home page's account panels wait for its list of what needs the person, above them;
+    // for two seconds at most, should the list be slow in coming.
     $("view-home").classList.add("settling");
+    setTimeout(() => $("view-home").classList.remove("settling"), 2000);
     renderSession();
     renderArea();
     say("success", "feedback.signedIn");
     $("logout-button").focus();
-    // A link followed before signing in (from a mail, say) is where they were going.
-    const going = followedLink.replace(/^#\/?/, "").split("/")[0];
-    if (going && going !== currentArea()) location.hash = followedLink;
+    // A link to an item followed before signing in (from a mail, say) is where they were going.
+    const going = followedLink.replace(/^#\/?/, "").split("/");
+    if (going.length >= 3 && going[0] !== currentArea()) location.hash = followedLink;
     loadEstateNames();
     loadKeys();
     // The inbox loads now: its unread badge shows on every page, kept live by its stream.
