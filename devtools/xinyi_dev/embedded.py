@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -18,7 +19,27 @@ from pathlib import Path
 PG_SYSTEM_USER = "embedded_postgres"
 
 
+# Ports for the servers we start are taken below Linux's ephemeral range (32768-60999 by
+# default): a port the kernel handed out for "any free port" can be given again to an outgoing
+# connection before our server binds it, and a run that starts many servers loses that race.
+_OWN_PORTS = range(20000, 32768)
+# Handed out by this process: each once, though its server may not have bound it yet.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A port free on every interface now, outside the ephemeral range."""
+    for _ in range(200):
+        port = random.choice(_OWN_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
