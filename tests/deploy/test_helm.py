@@ -485,7 +485,7 @@ def test_selectors_pick_the_pods_they_mean(case: Case) -> None:
             assert service["spec"].get("clusterIP") == "None", own
             assert statefulset["spec"]["serviceName"] == service["metadata"]["name"]
         elif service["spec"].get("clusterIP") == "None":
-            assert [p["name"] for p in service["spec"]["ports"]][0] == "grpc", own
+            assert service["spec"]["ports"][0]["name"] == "grpc", own
     for ingress in case.out.of_kind("Ingress"):
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:

@@ -2,6 +2,7 @@
 // estate's KPIs against its baseline, and the community's, the street's and the city's
 // dashboards, named as identity named them. Loaded by app.js only when opened.
 
+import { h } from "/dom.js";
 import { addMessages } from "/i18n.js";
 import { messages } from "/disclosure-i18n.js";
 
@@ -39,19 +40,6 @@ export function mount(app) {
   const S = { me: null, loaded: false, estates: [], id: null, month: lastMonth(), report: null,
     kpis: null, communities: new Map(), streets: new Map(), city: null, inflight: null };
 
-  /** An element: attributes (class; value; on<event>; the rest as they are) and children. */
-  function h(tag, attrs = {}, ...kids) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "value") node.value = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : v);
-    }
-    node.append(...kids.flat(Infinity).filter((x) => x || x === 0));
-    return node;
-  }
   function s(tag, attrs, ...kids) {
     const node = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);

@@ -2,6 +2,7 @@
 // the messages, newest first; and the notification settings. app.js loads it at sign-in, so the
 // badge shows on every page, and refreshes it at sign-out, which stops the stream.
 
+import { h } from "/dom.js";
 import { addMessages } from "/i18n.js";
 import { messages } from "/inbox-i18n.js";
 
@@ -24,19 +25,6 @@ export function mount(app) {
   // The live parts of the shown messages panel.
   let V = {};
 
-  /** An element: attributes (class; value; on<event>; the rest as they are) and children. */
-  function h(tag, attrs = {}, ...kids) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "value") node.value = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : v);
-    }
-    node.append(...kids.flat(Infinity).filter((x) => x || x === 0));
-    return node;
-  }
   const hint = (key) => h("p", { class: "hint" }, t(key));
   const lang = () => document.documentElement.lang || "zh-CN";
   const when = (iso) => {
