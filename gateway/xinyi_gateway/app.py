@@ -13,10 +13,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.middleware.gzip import GZipMiddleware
 
 from xinyi_gateway import (
+    apidoc,
     problems,
     routes_ballots,
     routes_fees,
@@ -34,13 +35,17 @@ from xinyi_gateway import (
     routes_vouchers,
 )
 from xinyi_gateway.config import Settings
-from xinyi_gateway.limits import BodyLimit, SecurityHeaders
+from xinyi_gateway.limits import BodyLimit, SecurityHeaders, guard_security_headers
 from xinyi_gateway.ratelimit import Limiter
 from xinyi_gateway.services import SERVICE_NAMES, Services
 from xinyi_kit import rpc
 from xinyi_kit.auth import TokenVerifier
 
 WEB = Path(__file__).parent / "web"
+
+# Tasks alive in the event loop: one per request in progress, a few of the server's own. A number
+# that only grows is a leak (calls never finished or cancelled).
+TASKS = Gauge("xinyi_gateway_asyncio_tasks", "asyncio tasks alive in the gateway's event loop")
 
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Xinyi API</title>
@@ -83,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.login_rate_per_minute, burst=2 * settings.login_rate_per_minute
     )
     problems.install(app)
+    apidoc.document_problems(app)
 
     @app.get("/livez", tags=["health"], summary="The process is alive")
     async def livez() -> dict[str, str]:
@@ -113,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        TASKS.set(len(asyncio.all_tasks()))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/docs", include_in_schema=False)
@@ -170,4 +177,5 @@ def create_app(settings: Settings) -> FastAPI:
         ],
     )
     app.add_middleware(SecurityHeaders)
+    guard_security_headers(app)
     return app

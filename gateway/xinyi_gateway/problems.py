@@ -36,6 +36,11 @@ STATUS_OF: dict[grpc.StatusCode, int] = {
 }
 
 
+# A retryable fault (a database or service restarting) usually passes within seconds; clients
+# that honour Retry-After come back soon without hammering a service that is starting.
+RETRY_AFTER_SECONDS = "1"
+
+
 def _phrase(status: int) -> str:
     return "Client Closed Request" if status == 499 else HTTPStatus(status).phrase
 
@@ -66,12 +71,15 @@ def problem(
 def from_rpc_error(exc: grpc.aio.AioRpcError) -> JSONResponse:
     code = exc.code()
     status = STATUS_OF.get(code, 502)
+    trailing = dict(exc.trailing_metadata() or ())
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         detail = "a service did not answer in time; try again shortly"
     elif code == grpc.StatusCode.UNAVAILABLE:
-        detail = exc.details() or "a service is unavailable; try again shortly"
-        if "failed to connect" in detail.lower() or "connection refused" in detail.lower():
-            detail = "a service is unavailable; try again shortly"
+        # A service's own sentence comes with its problem code ("unavailable"); without one the
+        # words are the transport's ("Stream removed (recvmsg:Connection timed out (110))").
+        detail = "a service is unavailable; try again shortly"
+        if trailing.get("xinyi-problem-code") and exc.details():
+            detail = exc.details()
     elif status == 502:
         detail = "a service failed to answer; the error was logged"
         log.error("service error %s: %s", code.name, exc.details())
@@ -79,13 +87,14 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> JSONResponse:
             status, detail = 500, exc.details() or detail
     else:
         detail = exc.details() or code.name
-    trailing = dict(exc.trailing_metadata() or ())
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if trailing.get("xinyi-problem-code"):
         extra["code"] = trailing["xinyi-problem-code"]
     if trailing.get("retry-after"):
         headers["Retry-After"] = str(trailing["retry-after"])
+    elif status == 503:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
     return problem(status, detail, headers=headers, **extra)
 
 
@@ -96,7 +105,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(STATUS_OF.get(exc.code, 400), exc.message)
+        status = STATUS_OF.get(exc.code, 400)
+        headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
+        return problem(status, exc.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -400,7 +400,7 @@ async def fund(estate_id: EstateId, who: Authed, svc: Svc) -> FundOut:
 class TermsIO(BaseModel):
     ratio: str | None = Field(default=None, max_length=40, examples=["1/10"])
     fixed_monthly_fen: Fen | None = None
-    sources: list[Source] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, max_length=5)
     effective_from: Day
 
 
@@ -459,7 +459,7 @@ class ThresholdIO(BaseModel):
 
 class ThresholdsIO(BaseModel):
     thresholds: list[ThresholdIO] = Field(min_length=1, max_length=10)
-    described: list[str] = Field(default_factory=list)
+    described: list[str] = Field(default_factory=list, max_length=10)
 
 
 def _thresholds(t: ledger_pb2.ApprovalThresholds) -> ThresholdsIO:
@@ -889,7 +889,7 @@ class BudgetLineIO(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     expense_code: str = Field(pattern=r"^(5\d{3}|2101)$")
     amount_fen: int = Field(ge=0, le=10**13)
-    actual_fen: int = 0
+    actual_fen: int = Field(default=0, description="Spent so far; ignored when sent")
 
 
 class BudgetIn(BaseModel):

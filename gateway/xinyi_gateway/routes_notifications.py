@@ -129,7 +129,7 @@ async def stream(
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^\d*$")
     ] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> StreamingResponse:
     # Where to start: the client's last seen message, or the newest one now.
     start = int(last_event_id) if last_event_id else after

@@ -244,7 +244,9 @@ class FeeRateIO(BaseModel):
 
 
 class ThresholdIO(BaseModel):
-    up_to_fen: int | None = Field(ge=1, description="null: no upper bound (the last one)")
+    up_to_fen: int | None = Field(
+        ge=1, le=10**13, description="null: no upper bound (the last one)"
+    )
     approvals: int = Field(ge=1, le=9)
 
 
@@ -258,7 +260,7 @@ class TermsIO(BaseModel):
     remuneration_ratio: str | None = Field(
         default=None, pattern=r"^\d{1,4}/\d{1,5}$", description="e.g. 1/10"
     )
-    remuneration_fixed_monthly_fen: int | None = Field(default=None, ge=1)
+    remuneration_fixed_monthly_fen: int | None = Field(default=None, ge=1, le=10**13)
     remuneration_sources: list[Source] = Field(min_length=1, max_length=5)
     starts_on: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
     ends_on: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")

@@ -109,7 +109,7 @@ async def upload(
     filename: Annotated[str, Query(max_length=255)] = "",
     payroll_totals: Annotated[
         str | None,
-        Query(max_length=10_000, description='Payroll only: JSON {"role": fen, ...}'),
+        Query(max_length=2_000, description='Payroll only: JSON {"role": fen, ...}'),
     ] = None,
 ) -> VoucherOut | Response:
     got = await _file(request)

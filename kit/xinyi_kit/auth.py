@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import jwt
 
@@ -41,7 +42,20 @@ class Principal:
         )
 
     def has_role_in(self, estate_id: uuid.UUID | str) -> bool:
-        return any(g.estate_id == str(estate_id) for g in self.grants)
+        return str(estate_id) in self.roles_by_estate
+
+    @cached_property
+    def roles_by_estate(self) -> dict[str, frozenset[str]]:
+        """The role names granted in each estate (once per principal: checks run per call)."""
+        found: dict[str, set[str]] = {}
+        for g in self.grants:
+            found.setdefault(g.estate_id, set()).add(g.role)
+        return {estate: frozenset(roles) for estate, roles in found.items()}
+
+    @cached_property
+    def role_names(self) -> frozenset[str]:
+        """Every role name granted, wherever."""
+        return frozenset(g.role for g in self.grants)
 
     @property
     def is_operator(self) -> bool:
@@ -133,6 +147,11 @@ class TokenVerifier:
     key ids cannot turn into a flood of calls to identity.
     """
 
+    # Tokens already verified, with their principal and times: a caller sends the same token
+    # with every call for its lifetime, and checking its signature and parsing its grants (a
+    # company's staff carry every estate the company serves) is most of a small call's work.
+    CACHE_SIZE = 4096
+
     def __init__(
         self, jwks_source: Callable[[], Awaitable[str]], *, min_refresh_seconds: float = 2.0
     ) -> None:
@@ -141,6 +160,7 @@ class TokenVerifier:
         self._fetched_at = -1e9
         self._min_refresh = min_refresh_seconds
         self._lock = asyncio.Lock()
+        self._verified: dict[str, tuple[Principal, int, int]] = {}
 
     async def _refresh(self, kid: str) -> None:
         async with self._lock:
@@ -155,6 +175,18 @@ class TokenVerifier:
             self._keys = {k.key_id: k for k in keyset.keys if k.key_id}
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, exp, iat = known
+            _check_times(exp, iat)  # the clock moves on (and tests move it)
+            return principal
+        principal, exp, iat = await self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, exp, iat)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, int, int]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -183,12 +215,18 @@ class TokenVerifier:
             )
         except jwt.PyJWTError:
             raise Unauthenticated("the access token is not valid; sign in again") from None
-        exp, iat, now = claims.get("exp"), claims.get("iat"), clock.now().timestamp()
-        if not isinstance(exp, int) or exp + 5 < now:
-            raise Unauthenticated("the access token has expired; refresh it or sign in again")
-        if not isinstance(iat, int) or iat > now + 5:
-            raise Unauthenticated("the access token is not valid yet; check the device's clock")
-        return principal_from_claims(claims)
+        exp, iat = claims.get("exp"), claims.get("iat")
+        _check_times(exp, iat)
+        assert isinstance(exp, int) and isinstance(iat, int)
+        return principal_from_claims(claims), exp, iat
+
+
+def _check_times(exp: object, iat: object) -> None:
+    now = clock.now().timestamp()
+    if not isinstance(exp, int) or exp + 5 < now:
+        raise Unauthenticated("the access token has expired; refresh it or sign in again")
+    if not isinstance(iat, int) or iat > now + 5:
+        raise Unauthenticated("the access token is not valid yet; check the device's clock")
 
 
 def bearer(value: str | None) -> str | None:

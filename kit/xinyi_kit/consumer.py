@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xinyi.common.v1 import common_pb2
 from xinyi_kit.bus import ensure_stream, stream_name
 from xinyi_kit.db import PLATFORM, Database
+from xinyi_kit.errors import Unavailable
 from xinyi_kit.telemetry import extract_context
 
 log = logging.getLogger(__name__)
@@ -185,14 +186,23 @@ class Consumer:
                 outcomes = await self.apply_estate(
                     estate, [(env, msg.headers) for msg, env in group]
                 )
-        except Exception:
+        except Exception as exc:
             if len(group) == 1:
                 msg, env = group[0]
-                log.exception(
-                    "applying %s %s failed; it will be redelivered",
-                    env.payload.TypeName(),
-                    env.event_id,
-                )
+                if isinstance(exc, Unavailable):
+                    # The database is away (restarting): expected, and no bug to trace.
+                    log.warning(
+                        "applying %s %s: %s; it will be redelivered",
+                        env.payload.TypeName(),
+                        env.event_id,
+                        exc.message,
+                    )
+                else:
+                    log.exception(
+                        "applying %s %s failed; it will be redelivered",
+                        env.payload.TypeName(),
+                        env.event_id,
+                    )
                 OUTCOMES.labels(self.durable, "failed").inc()
                 await msg.nak(delay=_backoff(msg))
                 return
@@ -232,7 +242,14 @@ class Consumer:
                 log.warning("fetch from %s failed: %s", self.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
-            await self.handle_batch(msgs)
+            try:
+                await self.handle_batch(msgs)
+            except Exception:
+                # An ack or nak lost with the connection: what was not acknowledged comes again
+                # after ack_wait. The consumer itself must go on.
+                log.exception(
+                    "a batch of %s failed; unacknowledged events come again", self.durable
+                )
 
 
 def _estate_of(envelope: common_pb2.EventEnvelope) -> uuid.UUID:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -20,6 +21,10 @@ from xinyi_kit.errors import Unavailable
 
 # The estate key of platform-wide rows and events (no estate).
 PLATFORM = uuid.UUID(int=0)
+
+# SQLSTATEs of a server going away or not taking connections yet (class 08, and 57P01-57P03:
+# shutting down, crashed, starting): the next attempt may well succeed.
+GONE_SQLSTATES = ("08", "57P")
 
 ESTATE_SETTING = "xinyi.estate_id"
 SCOPE_SETTING = "xinyi.scope"
@@ -91,14 +96,13 @@ class Database:
         try:
             async with self.sessions() as session, session.begin():
                 yield session
-        except PoolTimeout as exc:
-            raise Unavailable("the database is busy; try again shortly") from exc
-        except (OperationalError, InterfaceError, OSError, ConnectionError) as exc:
+        except (OSError, ConnectionError) as exc:
             raise Unavailable("the database is unavailable; try again shortly") from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise Unavailable("the database connection was lost; try again shortly") from exc
-            raise
+        except Exception as exc:
+            fault = database_fault(exc)
+            if fault is None:
+                raise
+            raise fault from exc
 
     async def ping(self) -> bool:
         try:
@@ -110,3 +114,23 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def database_fault(exc: BaseException) -> Unavailable | None:
+    """The retryable error a database fault means (the pool exhausted, the server gone, not
+    taking connections yet or the connection lost), or None when `exc` is no such fault."""
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("the database is busy; try again shortly")
+    if isinstance(exc, OperationalError | InterfaceError):
+        return Unavailable("the database is unavailable; try again shortly")
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _server_gone(exc.orig)):
+        return Unavailable("the database connection was lost; try again shortly")
+    # asyncpg raises its own error as is when a new connection is refused (shutting down).
+    if isinstance(exc, asyncpg.PostgresError) and _server_gone(exc):
+        return Unavailable("the database is unavailable; try again shortly")
+    return None
+
+
+def _server_gone(error: BaseException | None) -> bool:
+    state = getattr(error, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(GONE_SQLSTATES)

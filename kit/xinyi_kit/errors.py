@@ -47,9 +47,13 @@ class Aborted(DomainError):
 
 
 class Unavailable(DomainError):
-    """A retryable fault of a dependency (database, broker)."""
+    """A retryable fault of a dependency (database, broker). Its problem code tells callers
+    the sentence is the service's own, not a transport's."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, problem_code: str = "unavailable") -> None:
+        super().__init__(message, problem_code=problem_code)
 
 
 class RateLimited(DomainError):

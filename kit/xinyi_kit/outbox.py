@@ -17,6 +17,8 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 from google.protobuf import any_pb2, timestamp_pb2
@@ -66,32 +68,11 @@ class Outbox:
         if not events:
             return
         occurred_at = clock.now()
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromDatetime(occurred_at)
         headers = json.dumps(inject_context())
-        rows = []
-        for event_name, event in events:
-            event_id = uuid.uuid4()
-            payload = any_pb2.Any()
-            payload.Pack(event)
-            envelope = common_pb2.EventEnvelope(
-                event_id=str(event_id),
-                estate_id="" if estate_id == PLATFORM else str(estate_id),
-                occurred_at=stamp,
-                emitter=self.emitter,
-                payload=payload,
-            )
-            rows.append(
-                {
-                    "e": estate_id,
-                    "id": event_id,
-                    "subj": subject(self.emitter, estate_id, event_name),
-                    "t": event.DESCRIPTOR.full_name,
-                    "env": envelope.SerializeToString(),
-                    "h": headers,
-                    "at": occurred_at,
-                }
-            )
+        rows = [
+            self.row(estate_id, event_name, event, occurred_at, headers)
+            for event_name, event in events
+        ]
         await session.execute(
             text(
                 "INSERT INTO outbox (estate_id, event_id, subject, event_type, envelope, "
@@ -102,6 +83,38 @@ class Outbox:
         )
         # Delivered at commit, so the relay wakes only for events that exist.
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": self.channel})
+
+    def row(
+        self,
+        estate_id: uuid.UUID,
+        event_name: str,
+        event: Message,
+        occurred_at: datetime,
+        headers: str,
+    ) -> dict[str, Any]:
+        """An outbox row's values (`headers`: the trace context as JSON), for writers that
+        insert rows themselves (the ledger's group commit)."""
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(occurred_at)
+        event_id = uuid.uuid4()
+        payload = any_pb2.Any()
+        payload.Pack(event)
+        envelope = common_pb2.EventEnvelope(
+            event_id=str(event_id),
+            estate_id="" if estate_id == PLATFORM else str(estate_id),
+            occurred_at=stamp,
+            emitter=self.emitter,
+            payload=payload,
+        )
+        return {
+            "e": estate_id,
+            "id": event_id,
+            "subj": subject(self.emitter, estate_id, event_name),
+            "t": event.DESCRIPTOR.full_name,
+            "env": envelope.SerializeToString(),
+            "h": headers,
+            "at": occurred_at,
+        }
 
 
 class Relay:
@@ -137,11 +150,24 @@ class Relay:
             try:
                 await self._lead(stop)
                 backoff = 0.2
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                self.leader = False
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                # A connection whose server shut down under a query ("cannot switch to state").
+                asyncpg.InternalClientError,
+                TimeoutError,
+            ) as exc:
                 log.warning("outbox relay interrupted, retrying: %s", exc)
-                await _sleep_unless(stop, backoff)
-                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                # Whatever it was, the relay goes on: without it the service's events would
+                # wait in the outbox until the service restarts.
+                log.exception("outbox relay failed, retrying")
+            else:
+                continue
+            self.leader = False
+            await _sleep_unless(stop, backoff)
+            backoff = min(backoff * 2, 5.0)
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(

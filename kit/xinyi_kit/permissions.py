@@ -216,16 +216,15 @@ MATRIX: dict[Action, frozenset[Role]] = {
 def roles_in(principal: Principal, estate_id: uuid.UUID | None) -> set[Role]:
     """The caller's roles that apply to an estate (platform roles always apply)."""
     found: set[Role] = set()
-    for grant in principal.grants:
-        try:
-            role = Role(grant.role)
-        except ValueError:
-            continue
-        if SCOPE_OF[role] is Scope.PLATFORM or (
-            estate_id is not None and grant.estate_id == str(estate_id)
-        ):
-            found.add(role)
+    found.update(r for r in map(_ROLES.get, principal.role_names) if r in _PLATFORM_ROLES)
+    if estate_id is not None:
+        names = principal.roles_by_estate.get(str(estate_id), ())
+        found.update(r for r in map(_ROLES.get, names) if r)
     return found
+
+
+_ROLES: dict[str, Role] = {r.value: r for r in Role}
+_PLATFORM_ROLES = frozenset(r for r in Role if SCOPE_OF[r] is Scope.PLATFORM)
 
 
 def allowed(principal: Principal, action: Action, estate_id: uuid.UUID | None = None) -> bool:

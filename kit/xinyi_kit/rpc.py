@@ -15,7 +15,8 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_serv
 from prometheus_client import Counter, Histogram
 
 from xinyi_kit import auth
-from xinyi_kit.errors import DomainError, RateLimited
+from xinyi_kit.db import database_fault
+from xinyi_kit.errors import DomainError, InvalidArgument, RateLimited
 from xinyi_kit.telemetry import current_trace_id
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,34 @@ DEFAULT_DEADLINE_SECONDS = 5.0
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 # Access tokens of city-wide roles list many estates; gRPC's default allows 8-16 KiB.
 MAX_METADATA_BYTES = 64 * 1024
+
+
+def nul_field(message: Any, prefix: str = "") -> str | None:
+    """The path of the first text field of `message` that holds a NUL character, if any.
+
+    PostgreSQL cannot store NUL in text, so such a request would fail deep inside a
+    transaction; it is refused up front, naming the field."""
+    for descriptor, value in message.ListFields():
+        name = f"{prefix}{descriptor.name}"
+        if descriptor.type == descriptor.TYPE_STRING:
+            values = value if descriptor.is_repeated else (value,)
+            if any("\x00" in v for v in values):
+                return name
+        elif descriptor.type == descriptor.TYPE_MESSAGE:
+            if descriptor.message_type.GetOptions().map_entry:
+                items = [v for kv in value.items() for v in kv]
+            else:
+                items = list(value) if descriptor.is_repeated else [value]
+            for item in items:
+                if isinstance(item, str):
+                    found = name if "\x00" in item else None
+                elif hasattr(item, "ListFields"):
+                    found = nul_field(item, f"{name}.")
+                else:
+                    continue
+                if found:
+                    return found
+    return None
 
 
 class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -67,6 +96,8 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     principal = await verifier.verify(token)
                 bound = auth.bind(principal, metadata.get("x-client-ip", ""), token or "")
                 try:
+                    if (field := nul_field(request)) is not None:
+                        raise InvalidArgument(f"{field} must not contain the NUL character")
                     return await inner(request, context)
                 finally:
                     auth.unbind(bound)
@@ -96,7 +127,14 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 if passed:
                     context.set_trailing_metadata(tuple(passed))
                 await context.abort(code, exc.details() or "a service this call needs failed")
-            except Exception:
+            except Exception as exc:
+                fault = database_fault(exc)
+                if fault is not None:
+                    # Code that reached the database outside `Database`'s transactions.
+                    code = fault.code
+                    log.warning("%s: %s (%s)", method, fault.message, type(exc).__name__)
+                    context.set_trailing_metadata((("xinyi-problem-code", fault.problem_code),))
+                    await context.abort(fault.code, fault.message)
                 code = grpc.StatusCode.INTERNAL
                 trace_id = current_trace_id()
                 log.exception("unexpected error in %s", method)

@@ -301,4 +301,7 @@ def _uuid(value: str, what: str) -> uuid.UUID:
 def _period(value: str) -> str:
     if not PERIOD.match(value):
         raise InvalidArgument("a month is written YYYY-MM, e.g. 2026-10")
+    if not 1900 <= int(value[:4]) <= 2999:
+        # Month arithmetic past the calendar's ends would fail deep inside a report.
+        raise InvalidArgument("a month's year is 1900 to 2999")
     return value

@@ -113,6 +113,9 @@ def check_period(value: str) -> str:
         raise InvalidArgument("a period is a month written YYYY-MM, e.g. 2026-01")
     if not 1 <= int(value[5:]) <= 12:
         raise InvalidArgument("a period's month is 01 to 12")
+    if not 1900 <= int(value[:4]) <= 2999:
+        # Month arithmetic past the calendar's ends would fail deep inside a query.
+        raise InvalidArgument("a period's year is 1900 to 2999")
     return value
 
 
