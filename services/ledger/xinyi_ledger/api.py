@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -21,6 +22,7 @@ from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.db import Database
 from xinyi_kit.errors import (
     AlreadyExists,
+    DomainError,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -28,6 +30,7 @@ from xinyi_kit.errors import (
 )
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
+from xinyi_kit.telemetry import current_trace_id, inject_context
 from xinyi_ledger import (
     bankstatements,
     chain,
@@ -37,11 +40,13 @@ from xinyi_ledger import (
     journal,
     maintenance,
     money,
+    posting,
     store,
     takings,
     takingsapi,
 )
 
+log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Message)
 State = events_pb2.DisbursementState
 Kind = events_pb2.EntryKind
@@ -127,6 +132,7 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> None:
         self.db = db
         self.outbox = outbox
+        self.poster = posting.Poster(db, outbox)
         # The channel is made on first use, inside the server's event loop.
         self._identity_channel = identity
 
@@ -293,60 +299,43 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: ledger_pb2.PostIncomeRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.Entry:
         principal, estate_id = authorize_estate(Action.LEDGER_POST_INCOME, request.estate_id)
-        account = domain.INCOME_ACCOUNT.get(request.source)
-        if account is None:
-            raise InvalidArgument("source is one of: " + ", ".join(domain.INCOME_ACCOUNT))
-        amount = domain.check_amount(request.amount_fen)
-        day = journal.parse_day(request.booked_on, "booked_on")
-        items = []
-        for item in request.items:
-            domain.check_amount(item.amount_fen, "an item's amount")
-            occurred = (
-                journal.parse_day(item.occurred_on, "an item's date").isoformat()
-                if (item.occurred_on)
-                else ""
-            )
-            items.append(
-                (item.description.strip()[:200] or request.source, item.amount_fen, occurred)
-            )
-        if items and sum(a for _, a, _ in items) != amount:
+        return await self.poster.post(posting.income(request, principal.user_id, estate_id))
+
+    async def BatchPostIncome(
+        self, request: ledger_pb2.BatchPostIncomeRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.BatchPostIncomeResponse:
+        if not request.postings:
+            raise InvalidArgument("a batch holds at least one posting")
+        if len(request.postings) > posting.MAX_BATCH:
             raise InvalidArgument(
-                f"the items add up to {money.format_yuan(sum(a for _, a, _ in items))} yuan, "
-                f"not {money.format_yuan(amount)}"
+                f"a batch holds at most {posting.MAX_BATCH} postings; send the rest in another"
             )
-        description = (request.description.strip() or f"{request.source} income")[:500]
-
-        async def run() -> ledger_pb2.Entry:
-            row = await journal.post(
-                session,
-                self.outbox,
-                estate_id,
-                journal.Draft(
-                    kind=Kind.ENTRY_KIND_INCOME,
-                    booked_on=day,
-                    description=description,
-                    lines=[(domain.FUND_BANK, amount, ""), (account, -amount, "")],
-                    income_source=request.source,
-                    lump_sum=not items,
-                    items=items,
-                    vouchers=list(request.voucher_sha256),
-                ),
-                principal.user_id,
-            )
-            await journal.accrue_remuneration(
-                session, self.outbox, estate_id, row.period, day, principal.user_id
-            )
-            if request.source in takings.SOURCES:
-                # The month's takings check may now pass (or fail): its flag follows.
-                await takingsapi.settle_flags(
-                    session, self.outbox, estate_id, [domain.period_of(day)]
+        incomes = []
+        trace = json.dumps(inject_context())
+        for n, item in enumerate(request.postings, 1):
+            try:
+                principal, estate_id = authorize_estate(Action.LEDGER_POST_INCOME, item.estate_id)
+                incomes.append(posting.income(item, principal.user_id, estate_id, trace))
+            except DomainError as exc:
+                # Nothing is posted: the whole batch is checked before any of it.
+                raise type(exc)(f"posting {n}: {exc.message}") from None
+        results = []
+        for answer in await self.poster.post_many(incomes):
+            if isinstance(answer, DomainError):
+                error = ledger_pb2.PostingError(code=answer.code.name, message=answer.message)
+            elif isinstance(answer, Exception):
+                # As the kit answers an unexpected error: logged, and only a trace id told.
+                log.error("unexpected error in a batched posting", exc_info=answer)
+                error = ledger_pb2.PostingError(
+                    code=grpc.StatusCode.INTERNAL.name,
+                    message=f"internal error; report trace id {current_trace_id() or 'n/a'} "
+                    "to the operator",
                 )
-            return await self._entry(session, row)
-
-        async with self.db.estate_tx(estate_id) as session:
-            return await self._once(
-                session, estate_id, "PostIncome", request, ledger_pb2.Entry, run
-            )
+            else:
+                results.append(ledger_pb2.PostingResult(entry=answer))
+                continue
+            results.append(ledger_pb2.PostingResult(error=error))
+        return ledger_pb2.BatchPostIncomeResponse(results=results)
 
     async def ReverseEntry(
         self, request: ledger_pb2.ReverseEntryRequest, context: grpc.aio.ServicerContext
