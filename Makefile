@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find proto/xinyi -name '*.proto')
 
-.PHONY: run test lint fmt install gen clean bench backup restore sbom audit
+.PHONY: run test lint fmt install gen clean bench bench-city backup restore sbom audit
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -63,8 +63,12 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The benchmarks beside the machine's own limits (bench/run.py): a few minutes, or the full sizes.
 bench: install
-	$(PY) bench/ledger_smoke.py
+	$(PY) -m bench.run --size default $(BENCH_ARGS)
+
+bench-city: install
+	$(PY) -m bench.run --size city $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) proto/.stamp

@@ -1,0 +1,278 @@
+"""What every benchmark shares: sizes, figures with their baseline and target, latency statistics,
+the HTTP and gRPC load generators, and the memory sampler of the platform's processes."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+import psutil  # type: ignore[import-untyped]
+
+from xinyi_dev import democity
+
+SizeName = Literal["smoke", "default", "city"]
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much of everything one run does; `smoke` is what `make test` runs."""
+
+    name: SizeName
+    city: democity.Size  # the generator's city for month-end
+    seed: int
+    posting_estates: int
+    postings: int  # single PostIncome calls across the estates
+    postings_within: int  # the same within one estate
+    batch_entries: int  # entries posted by BatchPostIncome, when the contract has it
+    copy_entries: int  # raw COPY baseline
+    per_tx_entries: int  # raw one-transaction-per-entry baseline
+    nats_messages: int
+    grpc_calls: int
+    http_requests: int  # per load run at 64 connections (baseline and gateway alike)
+    import_units: int  # the onboarding CSV, whose owners then vote
+    voters: int
+    report_units: int
+    report_entries: int  # a year of income entries in the disclosure estate
+    report_requests: int
+    lag_samples: int
+    statement_lines: int
+
+
+SIZES: dict[str, Size] = {
+    "smoke": Size(
+        "smoke", "small", 7, 3, 30, 15, 30, 2_000, 100, 200, 200, 300,
+        60, 12, 20, 24, 10, 3, 20,
+    ),
+    "default": Size(
+        "default", "small", 2019, 100, 1_500, 500, 2_000, 20_000, 2_000, 5_000, 5_000, 2_000,
+        2_000, 300, 300, 240, 40, 20, 500,
+    ),
+    "city": Size(
+        "city", "city", 2019, 100, 10_000, 3_000, 20_000, 100_000, 10_000, 50_000, 30_000,
+        30_000, 10_000, 10_000, 2_000, 3_600, 500, 200, 10_000,
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound from issue 13: `value op bound` is met."""
+
+    op: Literal[">=", "<="]
+    bound: float
+    text: str
+
+    def met(self, value: float) -> bool:
+        return value >= self.bound if self.op == ">=" else value <= self.bound
+
+
+def at_least(bound: float, text: str) -> Target:
+    return Target(">=", bound, text)
+
+
+def at_most(bound: float, text: str) -> Target:
+    return Target("<=", bound, text)
+
+
+@dataclass
+class Figure:
+    """One measured figure beside the baseline of the same run and its target."""
+
+    benchmark: str
+    name: str
+    value: float | None
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    target: str = ""
+    met: bool | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value is None or not self.baseline_value:
+            return None
+        return self.value / self.baseline_value
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def figure(
+    benchmark: str,
+    name: str,
+    value: float | None,
+    unit: str,
+    *,
+    baseline: tuple[str, float] | None = None,
+    target: Target | None = None,
+    **detail: Any,
+) -> Figure:
+    return Figure(
+        benchmark,
+        name,
+        value,
+        unit,
+        baseline=baseline[0] if baseline else "",
+        baseline_value=baseline[1] if baseline else None,
+        target=target.text if target else "",
+        met=target.met(value) if target is not None and value is not None else None,
+        detail=detail,
+    )
+
+
+@dataclass(frozen=True)
+class Load:
+    """What a load run measured: calls per second and latencies in milliseconds."""
+
+    count: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile (q in 0..100) of already sorted values."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def summarise(latencies: list[float], seconds: float, errors: int = 0) -> Load:
+    ordered = sorted(latencies)
+    ms = [x * 1000 for x in ordered]
+    return Load(
+        count=len(ordered),
+        seconds=seconds,
+        per_second=len(ordered) / seconds if seconds else math.nan,
+        p50_ms=percentile(ms, 50),
+        p95_ms=percentile(ms, 95),
+        p99_ms=percentile(ms, 99),
+        errors=errors,
+    )
+
+
+async def run_load(call: Callable[[int], Awaitable[None]], count: int, concurrency: int) -> Load:
+    """Calls `call(n)` for n in 0..count-1 from `concurrency` workers; an exception counts as an
+    error (and its latency is left out)."""
+    latencies: list[float] = []
+    errors = 0
+    next_n = 0
+
+    async def worker() -> None:
+        nonlocal next_n, errors
+        while next_n < count:
+            n = next_n
+            next_n += 1
+            began = time.perf_counter()
+            try:
+                await call(n)
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - began)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return summarise(latencies, time.perf_counter() - started, errors)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+
+
+class HttpStatusError(RuntimeError):
+    pass
+
+
+async def http_load(
+    base_url: str,
+    request: Callable[[int], Request],
+    count: int,
+    connections: int,
+    *,
+    statuses: list[int] | None = None,
+) -> Load:
+    """An in-process HTTP load generator (aiohttp, `connections` kept-alive connections and as
+    many workers); the same for the bare baseline and for the gateway. A reply other than 2xx
+    is an error; `statuses` collects every reply's status when given."""
+    connector = aiohttp.TCPConnector(limit=connections, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as session:
+
+        async def call(n: int) -> None:
+            r = request(n)
+            async with session.request(r.method, r.path, headers=r.headers, json=r.json) as reply:
+                await reply.read()
+                if statuses is not None:
+                    statuses.append(reply.status)
+                if not 200 <= reply.status < 300:
+                    raise HttpStatusError(f"{r.method} {r.path}: HTTP {reply.status}")
+
+        return await run_load(call, count, connections)
+
+
+class MemorySampler:
+    """Samples the resident set size of named processes every `interval` seconds in a thread:
+    the peak per process, and the growth from the first tenth of the samples to the last."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
+        self.pids = pids
+        self.interval = interval
+        self.samples: dict[str, list[int]] = {name: [] for name in pids}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        procs = {}
+        for name, pid in self.pids.items():
+            try:
+                procs[name] = psutil.Process(pid)
+            except psutil.NoSuchProcess:
+                continue
+        while not self._stop.is_set():
+            for name, proc in procs.items():
+                try:
+                    self.samples[name].append(proc.memory_info().rss)
+                except psutil.NoSuchProcess:
+                    continue
+            self._stop.wait(self.interval)
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per process: peak MiB, mean MiB of the first and last tenth, growth in percent."""
+        out = {}
+        for name, values in self.samples.items():
+            if not values:
+                continue
+            tenth = max(1, len(values) // 10)
+            first = sum(values[:tenth]) / tenth
+            last = sum(values[-tenth:]) / tenth
+            out[name] = {
+                "peak_mib": max(values) / 2**20,
+                "first_tenth_mib": first / 2**20,
+                "last_tenth_mib": last / 2**20,
+                "growth_percent": (last - first) / first * 100,
+                "samples": len(values),
+            }
+        return out

@@ -1,0 +1,46 @@
+"""Every benchmark of bench/ at tiny sizes on the test platform, so the harness cannot rot: the
+counts come out right (every posting an entry, every unit assessed and imported, every line
+matched, every voter counted once) and the results are written whole. Never its speed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from bench.harness import SIZES
+from bench.run import NAMES, run_suite, table, write
+from xinyi_dev.platform import Platform
+
+FIELDS = {
+    "benchmark", "name", "value", "unit", "baseline", "baseline_value", "target", "met",
+    "detail", "ratio",
+}  # fmt: skip
+
+
+def test_every_benchmark_runs_and_writes_its_results(platform: Platform, tmp_path: Path) -> None:
+    results = asyncio.run(run_suite(platform, SIZES["smoke"], []))
+    assert results["errors"] == {}
+    written = json.loads(write(results, tmp_path).read_text())
+    assert (tmp_path / "smoke-latest.json").exists()
+    figures = written["figures"] + written["baselines"]
+    assert all(set(f) == FIELDS for f in figures)
+    by = {f["benchmark"] for f in written["figures"]}
+    assert by == set(NAMES), by
+    assert {f["name"] for f in written["baselines"]} >= {
+        "raw asyncpg COPY, 1,000 entries/tx",
+        "raw asyncpg, 1 transaction per entry",
+        "NATS JetStream publish, each acked",
+        "bare grpc.aio round trip, 32 concurrent",
+        "bare FastAPI endpoint, 64 connections",
+    }
+    assert all(f["value"] is not None for f in figures)
+    measured = figures
+    assert all(f["value"] >= 0 or f["unit"] == "%" for f in measured)
+    assert all(f["met"] in (True, False) for f in measured if f["target"])
+    voting = next(f for f in written["figures"] if f["unit"] == "votes/s")
+    assert voting["detail"]["lost"] == voting["detail"]["double_counted"] == 0
+    assert voting["detail"]["counted"] == SIZES["smoke"].voters
+    memory = {f["name"].split()[0] for f in written["figures"] if f["benchmark"] == "memory"}
+    assert {"gateway", "identity", "ledger", "voting", "disclosure", "notifications"} <= memory
+    assert "MISSED" in table(results) or "met" in table(results)
