@@ -23,6 +23,12 @@ PG_SYSTEM_USER = "embedded_postgres"
 # default): a port the kernel handed out for "any free port" can be given again to an outgoing
 # connection before our server binds it, and a run that starts many servers loses that race.
 _OWN_PORTS = range(20000, 32768)
+# Test runs in several processes (pytest-xdist's workers gw0, gw1, ...) each take their own
+# slice, so two processes cannot hand out the same port before either binds it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit():
+    _SLICES = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), 1)
+    _OWN_PORTS = _OWN_PORTS[int(_WORKER[2:]) % _SLICES :: _SLICES]
 # Handed out by this process: each once, though its server may not have bound it yet.
 _handed_out: set[int] = set()
 
