@@ -33,6 +33,8 @@ DEFAULT_DEADLINE_SECONDS = 5.0
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 # Access tokens of city-wide roles list many estates; gRPC's default allows 8-16 KiB.
 MAX_METADATA_BYTES = 64 * 1024
+# The longest error sentence sent; 1,000 characters are at most 4 kB of UTF-8.
+MAX_ERROR_CHARS = 1000
 
 
 def nul_field(message: Any, prefix: str = "") -> str | None:
@@ -110,7 +112,12 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     trailing.append(("retry-after", str(exc.retry_after)))
                 if trailing:
                     context.set_trailing_metadata(tuple(trailing))
-                await context.abort(exc.code, exc.message)
+                # The sentence travels as metadata, which clients cap (8-64 KiB): one that quotes
+                # a long input would reach the caller as RESOURCE_EXHAUSTED instead.
+                message = exc.message
+                if len(message) > MAX_ERROR_CHARS:
+                    message = message[: MAX_ERROR_CHARS - 1] + "…"
+                await context.abort(exc.code, message)
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise

@@ -104,10 +104,12 @@ def fuzz(
         names = {p.name for p in operation.path_parameters}
         fixed = {k: v for k, v in path_parameters.items() if k in names}
         strategy = st.one_of(
-            operation.as_strategy(
-                generation_mode=mode, headers=headers, path_parameters=fixed or None
-            )
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+            [
+                operation.as_strategy(
+                    generation_mode=mode, headers=headers, path_parameters=fixed or None
+                )
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+            ]
         )
         tally.operations += 1
 

@@ -17,8 +17,8 @@ from xinyi_dev.platform import Platform
 
 PROBLEM = "application/problem+json"
 
-# Examples per operation and person. Each person runs every operation (about 190), so 4 makes
-# about 750 requests a person; XINYI_FUZZ_EXAMPLES=25 digs deeper in a run of its own.
+# Examples per operation and person. Each person runs every operation (about 190), so 3 makes
+# about 500 requests a person; XINYI_FUZZ_EXAMPLES=25 digs deeper in a run of its own.
 EXAMPLES = int(os.environ.get("XINYI_FUZZ_EXAMPLES", "3"))
 
 ROLES = (

@@ -340,3 +340,60 @@ def test_unknown_ids_and_methods_are_problems_too(world: World) -> None:
         wrong_method = op.delete("/api/v1/estates")
         refused(wrong_method, wrong_method.status_code)
         assert wrong_method.status_code in (404, 405)
+
+
+def test_services_refuse_over_long_text_without_the_gateway_and_without_echoing_it(
+    platform: Platform, world: World
+) -> None:
+    """Every method of every service whose request names an estate, called directly with each
+    text field 200,000 characters long: refused as bad input (or for access), never a crash, and
+    never with an error sentence so long that it cannot reach the caller (a service that quoted
+    the input whole made the client see RESOURCE_EXHAUSTED)."""
+    from tests.reliability.test_isolation import _estate_methods
+    from xinyi_kit.migrate import SERVICES
+
+    refusals = {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.FAILED_PRECONDITION,
+    }
+    long = "字" * 200_000
+    channels = {name: grpc.insecure_channel(platform.address(name)) for name in SERVICES}
+    wrong: list[str] = []
+    tried = 0
+    try:
+        for service, path, request, response in _estate_methods():
+            texts = {
+                f.name: long
+                for f in request.DESCRIPTOR.fields
+                if f.type == f.TYPE_STRING and not f.is_repeated and not f.name.endswith("_id")
+            }
+            if not texts:
+                continue
+            call = channels[service].unary_unary(
+                path,
+                request_serializer=request.SerializeToString,
+                response_deserializer=response.FromString,
+            )
+            for role in ("operator", "company_manager", "committee_chair", "owner"):
+                token = world.operator_token if role == "operator" else world.tokens[role]
+                tried += 1
+                try:
+                    call(
+                        request(estate_id=world.estate_a, **texts),
+                        metadata=(("authorization", f"Bearer {token}"),),
+                        timeout=30,
+                    )
+                    wrong.append(f"{role}: {path} took {sorted(texts)} of 200,000 characters")
+                except grpc.RpcError as exc:
+                    if exc.code() not in refusals:
+                        wrong.append(f"{role}: {path} -> {exc.code().name} {exc.details()[:120]}")
+                    elif len(exc.details() or "") > 1000:
+                        wrong.append(f"{role}: {path} answered {len(exc.details())} characters")
+    finally:
+        for channel in channels.values():
+            channel.close()
+    print(f"{tried} calls with over-long text refused by the services themselves")
+    assert tried >= 200
+    assert not wrong, "\n".join(wrong[:30])

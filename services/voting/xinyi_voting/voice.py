@@ -206,7 +206,7 @@ def clean_text(value: str, what: str, limit: int, *, required: bool = True) -> s
 
 def check_kind(kind: str) -> str:
     if kind not in KINDS:
-        raise InvalidArgument(f"kind is one of {', '.join(KINDS)}, not {kind or 'empty'}")
+        raise InvalidArgument(f"kind is one of {', '.join(KINDS)}, not {kind[:40] or 'empty'}")
     return kind
 
 
@@ -269,7 +269,7 @@ def check_photo(content: bytes, declared: str) -> str:
         )
     if declared not in PHOTO_TYPES:
         raise InvalidArgument(
-            f"a photo is one of {', '.join(PHOTO_TYPES)}, not {declared or 'unnamed'}"
+            f"a photo is one of {', '.join(PHOTO_TYPES)}, not {declared[:100] or 'unnamed'}"
         )
     found = sniff(content, PHOTO_TYPES)
     if found != declared:
@@ -303,7 +303,7 @@ def check_questions(questions: Iterable[voice_pb2.SurveyQuestion]) -> list[dict[
             if len(set(options)) != len(options):
                 raise InvalidArgument(f"{what} lists an option twice")
         else:
-            raise InvalidArgument(f"{what}'s kind is scale or choice, not {q.kind or 'empty'}")
+            raise InvalidArgument(f"{what}'s kind is scale or choice, not {q.kind[:40] or 'empty'}")
         if q.satisfaction and q.kind != "scale":
             raise InvalidArgument(f"{what} measures satisfaction, so it is a 1-5 scale")
         out.append(
