@@ -40,8 +40,11 @@ restore: install
 	@test -n "$(FROM)" || { echo "usage: make restore FROM=build/backups/<archive>.tar"; exit 2; }
 	$(PY) -m xinyi_dev.backup restore $(FROM)
 
+# Two workers by default (the machine we size for has two cores), each test file on one worker
+# so a file's fixtures start once; PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
