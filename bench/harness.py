@@ -50,7 +50,7 @@ SIZES: dict[str, Size] = {
         60, 12, 20, 24, 10, 3, 20,
     ),
     "default": Size(
-        "default", "small", 2019, 100, 1_500, 500, 2_000, 20_000, 2_000, 5_000, 5_000, 2_000,
+        "default", "medium", 2019, 100, 1_500, 500, 2_000, 20_000, 2_000, 5_000, 5_000, 2_000,
         2_000, 300, 300, 240, 40, 20, 500,
     ),
     "city": Size(
@@ -206,22 +206,30 @@ async def http_load(
     connections: int,
     *,
     statuses: list[int] | None = None,
+    retry: tuple[int, ...] = (),
 ) -> Load:
     """An in-process HTTP load generator (aiohttp, `connections` kept-alive connections and as
     many workers); the same for the bare baseline and for the gateway. A reply other than 2xx
-    is an error; `statuses` collects every reply's status when given."""
+    is an error, except one of `retry`, which is sent again (up to 5 times, as a client would;
+    the latency covers every attempt); `statuses` collects every reply's status when given."""
     connector = aiohttp.TCPConnector(limit=connections, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as session:
 
         async def call(n: int) -> None:
             r = request(n)
-            async with session.request(r.method, r.path, headers=r.headers, json=r.json) as reply:
-                await reply.read()
-                if statuses is not None:
-                    statuses.append(reply.status)
-                if not 200 <= reply.status < 300:
-                    raise HttpStatusError(f"{r.method} {r.path}: HTTP {reply.status}")
+            for attempt in range(6):
+                async with session.request(
+                    r.method, r.path, headers=r.headers, json=r.json
+                ) as reply:
+                    await reply.read()
+                    if statuses is not None:
+                        statuses.append(reply.status)
+                    if reply.status in retry and attempt < 5:
+                        continue
+                    if not 200 <= reply.status < 300:
+                        raise HttpStatusError(f"{r.method} {r.path}: HTTP {reply.status}")
+                    return
 
         return await run_load(call, count, connections)
 

