@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import hashlib
 import json
 import uuid
@@ -38,6 +39,19 @@ from xinyi_kit.permissions import Action, authorize
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Hashing runs off the event loop; at most this many at once.
 HASH_SLOTS = asyncio.Semaphore(4)
+
+
+def return_hash_memory_to_the_system() -> None:
+    """Each hash takes a 19 MiB buffer. glibc raises its mmap threshold after the first such
+    buffer is freed, so later ones come from the heap and stay resident: a login burst left
+    identity 115 MiB larger for good (measured: 135 MiB after 240 hashes in 4 threads, 21 MiB
+    with the threshold fixed at 1 MiB, so each buffer is mapped and unmapped). Elsewhere than
+    glibc this does nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        m_mmap_threshold = -3
+        ctypes.CDLL("libc.so.6").mallopt(m_mmap_threshold, 1 << 20)
+
+
 # Compared against when the user does not exist, so timing does not tell who exists.
 _DUMMY_HASH = HASHER.hash("not a real password")
 LOGIN_FAILED = "the username or password is wrong"

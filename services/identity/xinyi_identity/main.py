@@ -14,7 +14,7 @@ from sqlalchemy import text
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc, onboarding_pb2, onboarding_pb2_grpc
 from xinyi_identity import domain, store
 from xinyi_identity.api import IdentityApi
-from xinyi_identity.api_auth import hash_password
+from xinyi_identity.api_auth import hash_password, return_hash_memory_to_the_system
 from xinyi_identity.onboarding import OnboardingApi, voting_handlers
 from xinyi_kit import clock
 from xinyi_kit.config import KitSettings, load
@@ -70,6 +70,7 @@ async def bootstrap(kit: ServiceKit, settings: Settings) -> None:
 
 
 def main() -> None:
+    return_hash_memory_to_the_system()
     settings = load(Settings)
     kit = ServiceKit("identity", settings)
     api = IdentityApi(kit.db, kit.outbox)
