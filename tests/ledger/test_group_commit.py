@@ -438,7 +438,7 @@ async def test_the_group_functions_keep_row_level_security_per_estate(
         async with conn.transaction():
             heads = await conn.fetch(
                 "SELECT head_estate::text, head_index FROM ledger.posting_lock($1::uuid[], "
-                "'{}'::uuid[], '{}'::text[])",
+                "'{}'::uuid[], '{}'::text[], true)",
                 [a, b],
             )
             assert sorted(r["head_estate"] for r in heads) == sorted([a, b])
@@ -461,3 +461,46 @@ async def test_the_group_functions_keep_row_level_security_per_estate(
                 )
     finally:
         await conn.close()
+
+
+async def test_an_estate_held_by_another_transaction_holds_up_only_its_own_postings(
+    ledger: ledger_pb2_grpc.LedgerServiceStub, books: Books, platform: Platform
+) -> None:
+    held, free = books.estates[0], books.estates[1]
+    await ledger.PostIncome(posting(held, 650), metadata=auth(books), timeout=30)
+    conn = await asyncpg.connect(
+        _with_user(platform.admin_url, "xinyi_ledger", platform.app_password)
+    )
+    try:
+        # Another transaction holds the estate's chain (as a month's fee assessment would).
+        holder = conn.transaction()
+        await holder.start()
+        await conn.execute("SELECT set_config('xinyi.estate_id', $1, true)", held)
+        locked = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM ledger.chain_heads "
+            "WHERE estate_id = $1::uuid FOR UPDATE) h",
+            held,
+        )
+        assert locked == 1
+        waiting = [
+            asyncio.ensure_future(
+                ledger.PostIncome(posting(held, 700 + n), metadata=auth(books), timeout=120)
+            )
+            for n in range(4)
+        ]
+        # Postings of other estates, gathered into groups with those, go through meanwhile.
+        passed = await asyncio.gather(
+            *(
+                ledger.PostIncome(posting(free, 800 + n), metadata=auth(books), timeout=120)
+                for n in range(8)
+            )
+        )
+        assert all(p.estate_id == free for p in passed)
+        assert not any(w.done() for w in waiting)
+        await holder.rollback()
+        posted = await asyncio.gather(*waiting)
+    finally:
+        await conn.close()
+    assert len({p.entry_id for p in posted}) == 4
+    for estate_id in (held, free):
+        await assert_linear(ledger, books, estate_id)

@@ -7,7 +7,12 @@ pipelined `posting_write` per estate (entries, lines, items, numbered outbox row
 records, the new head), commit. A posting refused on the books' state (closed month, unknown
 account, a key reused for another request) is answered alone and does not touch its neighbours;
 should the group's transaction fail as a whole, each of its postings is tried again in a
-transaction of its own, so one posting can never fail the others.
+transaction of its own, so one posting can never fail the others. An estate whose chain
+another transaction holds (a month's fee assessment, a period closing) is left out of the group;
+its postings wait for it apart, so they hold up no other estate's.
+
+Remuneration accrues once per estate and group, in the group's transaction, on the period's
+cumulative income (rounded once: the same sum as accruing after each posting).
 
 Row-level security holds per estate: the transaction starts in no estate, and the functions
 (and the ordinary path, for remuneration and takings flags) set each estate before touching its
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -63,7 +69,7 @@ Outcome = ledger_pb2.Entry | DomainError
 # What a caller hears back: its outcome, or an unexpected fault of its posting's transaction.
 Answer = ledger_pb2.Entry | Exception
 
-_LOCK = "SELECT * FROM posting_lock($1, $2, $3)"
+_LOCK = "SELECT * FROM posting_lock($1, $2, $3, $4)"
 _WRITE = "SELECT posting_write(" + ", ".join(f"${n}" for n in range(1, 38)) + ")"
 _SET_ESTATE = text(f"SELECT set_config('{ESTATE_SETTING}', :e, true)")
 _NUMBER_OUTBOX = text("SELECT outbox_number_now(:e)")
@@ -154,7 +160,6 @@ class _Estate:
                 strict=True,
             )
         }
-        self.first_index = self.index
         self.entries: list[tuple[Any, ...]] = []
         self.lines: list[tuple[Any, ...]] = []
         self.items: list[tuple[Any, ...]] = []
@@ -200,6 +205,11 @@ class Poster:
         self._max_group = max_group
         self._pending: list[tuple[Income, asyncio.Future[Answer]]] = []
         self._running: set[asyncio.Task[None]] = set()
+        self._held: set[uuid.UUID] = set()  # estates of the running groups
+        # Postings of estates whose chain another transaction holds, and the task that waits
+        # for each such estate.
+        self._waiting: dict[uuid.UUID, list[tuple[Income, asyncio.Future[Answer]]]] = {}
+        self._waiters: set[asyncio.Task[None]] = set()
 
     async def post(self, posting: Income) -> ledger_pb2.Entry:
         """Posts one income entry with whatever other postings are waiting at the time."""
@@ -219,23 +229,43 @@ class Poster:
         return list(await asyncio.gather(*futures))
 
     def _start_groups(self) -> None:
+        """Starts groups while slots are free. A posting whose estate an earlier group of this
+        process still holds stays queued until that group ends, so groups do not wait on each
+        other; one whose estate is busy elsewhere queues behind those waiting for it."""
         while self._pending and len(self._running) < self._slots:
-            group = self._pending[: self._max_group]
-            del self._pending[: self._max_group]
+            group: list[tuple[Income, asyncio.Future[Answer]]] = []
+            later: list[tuple[Income, asyncio.Future[Answer]]] = []
+            for item in self._pending:
+                estate_id = item[0].estate_id
+                waiting = self._waiting.get(estate_id)
+                if waiting is not None:
+                    waiting.append(item)
+                elif estate_id in self._held or len(group) == self._max_group:
+                    later.append(item)
+                else:
+                    group.append(item)
+            self._pending = later
+            if not group:
+                return
+            estates = {posting.estate_id for posting, _ in group}
+            self._held.update(estates)
             task = asyncio.create_task(self._run(group))
             self._running.add(task)
-            task.add_done_callback(self._group_done)
+            task.add_done_callback(functools.partial(self._group_done, estates))
 
-    def _group_done(self, task: asyncio.Task[None]) -> None:
+    def _group_done(self, estates: set[uuid.UUID], task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        self._held -= estates
         self._start_groups()
 
-    async def _run(self, group: list[tuple[Income, asyncio.Future[Answer]]]) -> None:
+    async def _run(
+        self, group: list[tuple[Income, asyncio.Future[Answer]]], *, wait: bool = False
+    ) -> None:
         try:
             with tracer.start_as_current_span(
                 "ledger posting group", attributes={"xinyi.postings": len(group)}
             ):
-                answers = await self._post_all([posting for posting, _ in group])
+                answers = await self._post_all([posting for posting, _ in group], wait=wait)
         except BaseException as exc:  # every caller must hear back, whatever happened
             for _, future in group:
                 if future.done():
@@ -245,27 +275,54 @@ class Poster:
                 else:
                     future.set_exception(exc)
             return
-        for (_, future), answer in zip(group, answers, strict=True):
-            if not future.done():  # done: the caller gave up (deadline); its posting stands
+        busy: dict[uuid.UUID, list[tuple[Income, asyncio.Future[Answer]]]] = {}
+        for (posting, future), answer in zip(group, answers, strict=True):
+            if answer is None:
+                busy.setdefault(posting.estate_id, []).append((posting, future))
+            elif not future.done():  # done: the caller gave up (deadline); its posting stands
                 future.set_result(answer)
+        # Estates whose chain another transaction held: each waits for it outside the groups,
+        # so the other estates' postings go on meanwhile.
+        for estate_id, items in busy.items():
+            waiting = self._waiting.get(estate_id)
+            if waiting is not None:
+                waiting += items
+            else:
+                self._waiting[estate_id] = items
+                task = asyncio.create_task(self._wait_for(estate_id))
+                self._waiters.add(task)
+                task.add_done_callback(self._waiters.discard)
 
-    async def _post_all(self, postings: list[Income]) -> list[Answer]:
-        """In one transaction, or where that fails as a whole, each posting in its own (so an
-        unexpected fault reaches only the caller whose posting it was)."""
+    async def _wait_for(self, estate_id: uuid.UUID) -> None:
+        """Posts a busy estate's postings once its chain is free, in groups of their own, while
+        more of them arrive; new postings of the estate queue here meanwhile."""
+        waiting = self._waiting[estate_id]
         try:
-            return [*await self._transaction(postings)]
+            while waiting:
+                group = waiting[: self._max_group]
+                del waiting[: self._max_group]
+                await self._run(group, wait=True)
+        finally:
+            del self._waiting[estate_id]
+
+    async def _post_all(self, postings: list[Income], *, wait: bool) -> list[Answer | None]:
+        """In one transaction, or where that fails as a whole, each posting in its own (so an
+        unexpected fault reaches only the caller whose posting it was). Without `wait`, an
+        estate whose chain another transaction holds is skipped: its postings answer None."""
+        try:
+            return [*await self._transaction(postings, wait)]
         except Exception as exc:
             if len(postings) == 1:
                 return [exc]
             log.warning(
                 "a group of %d postings failed (%r); posting them one by one", len(postings), exc
             )
-        answers: list[Answer] = []
+        answers: list[Answer | None] = []
         for posting in postings:
-            answers += await self._post_all([posting])
+            answers += await self._post_all([posting], wait=True)
         return answers
 
-    async def _transaction(self, postings: list[Income]) -> list[Outcome]:
+    async def _transaction(self, postings: list[Income], wait: bool) -> list[Outcome | None]:
         keyed = [p for p in postings if p.key]
         async with self._connection() as (connection, raw), raw.transaction():
             rows = await raw.fetch(
@@ -273,8 +330,11 @@ class Poster:
                 sorted({p.estate_id for p in postings}),
                 [p.estate_id for p in keyed],
                 [p.key for p in keyed],
+                wait,
             )
-            estates = {row["head_estate"]: _Estate(row) for row in rows}
+            estates = {
+                row["head_estate"]: _Estate(row) for row in rows if row["head_index"] is not None
+            }
             outcomes = self._chain(postings, estates)
             writes = [e for e in estates.values() if e.entries]
             if writes:
@@ -305,13 +365,18 @@ class Poster:
                 raise Unavailable("the database connection was lost; try again shortly") from exc
             raise
 
-    def _chain(self, postings: list[Income], estates: dict[uuid.UUID, _Estate]) -> list[Outcome]:
+    def _chain(
+        self, postings: list[Income], estates: dict[uuid.UUID, _Estate]
+    ) -> list[Outcome | None]:
         """Links the postings into their estates' chains, in order; a retried key answers with
-        its first result, also within the group."""
-        outcomes: list[Outcome] = []
+        its first result, also within the group. None: the estate is not locked (busy)."""
+        outcomes: list[Outcome | None] = []
         current = domain.period_of(journal.today())
         for posting in postings:
-            estate = estates[posting.estate_id]
+            estate = estates.get(posting.estate_id)
+            if estate is None:
+                outcomes.append(None)
+                continue
             done = estate.done.get(posting.key) if posting.key else None
             if done is not None:
                 digest, response = done
