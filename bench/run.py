@@ -115,6 +115,22 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def bench_platform(data: Path) -> Platform:
+    """The platform a run measures, on servers of its own under `data` (not started)."""
+    return Platform(
+        data_dir=data,
+        http_port=free_port(),
+        bootstrap_password="bench-operator-password",
+        extra_env={
+            # The assembly's 15 days' notice passes on the platform's movable clock.
+            "XINYI_ENV": "test",
+            "XINYI_TEST_CLOCK_FILE": str(data / "clock-offset"),
+            "XINYI_LOGIN_RATE_PER_MINUTE": "10000",
+        },
+        log_sink=open(data / "platform.log", "w"),  # lives as long as the run
+    )
+
+
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
@@ -129,19 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     size = SIZES[args.size]
     with tempfile.TemporaryDirectory(prefix="xinyi-bench-") as tmp:
-        data = Path(tmp)
-        platform = Platform(
-            data_dir=data,
-            http_port=free_port(),
-            bootstrap_password="bench-operator-password",
-            extra_env={
-                # The assembly's 15 days' notice passes on the platform's movable clock.
-                "XINYI_ENV": "test",
-                "XINYI_TEST_CLOCK_FILE": str(data / "clock-offset"),
-                "XINYI_LOGIN_RATE_PER_MINUTE": "10000",
-            },
-            log_sink=open(data / "platform.log", "w"),  # noqa: SIM115 (lives with the run)
-        )
+        platform = bench_platform(Path(tmp))
         started = time.perf_counter()
         platform.start()
         print(f"platform up in {time.perf_counter() - started:.1f} s", flush=True)

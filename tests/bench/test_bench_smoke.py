@@ -1,16 +1,24 @@
 """Every benchmark of bench/ at tiny sizes on the test platform, so the harness cannot rot: the
 counts come out right (every posting an entry, every unit assessed and imported, every line
-matched, every voter counted once) and the results are written whole. Never its speed."""
+matched, every voter counted once) and the results are written whole. Never its speed.
+
+It runs on servers of its own, as `make bench` does: the generator's city it seeds and assesses
+would otherwise be the demo city the end-to-end tests seed on the shared platform."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from bench.harness import SIZES
-from bench.run import NAMES, run_suite, table, write
+from bench.run import NAMES, bench_platform, run_suite, table, write
 from xinyi_dev.platform import Platform
+
+pytestmark = [pytest.mark.own_servers, pytest.mark.timeout(300)]
 
 FIELDS = {
     "benchmark", "name", "value", "unit", "baseline", "baseline_value", "target", "met",
@@ -18,8 +26,20 @@ FIELDS = {
 }  # fmt: skip
 
 
-def test_every_benchmark_runs_and_writes_its_results(platform: Platform, tmp_path: Path) -> None:
-    results = asyncio.run(run_suite(platform, SIZES["smoke"], []))
+@pytest.fixture
+def own_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    platform = bench_platform(tmp_path_factory.mktemp("bench-platform"))
+    platform.start()
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+def test_every_benchmark_runs_and_writes_its_results(
+    own_platform: Platform, tmp_path: Path
+) -> None:
+    results = asyncio.run(run_suite(own_platform, SIZES["smoke"], []))
     assert results["errors"] == {}
     written = json.loads(write(results, tmp_path).read_text())
     assert (tmp_path / "smoke-latest.json").exists()

@@ -29,6 +29,10 @@ from xinyi_dev import democity, demofund
 from xinyi_dev.platform import Platform
 from xinyi_kit.clock import move_clock
 
+# Building a year of the demo fund takes about 110 s on an idle machine; a loaded CI worker may
+# take three times that.
+pytestmark = pytest.mark.timeout(600)
+
 # The demo people are platform-wide accounts of one city, so this uses test_democity's seed.
 SEED = 7
 MONTHS = 12

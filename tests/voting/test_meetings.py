@@ -223,8 +223,11 @@ def test_who_may_do_what_and_bad_inputs(
     assert "place is required" in problem_of(
         chair.post(url, json=meeting_body(starts, place=" ")), 400
     )
-    assert "control characters" in problem_of(
+    assert "agenda must not contain the NUL character" in problem_of(
         chair.post(url, json=meeting_body(starts, agenda=["a\x00b"])), 400
+    )
+    assert "control characters" in problem_of(
+        chair.post(url, json=meeting_body(starts, agenda=["a\x07b"])), 400
     )
     assert "out of range" in problem_of(
         chair.post(url, json={**meeting_body(starts), "starts_at": "9999-12-31T23:59:00-14:00"}),
