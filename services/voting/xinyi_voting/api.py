@@ -33,6 +33,7 @@ from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, Perm
 from xinyi_kit.files import sniff
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, Role, allowed, authorize_estate, roles_in
+from xinyi_kit.telemetry import inject_context
 from xinyi_voting import store, tally
 from xinyi_voting.owners import owners
 
@@ -48,6 +49,18 @@ PETITION_SHARE = Fraction(1, 5)
 # What a scan of a signed paper ballot (or a ballot's document) may be; checked by its bytes.
 SCAN_TYPES = ("image/jpeg", "image/png", "application/pdf")
 Subject = common_pb2.DecisionSubject
+
+# A vote and its vote_recorded event (the outbox row as Outbox.emit writes it, numbered at
+# commit), then the relay woken once both rows exist.
+_WRITE_VOTE = text(
+    "WITH vote AS (INSERT INTO votes (estate_id, ballot_id, receipt_code, person_key, "
+    "voter_user_id, channel, choices, cast_at, scan_sha256) VALUES (:e, :b, :code, :person, "
+    ":voter, :channel, CAST(:choices AS jsonb), :cast_at, :scan) RETURNING 1), "
+    "event AS (INSERT INTO outbox (estate_id, event_id, subject, event_type, envelope, "
+    "trace_headers, occurred_at) VALUES (:e, :id, :subj, :t, :env, CAST(:h AS jsonb), :at) "
+    "RETURNING 1) "
+    "SELECT pg_notify(:c, '') FROM vote, event"
+)
 
 
 def _stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -547,44 +560,37 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         self, session: AsyncSession, row: store.Ballot, user_id: str
     ) -> dict[str, tuple[list[str], int]]:
         """The persons (holdings) the user speaks for on the frozen roll: person key -> (unit
-        ids, summed area). A co-owner speaks for the co-owned holding, like each co-owner."""
-        owners = list(
-            (
-                await session.execute(
-                    select(store.RollVoter.owner_id).where(
-                        store.RollVoter.estate_id == row.estate_id,
-                        store.RollVoter.ballot_id == row.ballot_id,
-                        store.RollVoter.user_id == uuid.UUID(user_id),
-                    )
-                )
-            ).scalars()
+        ids, summed area). A co-owner speaks for the co-owned holding, like each co-owner.
+
+        One query: a unit belongs to such a holding exactly when its owners include one the
+        user speaks for, and the GIN index on the roll's owner ids finds those units without
+        reading the whole roll."""
+        spoken_for = (
+            select(store.RollVoter.owner_id)
+            .where(
+                store.RollVoter.estate_id == row.estate_id,
+                store.RollVoter.ballot_id == row.ballot_id,
+                store.RollVoter.user_id == uuid.UUID(user_id),
+            )
+            .scalar_subquery()
         )
-        if not owners:
-            return {}
-        owner_sets = (
+        units = (
             await session.execute(
-                select(store.RollUnit.owner_ids)
-                .where(
+                select(
+                    store.RollUnit.unit_id, store.RollUnit.area_centi_m2, store.RollUnit.owner_ids
+                ).where(
                     store.RollUnit.estate_id == row.estate_id,
                     store.RollUnit.ballot_id == row.ballot_id,
-                    store.RollUnit.owner_ids.overlap(owners),
+                    store.RollUnit.owner_ids.overlap(func.array(spoken_for)),
                 )
-                .distinct()
             )
-        ).scalars()
+        ).all()
         out: dict[str, tuple[list[str], int]] = {}
-        for owner_ids in owner_sets:
-            units = (
-                await session.execute(
-                    select(store.RollUnit.unit_id, store.RollUnit.area_centi_m2).where(
-                        store.RollUnit.estate_id == row.estate_id,
-                        store.RollUnit.ballot_id == row.ballot_id,
-                        store.RollUnit.owner_ids == owner_ids,
-                    )
-                )
-            ).all()
+        for unit_id, area, owner_ids in units:
             key = tally.person_key(tally.RollUnit("", 0, frozenset(owner_ids)))
-            out[key] = ([str(u) for u, _ in units], sum(int(a) for _, a in units))
+            ids, total = out.get(key, ([], 0))
+            ids.append(str(unit_id))
+            out[key] = (ids, total + int(area))
         return out
 
     def _voter_key(self, row: store.Ballot, person: str) -> str:
@@ -679,6 +685,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         if live is not None:
             live.superseded_by = code
             await session.flush()
+        now = clock.now()
         vote = store.Vote(
             estate_id=row.estate_id,
             ballot_id=row.ballot_id,
@@ -687,13 +694,10 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             voter_user_id=uuid.UUID(voter),
             channel=channel,
             choices=choices,
-            cast_at=clock.now(),
+            cast_at=now,
             scan_sha256=scan,
         )
-        session.add(vote)
-        await session.flush()
-        await self.outbox.emit(
-            session,
+        event = self.outbox.row(
             row.estate_id,
             "vote_recorded",
             events_pb2.VoteRecorded(
@@ -703,6 +707,25 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 voter_user_id=voter,
                 superseded_receipt_code=live.receipt_code if live else "",
             ),
+            now,
+            json.dumps(inject_context()),
+        )
+        # The vote, its event and the relay's wake-up in one round trip (not added to the
+        # session: `vote` only shapes the receipt).
+        await session.execute(
+            _WRITE_VOTE,
+            {
+                **event,
+                "b": vote.ballot_id,
+                "code": code,
+                "person": person,
+                "voter": vote.voter_user_id,
+                "channel": channel,
+                "choices": json.dumps(choices),
+                "cast_at": now,
+                "scan": scan,
+                "c": self.outbox.channel,
+            },
         )
         return self._receipt_pb(row, vote, holding)
 
@@ -1322,42 +1345,37 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
     async def _count(
         self, session: AsyncSession, row: store.Ballot
     ) -> tuple[tally.Roll, list[tally.CountedQuestion], dict[str, str]]:
-        units = (
+        # Plain rows, not ORM objects: a roll of 100,000 units is read in one go.
+        units = await session.execute(
+            select(
+                store.RollUnit.unit_id, store.RollUnit.area_centi_m2, store.RollUnit.owner_ids
+            ).where(
+                store.RollUnit.estate_id == row.estate_id,
+                store.RollUnit.ballot_id == row.ballot_id,
+            )
+        )
+        roll = tally.group_roll(
+            tally.RollUnit(str(unit_id), area, frozenset(owner_ids))
+            for unit_id, area, owner_ids in units
+        )
+        live = (
             await session.execute(
-                select(store.RollUnit).where(
-                    store.RollUnit.estate_id == row.estate_id,
-                    store.RollUnit.ballot_id == row.ballot_id,
+                select(store.Vote.person_key, store.Vote.receipt_code, store.Vote.choices).where(
+                    store.Vote.estate_id == row.estate_id,
+                    store.Vote.ballot_id == row.ballot_id,
+                    store.Vote.superseded_by.is_(None),
                 )
             )
-        ).scalars()
-        roll = tally.group_roll(
-            tally.RollUnit(str(u.unit_id), u.area_centi_m2, frozenset(u.owner_ids)) for u in units
-        )
-        live = list(
-            (
-                await session.execute(
-                    select(store.Vote).where(
-                        store.Vote.estate_id == row.estate_id,
-                        store.Vote.ballot_id == row.ballot_id,
-                        store.Vote.superseded_by.is_(None),
-                    )
-                )
-            ).scalars()
-        )
+        ).all()
+        receipts = {person: code for person, code, _ in live}
         counted = []
         for q in row.questions:
             qid = q["question_id"]
             votes = {
-                v.person_key: (
-                    v.choices[qid] if isinstance(v.choices[qid], str) else frozenset(v.choices[qid])
-                )
-                for v in live
+                person: (choices[qid] if isinstance(choices[qid], str) else frozenset(choices[qid]))
+                for person, _, choices in live
             }
-            counted.append(
-                tally.CountedQuestion(
-                    _tally_question(q), votes, {v.person_key: v.receipt_code for v in live}
-                )
-            )
+            counted.append(tally.CountedQuestion(_tally_question(q), votes, receipts))
         keys = {p: self._voter_key(row, p) for p in roll.persons}
         return roll, counted, keys
 
