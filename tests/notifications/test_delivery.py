@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -502,10 +503,15 @@ def test_a_raised_flag_reaches_the_approving_body_and_the_supervisors(world: Wor
                 json={"kind": "income", "source": "venue", "amount_fen": 88_800},
             )
         )
-    # Anyone reading the month's flags evaluates them; the one raised is announced.
-    with world.client("owner") as owner:
-        flags = ok(owner.get(estate(world, "/flags"), params={"period": month}))
-    lump = next(f for f in flags if entry["entry_id"] in f["entry_ids"])
+
+    # Anyone reading the month's flags evaluates them; the one raised is announced. Disclosure
+    # learns of the entry from the ledger's event, so the first reads may not see it yet.
+    def flag_of_the_entry() -> dict[str, Any] | None:
+        with world.client("owner") as owner:
+            flags = ok(owner.get(estate(world, "/flags"), params={"period": month}))
+        return next((f for f in flags if entry["entry_id"] in f["entry_ids"]), None)
+
+    lump = eventually(flag_of_the_entry, timeout=30, what="the flag on the entry")
 
     def told(role: str) -> bool:
         return any(
