@@ -272,7 +272,10 @@ IN_FLIGHT = 100
 # tens of megabytes; these bounds leave room for the allocator's and the server's own noise.
 TIMED_OUT = "a service did not answer in time; try again shortly"
 UNAVAILABLE = "a service is unavailable; try again shortly"
-MAX_GROWTH = {"tasks": 10, "fds": 10, "sockets": 10, "threads": 2, "rss_kib": 16 * 1024}
+# gRPC's own thread pool grows with load and shrinks when idle (seen: 14 -> 43 and 43 -> 16
+# across the same 1,000 requests), so threads get a bound that a thread per request would
+# still break many times over.
+MAX_GROWTH = {"tasks": 10, "fds": 10, "sockets": 10, "threads": 64, "rss_kib": 16 * 1024}
 
 
 def test_a_hung_service_gets_504_quickly_and_leaves_nothing_behind_in_the_gateway(
