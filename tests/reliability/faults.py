@@ -22,7 +22,15 @@ from typing import Any
 import httpx
 import pyotp
 
-from tests.e2e.test_two_instances import CONSUMES, OBSERVER, _execute, _stream_counts, count, fetch
+from tests.e2e.test_two_instances import (
+    CONSUMES,
+    OBSERVER,
+    _execute,
+    _stream_counts,
+    count,
+    fetch,
+    lagging,
+)
 from tests.identity.world import PASSWORD, credit_code, random_phone
 from tests.poll import eventually
 from xinyi_dev.embedded import free_port
@@ -451,27 +459,6 @@ def total_commands() -> int:
 
 
 # -- checks ----------------------------------------------------------------------------------
-def lagging(platform: Platform) -> list[str]:
-    """Consumers behind their source for some estate, and emitters with unpublished events."""
-    behind = []
-    for consumer, sources in CONSUMES.items():
-        for source in sources:
-            rows = fetch(
-                platform,
-                f"SELECT o.estate_id, o.last_seq, coalesce(c.last_seq, 0) AS applied "
-                f"FROM {source}.outbox_sequence o LEFT JOIN {consumer}.inbox_cursor c "
-                f"ON c.estate_id = o.estate_id AND c.source = '{source}' "
-                f"WHERE coalesce(c.last_seq, 0) <> o.last_seq",
-            )
-            behind += [f"{consumer}<-{source} {r['estate_id']}: {r['applied']}" for r in rows]
-    for emitter in SERVICES:
-        if n := count(
-            platform, f"SELECT count(*) FROM {emitter}.outbox WHERE published_at IS NULL"
-        ):
-            behind.append(f"{emitter}: {n} unpublished")
-    return behind
-
-
 def check_events(platform: Platform) -> int:
     """Every emitter's event log is 1..n per estate and reached its stream once; every consumer
     applied each estate's events once, in order. Returns the applications checked."""
