@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 from nats.aio.client import Client
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from xinyi.common.v1 import common_pb2, common_pb2_grpc
 from xinyi_kit import bus, clock, rpc
@@ -49,9 +50,11 @@ class ServiceKit:
         self.db = Database(
             settings.database_url, schema=name, pool_size=settings.db_pool_size, app_name=name
         )
-        SQLAlchemyInstrumentor().instrument(
-            engine=self.db.engine.sync_engine, tracer_provider=self._tracer_provider
-        )
+        if self._tracer_provider.sampler is not ALWAYS_OFF:
+            # A span per statement costs every request; it is worth it only where spans go out.
+            SQLAlchemyInstrumentor().instrument(
+                engine=self.db.engine.sync_engine, tracer_provider=self._tracer_provider
+            )
         self.outbox = Outbox(name)
         self.nats: Client | None = None
         self._servicers: list[tuple[Adder, Any, str]] = []
