@@ -729,3 +729,126 @@ async def test_assessments_send_reminders_and_nothing_else(
         ("arrears", newer, fee, older) for fee in fees
     ]
     assert sorted(reminders) == sorted(after_older + after_newer)
+
+
+async def test_an_assessment_stores_its_rows_and_numbers_its_events_in_order(
+    fees_world: Estate, platform: Platform
+) -> None:
+    """A month's assessment writes its lines, its rows per unit and its events a table at a time:
+    the lines numbered in the entry's order, every unit's row, the prepaid credit it applied,
+    and its events numbered after those before it and before those after it, with no gap."""
+    import asyncpg
+
+    from xinyi.common.v1 import common_pb2
+    from xinyi.ledger.v1 import events_pb2
+    from xinyi_dev.platform import _with_user
+
+    world = fees_world
+    paid_ahead = unit_id(world, "1-102")
+    with world.client("company_accountant") as acc:
+        ok(assess(acc, world, month(-1)))
+        ok(pay(acc, world, "1-102", oracle_fee("1-102") + 5000))  # 5000 prepaid
+        body = ok(assess(acc, world, month(0)))
+        later = ok(pay(acc, world, "1-101", 100))
+        assert ok(acc.get(path(world, "/ledger/verify")))["ok"] is True
+    entry_id = uuid.UUID(body["entry_id"])
+    conn = await asyncpg.connect(
+        _with_user(platform.admin_url, "xinyi_ledger", platform.app_password)
+    )
+    try:
+        # As the service's role in the estate's scope: row-level security shows its rows only.
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('xinyi.estate_id', $1, true)", world.estate_id)
+            lines = await conn.fetch(
+                "SELECT line_no, account_code, amount_fen, unit_id FROM ledger.entry_lines "
+                "WHERE entry_id = $1 ORDER BY line_no",
+                entry_id,
+            )
+            assessed = await conn.fetch(
+                "SELECT unit_id, unit_type, area_centi_m2, rate_num, rate_den, amount_fen, "
+                "entry_id, reversed_by FROM ledger.fee_assessments WHERE period = $1",
+                month(0),
+            )
+            settled = await conn.fetch(
+                "SELECT unit_id, period, amount_fen FROM ledger.fee_settlements "
+                "WHERE entry_id = $1",
+                entry_id,
+            )
+            outbox = await conn.fetch(
+                "SELECT seq, envelope FROM ledger.outbox WHERE estate_id = $1 ORDER BY seq",
+                uuid.UUID(world.estate_id),
+            )
+    finally:
+        await conn.close()
+
+    fees = body["fees"]
+    assert [
+        (ln["line_no"], ln["account_code"], ln["amount_fen"], ln["unit_id"]) for ln in lines
+    ] == [
+        (n, code, fen, uuid.UUID(unit) if unit else None)
+        for n, (code, fen, unit) in enumerate(
+            [("1101", f["amount_fen"], f["unit_id"]) for f in fees]
+            + [
+                ("4001", -body["total_fen"], ""),
+                ("2001", 5000, paid_ahead),
+                ("1101", -5000, paid_ahead),
+            ],
+            1,
+        )
+    ]
+    assert {
+        str(r["unit_id"]): (
+            r["unit_type"],
+            r["area_centi_m2"],
+            Fraction(r["rate_num"], r["rate_den"]),
+            r["amount_fen"],
+            r["entry_id"],
+            r["reversed_by"],
+        )
+        for r in assessed
+    } == {
+        unit_id(world, n): (
+            kind,
+            int(area * 100),
+            Fraction(RATES[kind]),
+            oracle_fee(n),
+            entry_id,
+            None,
+        )
+        for n, (kind, area) in AREAS.items()
+    }
+    assert [(str(r["unit_id"]), r["period"], r["amount_fen"]) for r in settled] == [
+        (paid_ahead, month(0), 5000)
+    ]
+
+    events = []
+    for row in outbox:
+        payload = common_pb2.EventEnvelope.FromString(bytes(row["envelope"])).payload
+        events.append((row["seq"], payload.TypeName().rsplit(".", 1)[1], payload))
+    assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1))
+    posted = {}
+    for n, (_, kind, payload) in enumerate(events):
+        if kind == "EntryPosted":
+            event = events_pb2.EntryPosted()
+            payload.Unpack(event)
+            posted[event.entry_id] = (n, event.chain_index)
+    assert [i for _, i in sorted(posted.values())] == sorted(i for _, i in posted.values())
+    # The assessment's events, up to the next entry's (the payment after it): its entry, the
+    # month's figures, and a reminder of what each unit owes now and of older arrears.
+    first, after = posted[str(entry_id)][0], posted[later["entry_id"]][0]
+    assert [kind for _, kind, _ in events[first:after]] == [
+        "EntryPosted",
+        "FeesAssessed",
+        "FeesMonth",
+    ] + ["FeeReminder"] * 5
+    month_figures = events_pb2.FeesMonth()
+    events[first + 2][2].Unpack(month_figures)
+    assert (month_figures.period, month_figures.assessed_fen) == (month(0), body["total_fen"])
+    reminded = set()
+    for _, _, payload in events[first + 3 : after]:
+        reminder = events_pb2.FeeReminder()
+        payload.Unpack(reminder)
+        reminded.add((reminder.kind, reminder.unit_id, reminder.oldest_period or reminder.period))
+    assert reminded == {("due", u, month(0)) for u in world.unit_ids.values()} | {
+        ("arrears", unit_id(world, n), month(-1)) for n in ("1-101", "2-201")
+    }

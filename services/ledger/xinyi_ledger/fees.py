@@ -3,12 +3,13 @@ arrears first, arrears (unit by unit only for those whose duties need it) and th
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from google.protobuf.message import Message
@@ -23,6 +24,7 @@ from xinyi_kit.db import Database
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
+from xinyi_kit.telemetry import inject_context
 from xinyi_ledger import domain, journal, money, store
 
 Kind = events_pb2.EntryKind
@@ -42,6 +44,17 @@ class Unit(store.Base):
     number: Mapped[str] = mapped_column(String(100))
     unit_type: Mapped[str] = mapped_column(String(20))
     area_centi_m2: Mapped[int] = mapped_column(BigInteger)
+
+
+class UnitFacts(NamedTuple):
+    """What a fee and a list of units need of a unit, read as a plain row: an estate has
+    thousands of units, and an ORM object for each cost more than computing its fee."""
+
+    unit_id: uuid.UUID
+    building: str
+    number: str
+    unit_type: str
+    area_centi_m2: int
 
 
 class FeeRate(store.Base):
@@ -158,9 +171,37 @@ def rate_for(rates: Sequence[FeeRate], unit_type: str, period: str) -> Fraction 
     return Fraction(found.rate_num, found.rate_den) if found else None
 
 
+def dues(
+    units: Sequence[UnitFacts], done: set[uuid.UUID], rates: Sequence[FeeRate], period: str
+) -> tuple[list[tuple[UnitFacts, Fraction, int]], set[str]]:
+    """The month's fee of each unit not yet assessed for it, with the rate it came from, and
+    the unit types without a rate in force. A unit without registered area owes nothing by
+    area, so it is left out."""
+    in_force = {kind: rate_for(rates, kind, period) for kind in {u.unit_type for u in units}}
+    # Units of one floor plan share their area, so an estate has far fewer fees to compute
+    # (exactly, with fractions: the slowest step per unit) than units.
+    fee_of: dict[tuple[str, int], int] = {}
+    due: list[tuple[UnitFacts, Fraction, int]] = []
+    missing: set[str] = set()
+    for unit in units:
+        if unit.unit_id in done:
+            continue
+        rate = in_force[unit.unit_type]
+        if rate is None:
+            missing.add(unit.unit_type)
+            continue
+        plan = (unit.unit_type, unit.area_centi_m2)
+        amount = fee_of.get(plan)
+        if amount is None:
+            amount = fee_of[plan] = money.unit_fee(unit.area_centi_m2, rate)
+        if amount > 0:
+            due.append((unit, rate, amount))
+    return due, missing
+
+
 @dataclass(frozen=True)
 class Fee:
-    unit: Unit
+    unit: Unit | UnitFacts
     rate: Fraction
     amount_fen: int
     prepaid_applied_fen: int
@@ -274,21 +315,77 @@ async def reminders(
 
 
 async def prepaid_of(
-    session: AsyncSession, estate_id: uuid.UUID, unit_ids: Sequence[uuid.UUID]
+    session: AsyncSession, estate_id: uuid.UUID, unit_ids: Sequence[uuid.UUID] | None
 ) -> dict[uuid.UUID, int]:
-    """Each unit's prepaid balance in fen (the credit balance of its prepaid fee lines)."""
-    if not unit_ids:
+    """Each unit's prepaid balance in fen (the credit balance of its prepaid fee lines); of
+    every unit of the estate that has one when `unit_ids` is None (a month's assessment: naming
+    thousands of units would cost more than reading the few prepaid lines)."""
+    if unit_ids is not None and not unit_ids:
         return {}
-    rows = await session.execute(
+    query = (
         select(store.EntryLine.unit_id, func.sum(store.EntryLine.amount_fen))
         .where(
             store.EntryLine.estate_id == estate_id,
             store.EntryLine.account_code == domain.PREPAID,
-            store.EntryLine.unit_id.in_(unit_ids),
         )
         .group_by(store.EntryLine.unit_id)
     )
+    if unit_ids is not None:
+        query = query.where(store.EntryLine.unit_id.in_(unit_ids))
+    rows = await session.execute(query)
     return {unit: -int(total) for unit, total in rows.all() if unit is not None and total < 0}
+
+
+# A month's assessment writes each table in one statement however many units the estate has
+# (an ORM object per unit was half of an assessment's time).
+_INSERT_ASSESSMENTS = text(
+    "INSERT INTO fee_assessments (estate_id, period, unit_id, unit_type, area_centi_m2, "
+    "rate_num, rate_den, amount_fen, entry_id) "
+    "SELECT CAST(:estate AS uuid), CAST(:period AS text), unit, kind, area, num, den, fen, "
+    "CAST(:entry AS uuid) "
+    "FROM unnest(CAST(:units AS uuid[]), CAST(:kinds AS text[]), CAST(:areas AS bigint[]), "
+    "CAST(:nums AS bigint[]), CAST(:dens AS bigint[]), CAST(:fens AS bigint[])) "
+    "AS fee (unit, kind, area, num, den, fen)"
+)
+_INSERT_SETTLEMENTS = text(
+    "INSERT INTO fee_settlements (estate_id, entry_id, unit_id, period, amount_fen) "
+    "SELECT CAST(:estate AS uuid), CAST(:entry AS uuid), unit, CAST(:period AS text), fen "
+    "FROM unnest(CAST(:units AS uuid[]), CAST(:fens AS bigint[])) AS paid (unit, fen)"
+)
+
+
+async def _record_assessments(
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    period: str,
+    entry_id: uuid.UUID,
+    fees: Sequence[Fee],
+) -> None:
+    """Each unit's fee for the month, with the area and rate it came from, and the prepaid
+    balance its assessment entry applied to it (a settlement of the month)."""
+    keys = {"estate": estate_id, "period": period, "entry": entry_id}
+    await session.execute(
+        _INSERT_ASSESSMENTS,
+        {
+            **keys,
+            "units": [f.unit.unit_id for f in fees],
+            "kinds": [f.unit.unit_type for f in fees],
+            "areas": [f.unit.area_centi_m2 for f in fees],
+            "nums": [f.rate.numerator for f in fees],
+            "dens": [f.rate.denominator for f in fees],
+            "fens": [f.amount_fen for f in fees],
+        },
+    )
+    applied = [f for f in fees if f.prepaid_applied_fen]
+    if applied:
+        await session.execute(
+            _INSERT_SETTLEMENTS,
+            {
+                **keys,
+                "units": [f.unit.unit_id for f in applied],
+                "fens": [f.prepaid_applied_fen for f in applied],
+            },
+        )
 
 
 # -- corrections -------------------------------------------------------------------------------
@@ -440,11 +537,13 @@ async def apply_correction(
     await emit_months(session, outbox, estate_id, periods)
 
 
-async def _units(session: AsyncSession, estate_id: uuid.UUID) -> list[Unit]:
+async def _units(session: AsyncSession, estate_id: uuid.UUID) -> list[UnitFacts]:
     rows = await session.execute(
-        select(Unit).where(Unit.estate_id == estate_id).order_by(Unit.building, Unit.number)
+        select(Unit.unit_id, Unit.building, Unit.number, Unit.unit_type, Unit.area_centi_m2)
+        .where(Unit.estate_id == estate_id)
+        .order_by(Unit.building, Unit.number)
     )
-    return list(rows.scalars())
+    return [UnitFacts(*row) for row in rows.tuples()]
 
 
 async def _rates(session: AsyncSession, estate_id: uuid.UUID) -> list[FeeRate]:
@@ -580,19 +679,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
                     )
                 ).scalars()
             )
-            rates = await _rates(session, estate_id)
-            missing: set[str] = set()
-            due: list[tuple[Unit, Fraction, int]] = []
-            for unit in units:
-                if unit.unit_id in done:
-                    continue
-                rate = rate_for(rates, unit.unit_type, period)
-                if rate is None:
-                    missing.add(unit.unit_type)
-                    continue
-                amount = money.unit_fee(unit.area_centi_m2, rate)
-                if amount > 0:  # a unit without registered area owes nothing by area
-                    due.append((unit, rate, amount))
+            due, missing = dues(units, done, await _rates(session, estate_id), period)
             if not due and not done:
                 raise FailedPrecondition(
                     f"no fee rate applies to {period} for "
@@ -606,7 +693,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
             )
             if not due:
                 return reply
-            prepaid = await prepaid_of(session, estate_id, [u.unit_id for u, _, _ in due])
+            prepaid = await prepaid_of(session, estate_id, None)
             fees = [
                 Fee(unit, rate, amount, min(prepaid.get(unit.unit_id, 0), amount))
                 for unit, rate, amount in due
@@ -630,44 +717,19 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
                 ),
                 principal.user_id,
             )
-            session.add_all(
-                FeeAssessment(
-                    estate_id=estate_id,
-                    period=period,
-                    unit_id=f.unit.unit_id,
-                    unit_type=f.unit.unit_type,
-                    area_centi_m2=f.unit.area_centi_m2,
-                    rate_num=f.rate.numerator,
-                    rate_den=f.rate.denominator,
-                    amount_fen=f.amount_fen,
-                    entry_id=entry.entry_id,
-                )
-                for f in fees
+            await _record_assessments(session, estate_id, period, entry.entry_id, fees)
+            assessed = events_pb2.FeesAssessed(
+                estate_id=str(estate_id), period=period, unit_count=len(fees), total_fen=total
             )
-            await session.flush()
-            session.add_all(
-                FeeSettlement(
-                    estate_id=estate_id,
-                    entry_id=entry.entry_id,
-                    unit_id=f.unit.unit_id,
-                    period=period,
-                    amount_fen=f.prepaid_applied_fen,
-                )
-                for f in fees
-                if f.prepaid_applied_fen
-            )
-            await session.flush()
-            await self.outbox.emit(
+            await _append_events(
                 session,
+                self.outbox,
                 estate_id,
-                "fees_assessed",
-                events_pb2.FeesAssessed(
-                    estate_id=str(estate_id), period=period, unit_count=len(fees), total_fen=total
-                ),
-            )
-            await emit_months(session, self.outbox, estate_id, [period])
-            await self.outbox.emit_many(
-                session, estate_id, await reminders(session, estate_id, period)
+                [
+                    ("fees_assessed", assessed),
+                    *await month_events(session, estate_id, [period]),
+                    *await reminders(session, estate_id, period),
+                ],
             )
             await audit.record(
                 session,
@@ -879,15 +941,74 @@ def _figures(
     )
 
 
+async def month_events(
+    session: AsyncSession, estate_id: uuid.UUID, periods: Iterable[str]
+) -> list[tuple[str, Message]]:
+    """The months' figures as they stand, as events to emit."""
+    events: list[tuple[str, Message]] = []
+    for period in sorted(set(periods)):
+        assessed, collected = await _month(session, estate_id, period)
+        events.append(("fees_month", _figures(estate_id, period, assessed, collected)))
+    return events
+
+
 async def emit_months(
     session: AsyncSession, outbox: Outbox, estate_id: uuid.UUID, periods: Iterable[str]
 ) -> None:
     """Tells readers (disclosure) the months' figures after they changed."""
-    for period in sorted(set(periods)):
-        assessed, collected = await _month(session, estate_id, period)
-        await outbox.emit(
-            session, estate_id, "fees_month", _figures(estate_id, period, assessed, collected)
-        )
+    await outbox.emit_many(session, estate_id, await month_events(session, estate_id, periods))
+
+
+# A month's assessment emits an event per unit (its reminder): they are written in one statement
+# and numbered as they are written, since numbering them at commit (the outbox's deferred
+# trigger) would write every row a second time. Taking the numbers locks the estate's counter
+# until the commit, as the trigger would at commit, so the estate's other writers still take
+# theirs after this transaction's; little else happens before the commit. The group commit
+# of incomes numbers its events the same way (`posting_write`).
+_APPEND_EVENTS = text(
+    "WITH counter AS ("
+    "INSERT INTO outbox_sequence AS s (estate_id, last_seq) "
+    "VALUES (CAST(:estate AS uuid), CAST(:count AS bigint)) "
+    "ON CONFLICT (estate_id) DO UPDATE SET last_seq = s.last_seq + CAST(:count AS bigint) "
+    "RETURNING s.last_seq) "
+    "INSERT INTO outbox (estate_id, seq, event_id, subject, event_type, envelope, "
+    "trace_headers, occurred_at) "
+    "SELECT CAST(:estate AS uuid), counter.last_seq - CAST(:count AS bigint) + e.n, e.id, "
+    "e.subject, e.kind, e.envelope, CAST(:headers AS jsonb), CAST(:at AS timestamptz) "
+    "FROM counter, unnest(CAST(:ids AS uuid[]), CAST(:subjects AS text[]), "
+    "CAST(:kinds AS text[]), CAST(:envelopes AS bytea[])) "
+    "WITH ORDINALITY AS e (id, subject, kind, envelope, n) "
+    "ORDER BY e.n"
+)
+
+
+async def _append_events(
+    session: AsyncSession,
+    outbox: Outbox,
+    estate_id: uuid.UUID,
+    events: Sequence[tuple[str, Message]],
+) -> None:
+    """Writes the estate's events, numbered in order after those the transaction wrote so far
+    (`journal.post`'s entry_posted), which take their numbers first."""
+    await session.execute(text("SELECT outbox_number_now(:e)"), {"e": estate_id})
+    occurred_at = clock.now()
+    headers = json.dumps(inject_context())
+    rows = [outbox.row(estate_id, name, event, occurred_at, headers) for name, event in events]
+    await session.execute(
+        _APPEND_EVENTS,
+        {
+            "estate": estate_id,
+            "count": len(rows),
+            "headers": headers,
+            "at": occurred_at,
+            "ids": [r["id"] for r in rows],
+            "subjects": [r["subj"] for r in rows],
+            "kinds": [r["t"] for r in rows],
+            "envelopes": [r["env"] for r in rows],
+        },
+    )
+    # Delivered at commit, so the relay wakes only for events that exist.
+    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": outbox.channel})
 
 
 async def _by_unit(session: AsyncSession, query: Select[Any]) -> Mapping[str, int]:
