@@ -8,8 +8,8 @@ explanation stays with it. Flags are kept with their state, so who explained wha
 Income far below similar estates compares the estate with the other estates of its community.
 Everything else here reads the estate's own rows, as row-level security confines the estate's
 transaction to it; the peers' figures are the one read across estates (`peer_income`): two
-aggregate queries in system scope within the same transaction, which return only each peer's
-income per unit, never a row, and write nothing.
+queries of monthly totals in system scope within the same transaction, which return only each
+peer's income per unit, never an entry, and write nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.disclosure.v1 import events_pb2
 from xinyi_disclosure.readmodels import (
+    AccountMonth,
     Budget,
     Entry,
     Flag,
@@ -35,6 +37,9 @@ from xinyi_disclosure.readmodels import (
     Reconciliation,
     Suggestion,
     TakingsFlag,
+    month_entries,
+    movements,
+    totals,
 )
 from xinyi_disclosure.store import EstateOverview
 from xinyi_kit.db import SCOPE_SETTING
@@ -84,18 +89,14 @@ def _previous(period: str, n: int) -> str:
 
 
 async def _conditions(
-    session: AsyncSession, estate_id: uuid.UUID, period: str, now: datetime
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    period: str,
+    now: datetime,
+    this: Sequence[Entry],
 ) -> list[Raised]:
     out: list[Raised] = []
     months = [_previous(period, n) for n in range(FLAT_MONTHS)]
-    rows = list(
-        (
-            await session.execute(
-                select(Entry).where(Entry.estate_id == estate_id, Entry.period.in_(months))
-            )
-        ).scalars()
-    )
-    this = [e for e in rows if e.period == period]
     lumps = [e.entry_id for e in this if e.kind == INCOME_KIND and e.lump_sum]
     # A lump sum the company reversed (to post the itemised takings instead) is gone.
     reversed_ = set(
@@ -130,14 +131,14 @@ async def _conditions(
                 )
             )
     # The same posted amount month after month from a source that should vary.
-    by_month: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_month: dict[str, dict[str, int]] = defaultdict(dict)
+    for code, moved in (await movements(session, estate_id, VARYING, months)).items():
+        by_month[code] = {month: -fen for month, fen in moved.items()}
     behind: dict[str, list[uuid.UUID]] = defaultdict(list)
-    for e in rows:
-        for code, fen in e.lines:
+    for e in this:
+        for code, _ in e.lines:
             if code in VARYING:
-                by_month[code][e.period] -= fen
-                if e.period == period:
-                    behind[code].append(e.entry_id)
+                behind[code].append(e.entry_id)
     for code, source in VARYING.items():
         amounts = [by_month[code].get(m, 0) for m in months]
         if amounts[0] > 0 and len(set(amounts)) == 1:
@@ -163,17 +164,7 @@ async def _conditions(
     # Spending over a budget line, this year up to the month.
     budget = await session.get(Budget, (estate_id, int(period[:4])))
     if budget is not None:
-        spent: dict[str, int] = defaultdict(int)
-        year_rows = await session.execute(
-            select(Entry.lines).where(
-                Entry.estate_id == estate_id,
-                Entry.period >= f"{period[:4]}-01",
-                Entry.period <= period,
-            )
-        )
-        for (lines,) in year_rows.all():
-            for code, fen in lines:
-                spent[code] += fen
+        spent = await totals(session, estate_id, f"{period[:4]}-01", period)
         for line in budget.lines:
             used = spent.get(line["expense_code"], 0)
             if used > line["amount_fen"]:
@@ -265,15 +256,13 @@ async def peer_income(
         ).scalars()
     )
     income = await session.execute(
-        text(
-            "SELECT e.estate_id, line->>0, -sum((line->>1)::bigint) FROM entries e "
-            "CROSS JOIN LATERAL jsonb_array_elements(e.lines) AS line "
-            "WHERE e.estate_id = ANY(:estates) AND e.period = :period "
-            "AND line->>0 = ANY(:codes) GROUP BY e.estate_id, line->>0"
-        ).bindparams(bindparam("estates", type_=ARRAY(UUID(as_uuid=True)))),
-        {"estates": others, "period": period, "codes": list(VARYING)},
+        select(AccountMonth.estate_id, AccountMonth.code, AccountMonth.amount_fen).where(
+            AccountMonth.estate_id.in_(others),
+            AccountMonth.period == period,
+            AccountMonth.code.in_(VARYING),
+        )
     )
-    earned = [(estate, str(code), int(fen)) for estate, code, fen in income.all()]
+    earned = [(estate, str(code), -int(fen)) for estate, code, fen in income.all()]
     units = await _units(session, others, period)
     await session.execute(text("SELECT set_config(:k, '', true)"), {"k": SCOPE_SETTING})
     out: dict[str, list[Fraction]] = defaultdict(list)
@@ -342,20 +331,22 @@ def unreconciled_in(period: str, bank: Reconciliation) -> bool:
 
 
 async def evaluate(
-    session: AsyncSession, estate_id: uuid.UUID, period: str, now: datetime
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    period: str,
+    now: datetime,
+    entries: Sequence[Entry] | None = None,
 ) -> list[Flag]:
-    """Raises what holds now, resolves what no longer does; returns the month's flags."""
-    current = {r.flag_id: r for r in await _conditions(session, estate_id, period, now)}
-    kept = {
-        f.flag_id: f
-        for f in (
-            await session.execute(
-                select(Flag)
-                .where(Flag.estate_id == estate_id, Flag.period == period)
-                .with_for_update()
-            )
-        ).scalars()
-    }
+    """Raises what holds now, resolves what no longer does; returns the month's flags.
+    `entries` are the month's (`month_entries`), when the caller has read them already."""
+    if entries is None:
+        entries = await month_entries(session, estate_id, period)
+    current = {r.flag_id: r for r in await _conditions(session, estate_id, period, now, entries)}
+    kept = await _kept(session, estate_id, period, lock=False)
+    # Most reads find the flags as they stand: those write nothing and lock nothing.
+    if _standing(current, kept):
+        return _ordered(kept)
+    kept = await _kept(session, estate_id, period, lock=True)
     fresh: list[Flag] = []
     for flag_id, raised in current.items():
         row = kept.get(flag_id)
@@ -402,6 +393,34 @@ async def evaluate(
                 for f in fresh
             ],
         )
+    return _ordered(kept)
+
+
+async def _kept(
+    session: AsyncSession, estate_id: uuid.UUID, period: str, *, lock: bool
+) -> dict[str, Flag]:
+    """The month's flags on record; locked (and read afresh) to be changed."""
+    query = select(Flag).where(Flag.estate_id == estate_id, Flag.period == period)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return {f.flag_id: f for f in (await session.execute(query)).scalars()}
+
+
+def _standing(current: dict[str, Raised], kept: dict[str, Flag]) -> bool:
+    """Every flag that holds is on record as raised, with its reason and entries, and every
+    other one is resolved: evaluating would change nothing."""
+    raised = all(
+        (row := kept.get(flag_id)) is not None
+        and row.state != "resolved"
+        and (row.reason, row.entry_ids) == (r.reason, list(r.entry_ids))
+        for flag_id, r in current.items()
+    )
+    return raised and all(
+        row.state == "resolved" for flag_id, row in kept.items() if flag_id not in current
+    )
+
+
+def _ordered(kept: dict[str, Flag]) -> list[Flag]:
     return sorted(kept.values(), key=lambda f: (f.state == "resolved", f.kind, f.flag_id))
 
 

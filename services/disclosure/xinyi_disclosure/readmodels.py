@@ -2,20 +2,34 @@
 voting's events only.
 
 Each handler is an upsert keyed by what the event is about, so an event applied again (a replay
-into empty tables, or a redelivery the inbox did not catch) leaves the same rows; the ledger's
-and voting's streams may arrive in any order relative to each other.
+into empty tables, or a redelivery the inbox did not catch) leaves the same rows (an entry's
+amounts are added to its month's account totals only when the entry is new); the ledger's and
+voting's streams may arrive in any order relative to each other.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from google.protobuf.message import Message
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,6 +53,13 @@ class Chart(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+def disclosed(code: str) -> bool:
+    """Income (4…) and expense (5…) accounts: the lines a month's report lists and flags read.
+    An entry keeps only these; every account's total per month is in `AccountMonth`, so the
+    per-unit lines of an assessment or a payment are summed once, as they arrive."""
+    return code.startswith(("4", "5"))
+
+
 class Entry(Base):
     __tablename__ = "entries"
     estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
@@ -53,8 +74,21 @@ class Entry(Base):
     reverses_entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
     disbursement_id: Mapped[uuid.UUID | None] = mapped_column(UUID, nullable=True)
     vouchers: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    lines: Mapped[list[list[Any]]] = mapped_column(JSONB)  # [code, debit-positive fen]
+    # [code, debit-positive fen] of the disclosed accounts only, in the entry's order.
+    lines: Mapped[list[list[Any]]] = mapped_column(JSONB)
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+
+class AccountMonth(Base):
+    """An account's net movement in a month (debit positive), summed over the entries of the
+    month as they are applied: balances and the year's spending are read from these rows,
+    never from the entries."""
+
+    __tablename__ = "account_months"
+    estate_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
 
 
 class Disbursement(Base):
@@ -208,6 +242,89 @@ class Flag(Base):
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# -- reading ---------------------------------------------------------------------------------
+# Kinds of entry a month's report reads even without a disclosed line: an income's lump sum and
+# an expense's vouchers are flagged, a remuneration accrual states its basis.
+MONTH_KINDS = (
+    ledger_events.ENTRY_KIND_INCOME,
+    ledger_events.ENTRY_KIND_EXPENSE,
+    ledger_events.ENTRY_KIND_REMUNERATION,
+)
+
+
+async def month_entries(session: AsyncSession, estate_id: uuid.UUID, period: str) -> list[Entry]:
+    """The month's entries in chain order that its report and flags read: those with disclosed
+    lines or of `MONTH_KINDS`. The month's payments and the like (no income or expense line) are
+    left out, however many units an estate has."""
+    return list(
+        (
+            await session.execute(
+                select(Entry)
+                .where(
+                    Entry.estate_id == estate_id,
+                    Entry.period == period,
+                    or_(func.jsonb_array_length(Entry.lines) > 0, Entry.kind.in_(MONTH_KINDS)),
+                )
+                .order_by(Entry.chain_index)
+            )
+        ).scalars()
+    )
+
+
+async def balances(
+    session: AsyncSession, estate_id: uuid.UUID, codes: Collection[str], period: str
+) -> dict[str, tuple[int, int]]:
+    """Each account's balance before the month and at its end."""
+    rows = await session.execute(
+        select(
+            AccountMonth.code,
+            func.sum(AccountMonth.amount_fen).filter(AccountMonth.period < period),
+            func.sum(AccountMonth.amount_fen),
+        )
+        .where(
+            AccountMonth.estate_id == estate_id,
+            AccountMonth.code.in_(codes),
+            AccountMonth.period <= period,
+        )
+        .group_by(AccountMonth.code)
+    )
+    found = {code: (int(opening or 0), int(closing)) for code, opening, closing in rows.all()}
+    return {code: found.get(code, (0, 0)) for code in codes}
+
+
+async def totals(
+    session: AsyncSession, estate_id: uuid.UUID, first: str, last: str
+) -> dict[str, int]:
+    """Each account's movement over the months `first` to `last`, both included."""
+    rows = await session.execute(
+        select(AccountMonth.code, func.sum(AccountMonth.amount_fen))
+        .where(
+            AccountMonth.estate_id == estate_id,
+            AccountMonth.period >= first,
+            AccountMonth.period <= last,
+        )
+        .group_by(AccountMonth.code)
+    )
+    return {code: int(fen) for code, fen in rows.all()}
+
+
+async def movements(
+    session: AsyncSession, estate_id: uuid.UUID, codes: Collection[str], months: Collection[str]
+) -> dict[str, dict[str, int]]:
+    """Each of the accounts' movement in each of the months that has one: code -> month -> fen."""
+    rows = await session.execute(
+        select(AccountMonth.code, AccountMonth.period, AccountMonth.amount_fen).where(
+            AccountMonth.estate_id == estate_id,
+            AccountMonth.code.in_(codes),
+            AccountMonth.period.in_(months),
+        )
+    )
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for code, period, fen in rows.all():
+        out[code][period] = int(fen)
+    return out
+
+
 # -- applying events ------------------------------------------------------------------------
 def _when(envelope: common_pb2.EventEnvelope) -> datetime:
     return envelope.occurred_at.ToDatetime(tzinfo=UTC)
@@ -263,34 +380,71 @@ async def entry_posted(
     session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
 ) -> None:
     assert isinstance(event, ledger_events.EntryPosted)
+    estate_id = uuid.UUID(event.estate_id)
     booked = event.booked_at.ToDatetime(tzinfo=UTC).astimezone(SHANGHAI).date()
-    await _upsert(
-        session,
-        Entry,
-        {
-            "estate_id": uuid.UUID(event.estate_id),
-            "entry_id": uuid.UUID(event.entry_id),
-            "chain_index": event.chain_index,
-            "kind": int(event.kind),
-            "period": event.period,
-            "booked_on": booked,
-            "description": event.description,
-            "income_source": event.income_source,
-            "lump_sum": event.lump_sum,
-            "reverses_entry_id": _uuid(event.reverses_entry_id),
-            "disbursement_id": _uuid(event.disbursement_id),
-            "vouchers": list(event.voucher_sha256),
-            "lines": [[ln.account_code, ln.amount_fen] for ln in event.lines],
-            "items": [
-                {
-                    "description": i.description,
-                    "amount_fen": i.amount_fen,
-                    "occurred_on": i.occurred_on,
-                }
-                for i in event.items
-            ],
-        },
-        ["estate_id", "entry_id"],
+    # Entries are immutable: one applied again changes nothing, and must not count twice.
+    inserted = (
+        await session.execute(
+            insert(Entry)
+            .values(
+                estate_id=estate_id,
+                entry_id=uuid.UUID(event.entry_id),
+                chain_index=event.chain_index,
+                kind=int(event.kind),
+                period=event.period,
+                booked_on=booked,
+                description=event.description,
+                income_source=event.income_source,
+                lump_sum=event.lump_sum,
+                reverses_entry_id=_uuid(event.reverses_entry_id),
+                disbursement_id=_uuid(event.disbursement_id),
+                vouchers=list(event.voucher_sha256),
+                lines=[
+                    [ln.account_code, ln.amount_fen]
+                    for ln in event.lines
+                    if disclosed(ln.account_code)
+                ],
+                items=[
+                    {
+                        "description": i.description,
+                        "amount_fen": i.amount_fen,
+                        "occurred_on": i.occurred_on,
+                    }
+                    for i in event.items
+                ],
+            )
+            .on_conflict_do_nothing(index_elements=["estate_id", "entry_id"])
+            .returning(Entry.entry_id)
+        )
+    ).scalar_one_or_none()
+    if inserted is not None:
+        await _add_to_months(session, estate_id, event.period, event.lines)
+
+
+async def _add_to_months(
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    period: str,
+    lines: Iterable[ledger_events.EntryLine],
+) -> None:
+    """Adds an entry's lines to its month's account totals: one row per account, however many
+    units its lines name."""
+    moved: dict[str, int] = defaultdict(int)
+    for ln in lines:
+        moved[ln.account_code] += ln.amount_fen
+    if not moved:
+        return
+    statement = insert(AccountMonth).values(
+        [
+            {"estate_id": estate_id, "code": code, "period": period, "amount_fen": fen}
+            for code, fen in moved.items()
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["estate_id", "code", "period"],
+            set_={"amount_fen": AccountMonth.amount_fen + statement.excluded.amount_fen},
+        )
     )
 
 

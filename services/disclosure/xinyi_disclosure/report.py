@@ -20,12 +20,14 @@ from xinyi_disclosure.readmodels import (
     Budget,
     Chart,
     Disbursement,
-    Entry,
     FeeMonth,
     Meeting,
     Period,
     Reconciliation,
     Suggestion,
+    balances,
+    month_entries,
+    totals,
 )
 from xinyi_disclosure.store import EstateOverview
 
@@ -57,19 +59,6 @@ def _is_expense(code: str) -> bool:
     return code.startswith("5")
 
 
-async def _balance(
-    session: AsyncSession, estate_id: uuid.UUID, code: str, *, before: str | None, upto: str
-) -> int:
-    """Sum of an account's lines over the periods (before `before`, or up to `upto`)."""
-    rows = await session.execute(
-        select(Entry.period, Entry.lines).where(
-            Entry.estate_id == estate_id,
-            Entry.period < before if before else Entry.period <= upto,
-        )
-    )
-    return sum(fen for _, lines in rows.all() for c, fen in lines if c == code)
-
-
 async def build(
     session: AsyncSession, estate_id: uuid.UUID, period: str, now: datetime, record_url: str
 ) -> dict[str, Any]:
@@ -80,15 +69,7 @@ async def build(
             await session.execute(select(Chart).where(Chart.estate_id == estate_id))
         ).scalars()
     }
-    entries = list(
-        (
-            await session.execute(
-                select(Entry)
-                .where(Entry.estate_id == estate_id, Entry.period == period)
-                .order_by(Entry.chain_index)
-            )
-        ).scalars()
-    )
+    entries = await month_entries(session, estate_id, period)
     income: dict[str, dict[str, Any]] = {}
     expenses: dict[str, dict[str, Any]] = {}
     remuneration, basis = 0, ""
@@ -134,10 +115,8 @@ async def build(
                     remuneration += fen
         if e.kind == REMUNERATION_KIND:
             basis = e.description
-    opening = await _balance(session, estate_id, FUND_BANK, before=period, upto=period)
-    closing = await _balance(session, estate_id, FUND_BANK, before=None, upto=period)
-    m_opening = await _balance(session, estate_id, MAINTENANCE_BANK, before=period, upto=period)
-    m_closing = await _balance(session, estate_id, MAINTENANCE_BANK, before=None, upto=period)
+    banks = await balances(session, estate_id, (FUND_BANK, MAINTENANCE_BANK), period)
+    (opening, closing), (m_opening, m_closing) = banks[FUND_BANK], banks[MAINTENANCE_BANK]
 
     fees = await session.get(FeeMonth, (estate_id, period))
     assessed = fees.assessed_fen if fees else 0
@@ -149,18 +128,11 @@ async def build(
     by_code_month: dict[str, int] = defaultdict(int)
     for group in expenses.values():
         by_code_month[group["account"]] += group["amount_fen"]
-    by_code_year: dict[str, int] = defaultdict(int)
-    year_rows = await session.execute(
-        select(Entry.lines).where(
-            Entry.estate_id == estate_id,
-            Entry.period >= f"{year:04d}-01",
-            Entry.period <= period,
-        )
-    )
-    for (lines,) in year_rows.all():
-        for code, fen in lines:
-            if _is_expense(code):
-                by_code_year[code] += fen
+    by_code_year = {
+        code: fen
+        for code, fen in (await totals(session, estate_id, f"{year:04d}-01", period)).items()
+        if _is_expense(code)
+    }
     budget_lines = [
         {
             "line_id": ln["line_id"],
@@ -224,7 +196,7 @@ async def build(
     state = "open"
     if head is not None:
         state = "signed" if any(s["role"] == "committee" for s in head.signatures) else "closed"
-    raised = await flagging.evaluate(session, estate_id, period, now)
+    raised = await flagging.evaluate(session, estate_id, period, now, entries)
     return {
         "estate": {"estate_id": str(estate_id), "name": estate.name if estate else ""},
         "period": period,

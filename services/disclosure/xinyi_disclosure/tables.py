@@ -4,6 +4,7 @@ DERIVED = (
     "estate_overview",
     "chart",
     "entries",
+    "account_months",
     "disbursements",
     "fee_months",
     "reconciliation",
