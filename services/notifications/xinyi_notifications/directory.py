@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
+import asyncpg
 from google.protobuf.message import Message
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +17,7 @@ from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi_kit.consumer import Handler
 from xinyi_kit.permissions import COMPANY, Role
-from xinyi_notifications import store
+from xinyi_notifications import store, tx
 from xinyi_notifications.plan import KindSetting, Person
 from xinyi_notifications.rules import Notice
 
@@ -26,7 +28,14 @@ def _uuid(value: str) -> uuid.UUID | None:
     return uuid.UUID(value) if value else None
 
 
+def estate_key(estate_id: uuid.UUID) -> tuple[str, uuid.UUID]:
+    """The key of an estate's name in the transaction's memo (`tx.remembered`)."""
+    return ("estate", estate_id)
+
+
 async def _estate(session: AsyncSession, estate_id: uuid.UUID) -> store.Estate:
+    """The estate's row, to change: what the transaction remembered of it is forgotten."""
+    tx.forget(session, estate_key(estate_id))
     row = await session.get(store.Estate, estate_id)
     if row is None:
         row = store.Estate(estate_id=estate_id, name="")
@@ -156,93 +165,66 @@ async def estate_of(session: AsyncSession, estate_id: uuid.UUID) -> store.Estate
     return await session.get(store.Estate, estate_id)
 
 
-async def recipients(session: AsyncSession, estate_id: uuid.UUID, notice: Notice) -> list[str]:
-    """The accounts a notice reaches, in a stable order."""
-    found: set[uuid.UUID] = {uuid.UUID(u) for u in notice.users}
-    estate = await estate_of(session, estate_id)
-    if notice.roles:
-        found.update(
-            (
-                await session.execute(
-                    select(store.Member.user_id).where(
-                        store.Member.estate_id == estate_id,
-                        store.Member.role.in_(sorted(notice.roles)),
-                    )
-                )
-            ).scalars()
-        )
-    scopes = []
-    if notice.community_supervisors and estate is not None and estate.community_id:
-        scopes.append(
-            (store.ScopeMember.scope == "community")
-            & (store.ScopeMember.scope_id == estate.community_id)
-            & (store.ScopeMember.role == Role.COMMUNITY_SUPERVISOR.value)
-        )
-    company_roles = sorted(notice.roles & COMPANY_ROLES)
-    if company_roles and estate is not None and estate.company_id:
-        scopes.append(
-            (store.ScopeMember.scope == "company")
-            & (store.ScopeMember.scope_id == estate.company_id)
-            & (store.ScopeMember.role.in_(company_roles))
-        )
-    if scopes:
-        found.update(
-            (await session.execute(select(store.ScopeMember.user_id).where(or_(*scopes)))).scalars()
-        )
-    if notice.units:
-        owner_ids = [
-            o
-            for row in (
-                await session.execute(
-                    select(store.UnitOwners.owner_ids).where(
-                        store.UnitOwners.estate_id == estate_id,
-                        store.UnitOwners.unit_id.in_([uuid.UUID(u) for u in notice.units]),
-                    )
-                )
-            ).scalars()
-            for o in row
-        ]
-        if owner_ids:
-            found.update(
-                (
-                    await session.execute(
-                        select(store.OwnerUser.user_id).where(
-                            store.OwnerUser.estate_id == estate_id,
-                            store.OwnerUser.owner_id.in_(owner_ids),
-                        )
-                    )
-                ).scalars()
-            )
-    return sorted(str(u) for u in found)
+# The accounts a notice reaches (named users, the estate's members of its roles, the community's
+# supervisors, the company's staff of its company roles, the owners of its units), each with their
+# contacts and their setting for the notice's kind alone: one round trip, as every event of a
+# month's fee assessment asks it once.
+_AUDIENCE = """
+WITH estate AS (
+    SELECT community_id, company_id FROM estates WHERE estate_id = $1
+), found AS (
+    SELECT unnest($2::uuid[]) AS user_id
+    UNION
+    SELECT user_id FROM members WHERE estate_id = $1 AND role = ANY($3::text[])
+    UNION
+    SELECT s.user_id FROM scope_members s JOIN estate e
+        ON s.scope = 'community' AND s.scope_id = e.community_id
+    WHERE $4::boolean AND s.role = $5
+    UNION
+    SELECT s.user_id FROM scope_members s JOIN estate e
+        ON s.scope = 'company' AND s.scope_id = e.company_id
+    WHERE s.role = ANY($6::text[])
+    UNION
+    SELECT o.user_id FROM unit_owners u JOIN owner_users o
+        ON o.estate_id = u.estate_id AND o.owner_id = ANY(u.owner_ids)
+    WHERE u.estate_id = $1 AND u.unit_id = ANY($7::uuid[])
+)
+SELECT f.user_id, c.email, c.phone, c.quiet_start, c.quiet_end, k.channels, k.digest
+FROM found f
+LEFT JOIN contacts c ON c.user_id = f.user_id
+LEFT JOIN kind_preferences k ON k.user_id = f.user_id AND k.kind = $8
+"""
 
 
-async def people(session: AsyncSession, user_ids: list[str]) -> dict[str, Person]:
-    """Each recipient's contacts and settings (defaults where they have none)."""
-    ids = [uuid.UUID(u) for u in user_ids]
-    contacts = {
-        str(c.user_id): c
-        for c in (
-            await session.execute(select(store.Contact).where(store.Contact.user_id.in_(ids)))
-        ).scalars()
-    }
-    settings: dict[str, list[tuple[str, KindSetting]]] = {}
-    for k in (
-        await session.execute(
-            select(store.KindPreference).where(store.KindPreference.user_id.in_(ids))
-        )
-    ).scalars():
-        settings.setdefault(str(k.user_id), []).append(
-            (k.kind, KindSetting(tuple(k.channels), k.digest))
-        )
-    out = {}
-    for user in user_ids:
-        c = contacts.get(user)
-        out[user] = Person(
-            user_id=user,
-            email=c.email if c else "",
-            phone=c.phone if c else "",
-            quiet_start=c.quiet_start if c else "",
-            quiet_end=c.quiet_end if c else "",
-            settings=tuple(settings.get(user, ())),
-        )
-    return out
+async def audience(raw: asyncpg.Connection, estate_id: uuid.UUID, notice: Notice) -> list[Person]:
+    """The people a notice reaches, in a stable order (by account id), with their contacts and
+    their setting for the notice's kind (defaults where they have none). `raw` is the driver's
+    connection of the estate's transaction (`tx.driver_connection`)."""
+    rows = await raw.fetch(
+        _AUDIENCE,
+        estate_id,
+        [uuid.UUID(u) for u in notice.users],
+        sorted(notice.roles),
+        notice.community_supervisors,
+        Role.COMMUNITY_SUPERVISOR.value,
+        sorted(notice.roles & COMPANY_ROLES),
+        [uuid.UUID(u) for u in notice.units],
+        notice.kind,
+    )
+    return sorted((_person(notice.kind, row) for row in rows), key=lambda p: p.user_id)
+
+
+def _person(kind: str, row: Mapping[str, Any]) -> Person:
+    setting = (
+        ()
+        if row["channels"] is None
+        else ((kind, KindSetting(tuple(row["channels"]), row["digest"])),)
+    )
+    return Person(
+        user_id=str(row["user_id"]),
+        email=row["email"] or "",
+        phone=row["phone"] or "",
+        quiet_start=row["quiet_start"] or "",
+        quiet_end=row["quiet_end"] or "",
+        settings=setting,
+    )

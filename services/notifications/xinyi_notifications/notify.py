@@ -4,14 +4,16 @@ or after a restart never makes a second message (the unique keys are the promise
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from google.protobuf.message import Message
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +25,7 @@ from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_kit import clock
 from xinyi_kit.consumer import Handler
 from xinyi_kit.db import PLATFORM
-from xinyi_notifications import directory, plan, rules, store
+from xinyi_notifications import directory, plan, rules, store, tx
 from xinyi_notifications.rules import Notice
 
 LIVE_CHANNEL = "xinyi_inbox"
@@ -67,6 +69,48 @@ def _payload(
     }
 
 
+# The notice's inbox rows and deliveries, in one statement; and the live stream's wake-up call
+# for the inbox rows' accounts (their ids, comma-separated, at most what a notify carries).
+_WRITE = """
+WITH inbox AS (
+    INSERT INTO inbox (estate_id, message_id, user_id, kind, title, body, read, created_at,
+                       source_key, link, urgent, params)
+    SELECT $1, m.id, m.user_id, $4, $5, $6, false, $7, $8, $9, $10, $11::text::jsonb
+    FROM unnest($2::uuid[], $3::uuid[]) AS m (id, user_id)
+    ON CONFLICT DO NOTHING
+), delivered AS (
+    INSERT INTO deliveries (estate_id, delivery_id, source_key, recipient, channel, kind,
+                            address, subject, body_text, body_html, payload, priority, state,
+                            attempts, last_error, next_attempt_at, created_at, company_id)
+    SELECT $1, d.id, $8, d.recipient, d.channel, $4, d.address, $12, $13, '',
+           $14::text::jsonb, $15, d.state, 0, '', d.not_before, $7, d.company_id
+    FROM unnest($16::uuid[], $17::text[], $18::text[], $19::text[], $20::text[],
+                $21::timestamptz[], $22::uuid[])
+         AS d (id, recipient, channel, address, state, not_before, company_id)
+    ON CONFLICT DO NOTHING
+)
+SELECT pg_notify($23, $24) WHERE $24 <> ''
+"""
+
+
+# What every event's notice names, read by the driver: a vote is often a transaction's only
+# event, and these reads through the ORM cost more than the rest of its work.
+_ESTATE_NAME = "SELECT name FROM estates WHERE estate_id = $1"
+_BALLOT_TITLE = "SELECT title FROM ballots WHERE estate_id = $1 AND ballot_id = $2"
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """One outward delivery of a notice: to a person's address, or to a webhook."""
+
+    recipient: str
+    channel: str
+    address: str
+    not_before: datetime
+    state: str
+    company_id: uuid.UUID | None = None
+
+
 async def deliver(
     session: AsyncSession,
     estate_id: uuid.UUID,
@@ -76,87 +120,67 @@ async def deliver(
 ) -> int:
     """Writes the notice's messages and deliveries; returns how many people it reaches."""
     now = clock.now()
-    occurred = occurred_at or now
-    users = await directory.recipients(session, estate_id, notice)
-    persons = await directory.people(session, users)
-    inbox_rows = []
-    deliveries: list[dict[str, Any]] = []
-    text_body = _text(notice, CONFIG.public_url)
-
-    def delivery(
-        recipient: str,
-        channel: str,
-        address: str,
-        when: datetime,
-        state: str,
-        company: uuid.UUID | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "estate_id": estate_id,
-            "delivery_id": uuid.uuid4(),
-            "source_key": source_key,
-            "recipient": recipient,
-            "channel": channel,
-            "kind": notice.kind,
-            "address": address,
-            "subject": notice.title,
-            "body_text": text_body,
-            "body_html": "",
-            "payload": _payload(notice, estate_id, source_key, occurred),
-            "priority": notice.priority,
-            "state": state,
-            "attempts": 0,
-            "last_error": "",
-            "next_attempt_at": when,
-            "created_at": now,
-            "company_id": company,
-        }
-
-    for user in users:
-        person = persons[user]
-        if plan.wants_inbox(notice.kind, person):
-            inbox_rows.append(
-                {
-                    "estate_id": estate_id,
-                    "message_id": uuid.uuid4(),
-                    "user_id": uuid.UUID(user),
-                    "kind": notice.kind,
-                    "title": notice.title[:300],
-                    "body": notice.body,
-                    "read": False,
-                    "created_at": now,
-                    "source_key": source_key,
-                    "link": notice.link,
-                    "urgent": notice.urgent,
-                    "params": notice.params,
-                }
-            )
-        for out in plan.outward(notice.kind, person, CONFIG.channels, now, CONFIG.digest_hour):
-            deliveries.append(
-                delivery(
-                    user,
-                    out.channel,
-                    out.address,
-                    out.not_before,
-                    "digest" if out.digest else "pending",
-                )
-            )
+    raw = await tx.driver_connection(session)
+    people = await directory.audience(raw, estate_id, notice)
+    inbox = [uuid.UUID(p.user_id) for p in people if plan.wants_inbox(notice.kind, p)]
+    deliveries = [
+        _Delivery(p.user_id, out.channel, out.address, out.not_before, _state(out))
+        for p in people
+        for out in plan.outward(notice.kind, p, CONFIG.channels, now, CONFIG.digest_hour)
+    ]
     if notice.broadcast and "webhook" in CONFIG.channels:
-        for hook in await _webhooks(session, estate_id, notice.kind):
-            deliveries.append(
-                delivery(hook[0], "webhook", hook[1], now, "pending", company=hook[2])
-            )
-    if inbox_rows:
-        await session.execute(
-            insert(store.InboxMessage).values(inbox_rows).on_conflict_do_nothing()
-        )
-        await session.execute(
-            text("SELECT pg_notify(:c, :u)"),
-            {"c": LIVE_CHANNEL, "u": ",".join(str(r["user_id"]) for r in inbox_rows)[:7900]},
-        )
-    if deliveries:
-        await session.execute(insert(store.Delivery).values(deliveries).on_conflict_do_nothing())
-    return len(users)
+        deliveries += [
+            _Delivery(hook, "webhook", url, now, "pending", company)
+            for hook, url, company in await _webhooks(session, estate_id, notice.kind)
+        ]
+    if inbox or deliveries:
+        await _write(raw, estate_id, source_key, notice, now, occurred_at or now, inbox, deliveries)
+    return len(people)
+
+
+def _state(out: plan.Outward) -> str:
+    return "digest" if out.digest else "pending"
+
+
+async def _write(
+    raw: asyncpg.Connection,
+    estate_id: uuid.UUID,
+    source_key: str,
+    notice: Notice,
+    now: datetime,
+    occurred: datetime,
+    inbox: list[uuid.UUID],
+    deliveries: list[_Delivery],
+) -> None:
+    """The inbox rows of `inbox` (account ids) and `deliveries`, once per source key each (the
+    unique keys drop a second), and the live stream's call when there are inbox rows."""
+    await raw.execute(
+        _WRITE,
+        estate_id,
+        [uuid.uuid4() for _ in inbox],
+        inbox,
+        notice.kind,
+        notice.title[:300],
+        notice.body,
+        now,
+        source_key,
+        notice.link,
+        notice.urgent,
+        json.dumps(notice.params),
+        notice.title,
+        _text(notice, CONFIG.public_url),
+        json.dumps(_payload(notice, estate_id, source_key, occurred)),
+        notice.priority,
+        [uuid.uuid4() for _ in deliveries],
+        [d.recipient for d in deliveries],
+        [d.channel for d in deliveries],
+        [d.address for d in deliveries],
+        [d.state for d in deliveries],
+        [d.not_before for d in deliveries],
+        [d.company_id for d in deliveries],
+        LIVE_CHANNEL,
+        ",".join(str(u) for u in inbox)[:7900],
+    )
 
 
 async def _webhooks(
@@ -196,8 +220,11 @@ def _when(envelope: common_pb2.EventEnvelope) -> datetime:
 
 
 async def _name(session: AsyncSession, estate_id: uuid.UUID) -> str:
-    estate = await directory.estate_of(session, estate_id)
-    return estate.name if estate is not None and estate.name else "本小区"
+    async def read() -> str:
+        raw = await tx.driver_connection(session)
+        return str(await raw.fetchval(_ESTATE_NAME, estate_id) or "本小区")
+
+    return await tx.remembered(session, directory.estate_key(estate_id), read)
 
 
 # A notice worded from an event and the estate's name, or None when the event concerns nobody.
@@ -286,6 +313,7 @@ async def _ballot_state(
         .values(estate_id=uuid.UUID(e.estate_id), ballot_id=uuid.UUID(e.ballot_id), **state)
         .on_conflict_do_update(index_elements=["estate_id", "ballot_id"], set_=state)
     )
+    tx.remember(session, _ballot_key(e.estate_id, e.ballot_id), e.title)
     return rules.ballot_state(
         e.estate_id,
         estate,
@@ -297,9 +325,20 @@ async def _ballot_state(
     )
 
 
+def _ballot_key(estate: str, ballot_id: str) -> tuple[str, uuid.UUID, uuid.UUID]:
+    """The key of a ballot's title in the transaction's memo (`tx.remembered`)."""
+    return ("ballot", uuid.UUID(estate), uuid.UUID(ballot_id))
+
+
 async def _ballot_title(session: AsyncSession, estate: str, ballot_id: str) -> str:
-    row = await session.get(store.Ballot, (uuid.UUID(estate), uuid.UUID(ballot_id)))
-    return row.title if row is not None else ""
+    key = _ballot_key(estate, ballot_id)
+
+    async def read() -> str:
+        raw = await tx.driver_connection(session)
+        return str(await raw.fetchval(_BALLOT_TITLE, key[1], key[2]) or "")
+
+    # Every vote of a batch names its ballot: its title is read once per transaction.
+    return await tx.remembered(session, key, read)
 
 
 async def _result(session: AsyncSession, e: voting_events.BallotDecided, estate: str) -> Notice:
