@@ -6,12 +6,13 @@ posting; the group's functions keep row-level security per estate."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import asyncpg
 import grpc
@@ -22,6 +23,8 @@ from tests.identity.world import credit_code, ok
 from xinyi.common.v1 import common_pb2
 from xinyi.ledger.v1 import events_pb2, ledger_pb2, ledger_pb2_grpc
 from xinyi_dev.platform import Platform, _with_user
+from xinyi_ledger.journal import SHANGHAI
+from xinyi_ledger.posting import _day_start
 
 PASSWORD = "group-commit-pw-1"
 
@@ -504,3 +507,68 @@ async def test_an_estate_held_by_another_transaction_holds_up_only_its_own_posti
     assert len({p.entry_id for p in posted}) == 4
     for estate_id in (held, free):
         await assert_linear(ledger, books, estate_id)
+
+
+async def test_a_batch_books_undated_postings_today_and_records_a_group_at_one_time(
+    ledger: ledger_pb2_grpc.LedgerServiceStub, books: Books, platform: Platform
+) -> None:
+    a, b, _ = books.estates
+    today = (await ledger.PostIncome(posting(a, 11), metadata=auth(books), timeout=30)).booked_on
+    batch = [posting(a, 12), posting(b, 13), posting(a, 14, booked_on="2026-02-03"), posting(b, 15)]
+    reply = await ledger.BatchPostIncome(
+        ledger_pb2.BatchPostIncomeRequest(postings=batch), metadata=auth(books), timeout=60
+    )
+    entries = [r.entry for r in reply.results]
+    # The batch's day for the undated ones (as a single call's), its own for the dated one.
+    assert [e.booked_on for e in entries] == [today, today, "2026-02-03", today]
+    # One group, one time: each entry's canonical form (which its hash covers) says it.
+    assert len({e.recorded_at.ToDatetime() for e in entries}) == 1
+    stamp = entries[0].recorded_at.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert all(json.loads(e.canonical_json)["recorded_at"] == stamp for e in entries)
+    for estate_id in (a, b):
+        await assert_linear(ledger, books, estate_id)
+    # The events say the day each posting is booked on: its midnight in Shanghai.
+    conn = await asyncpg.connect(
+        _with_user(platform.admin_url, "xinyi_ledger", platform.app_password)
+    )
+    try:
+        booked: dict[str, date] = {}
+        for estate_id in (a, b):
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('xinyi.estate_id', $1, true)", estate_id)
+                rows = await conn.fetch(
+                    "SELECT envelope FROM ledger.outbox WHERE estate_id = $1::uuid "
+                    "AND event_type = 'xinyi.ledger.v1.EntryPosted'",
+                    estate_id,
+                )
+            for row in rows:
+                event = events_pb2.EntryPosted()
+                common_pb2.EventEnvelope.FromString(bytes(row["envelope"])).payload.Unpack(event)
+                shanghai = event.booked_at.ToDatetime(tzinfo=SHANGHAI)
+                assert shanghai.time() == datetime.min.time()
+                booked[event.entry_id] = shanghai.date()
+    finally:
+        await conn.close()
+    assert [booked[e.entry_id].isoformat() for e in entries] == [e.booked_on for e in entries]
+
+
+async def test_a_batch_checks_each_posting_s_estate_also_after_the_same_estate_passed(
+    ledger: ledger_pb2_grpc.LedgerServiceStub, books: Books
+) -> None:
+    a = books.estates[0]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await ledger.BatchPostIncome(
+            ledger_pb2.BatchPostIncomeRequest(
+                postings=[posting(a, 1), posting(a, 2), posting(str(uuid.uuid4()), 3)]
+            ),
+            metadata=auth(books),
+            timeout=30,
+        )
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "posting 3: no such estate" in (refused.value.details() or "")
+
+
+def test_a_day_starts_at_midnight_in_shanghai() -> None:
+    # 2026-02-03 00:00 in Shanghai (UTC+8) is 2026-02-02 16:00 UTC.
+    start = datetime(2026, 2, 2, 16, tzinfo=UTC).timestamp()
+    assert _day_start(date(2026, 2, 3)) == start

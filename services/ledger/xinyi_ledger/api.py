@@ -311,11 +311,19 @@ class LedgerApi(ledger_pb2_grpc.LedgerServiceServicer):
                 f"a batch holds at most {posting.MAX_BATCH} postings; send the rest in another"
             )
         incomes = []
+        # What every posting of the batch shares, found once: the trace context, the day an
+        # undated posting is booked on, and the caller's right to post in each estate.
         trace = json.dumps(inject_context())
+        today = journal.today()
+        authorized: dict[str, tuple[auth.Principal, uuid.UUID]] = {}
         for n, item in enumerate(request.postings, 1):
             try:
-                principal, estate_id = authorize_estate(Action.LEDGER_POST_INCOME, item.estate_id)
-                incomes.append(posting.income(item, principal.user_id, estate_id, trace))
+                if item.estate_id not in authorized:
+                    authorized[item.estate_id] = authorize_estate(
+                        Action.LEDGER_POST_INCOME, item.estate_id
+                    )
+                principal, estate_id = authorized[item.estate_id]
+                incomes.append(posting.income(item, principal.user_id, estate_id, trace, today))
             except DomainError as exc:
                 # Nothing is posted: the whole batch is checked before any of it.
                 raise type(exc)(f"posting {n}: {exc.message}") from None

@@ -95,15 +95,24 @@ class Income:
 
 
 def income(
-    request: ledger_pb2.PostIncomeRequest, actor: str, estate_id: uuid.UUID, trace: str = ""
+    request: ledger_pb2.PostIncomeRequest,
+    actor: str,
+    estate_id: uuid.UUID,
+    trace: str = "",
+    today: date | None = None,
 ) -> Income:
     """Checks a posting request's own content (not yet the books' state). `trace`: the
-    caller's trace context as JSON, when the caller has it already (a batch)."""
+    caller's trace context as JSON, and `today`: the day an undated posting is booked on, when
+    the caller has them already (a batch)."""
     account = domain.INCOME_ACCOUNT.get(request.source)
     if account is None:
         raise InvalidArgument("source is one of: " + ", ".join(domain.INCOME_ACCOUNT))
     amount = domain.check_amount(request.amount_fen)
-    day = journal.parse_day(request.booked_on, "booked_on")
+    day = (
+        today
+        if today is not None and not request.booked_on
+        else journal.parse_day(request.booked_on, "booked_on")
+    )
     items = []
     for item in request.items:
         domain.check_amount(item.amount_fen, "an item's amount")
@@ -139,6 +148,24 @@ def income(
         vouchers=sorted(request.voucher_sha256),
         trace=trace or json.dumps(inject_context()),
     )
+
+
+class _Recorded:
+    """When a group's postings are recorded, in the forms an entry carries: the time, its
+    canonical text (as `chain.canonical` hashes it) and its protobuf timestamp."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self.text = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.stamp = timestamp_pb2.Timestamp()
+        self.stamp.FromDatetime(at)
+
+
+@functools.lru_cache(maxsize=256)
+def _day_start(day: date) -> int:
+    """Seconds since the epoch at the start of `day` in Shanghai: an event's `booked_at` (a
+    batch books most of its postings on a few days, so each is worked out once)."""
+    return int(datetime.combine(day, datetime.min.time(), journal.SHANGHAI).timestamp())
 
 
 class _Estate:
@@ -372,6 +399,9 @@ class Poster:
         its first result, also within the group. None: the estate is not locked (busy)."""
         outcomes: list[Outcome | None] = []
         current = domain.period_of(journal.today())
+        # One time for the group, read once (the clock may read a file): its postings are
+        # recorded by one transaction, and the time's forms are then made once, not per posting.
+        recorded = _Recorded(clock.now())
         for posting in postings:
             estate = estates.get(posting.estate_id)
             if estate is None:
@@ -391,7 +421,7 @@ class Poster:
                     outcomes.append(ledger_pb2.Entry.FromString(response))
                 continue
             try:
-                entry = self._link(estate, posting, current)
+                entry = self._link(estate, posting, current, recorded)
             except DomainError as exc:
                 outcomes.append(exc)
                 continue
@@ -402,7 +432,9 @@ class Poster:
                 estate.done[posting.key] = (posting.digest, response)
         return outcomes
 
-    def _link(self, estate: _Estate, posting: Income, current: str) -> ledger_pb2.Entry:
+    def _link(
+        self, estate: _Estate, posting: Income, current: str, recorded: _Recorded
+    ) -> ledger_pb2.Entry:
         """What `journal.post` does for an income entry, on the group's locked head."""
         account = domain.INCOME_ACCOUNT[posting.source]
         lines = [(domain.FUND_BANK, posting.amount), (account, -posting.amount)]
@@ -417,7 +449,7 @@ class Poster:
             if period == late_for:
                 raise FailedPrecondition("this month is closed; post into the next one")
         index = estate.index + 1
-        recorded_at = clock.now()
+        recorded_at = recorded.at
         entry_id = uuid.uuid4()
         estate_id = str(posting.estate_id)
         fields: dict[str, object] = {
@@ -438,7 +470,7 @@ class Poster:
             "reverses": "",
             "late_for_period": late_for,
             "disbursement_id": "",
-            "recorded_at": recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "recorded_at": recorded.text,
         }
         canonical = chain.canonical(fields)
         entry_hash = hashlib.sha256(canonical).digest()  # chain.entry_hash, serialised once
@@ -488,9 +520,7 @@ class Poster:
             ],
             late_for_period=late_for,
         )
-        event.booked_at.FromDatetime(
-            datetime.combine(posting.booked_on, datetime.min.time(), journal.SHANGHAI)
-        )
+        event.booked_at.seconds = _day_start(posting.booked_on)
         estate.events.append(
             self.outbox.row(posting.estate_id, "entry_posted", event, recorded_at, posting.trace)
         )
@@ -498,8 +528,6 @@ class Poster:
             estate.accruals[(period, posting.booked_on)] = posting.actor
         if posting.source in takings.SOURCES:
             estate.months.add(domain.period_of(posting.booked_on))
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromDatetime(recorded_at)
         return ledger_pb2.Entry(
             estate_id=estate_id,
             entry_id=str(entry_id),
@@ -518,7 +546,7 @@ class Poster:
             voucher_sha256=posting.vouchers,
             entry_hash=entry_hash.hex(),
             chain_hash=chain_hash.hex(),
-            recorded_at=stamp,
+            recorded_at=recorded.stamp,
             late_for_period=late_for,
             canonical_json=canonical.decode(),
         )
