@@ -2,17 +2,21 @@
 
 Each estate's events are applied in their emitter's sequence order, exactly once: the cursor and
 the applied event id are written in the same transaction as the handler's effect. Several
-replicas may share the durable consumer; the row lock on the cursor orders them.
+replicas may share the durable consumer; the row lock on the cursor orders them. Most events of
+a stream have no handler in a given consumer: their transaction holds the bookkeeping alone,
+without a session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
+import asyncpg
 from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -20,12 +24,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import trace
 from prometheus_client import Counter
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi_kit.bus import ensure_stream, stream_name
-from xinyi_kit.db import PLATFORM, Database
+from xinyi_kit.db import ESTATE_SETTING, PLATFORM, Database, database_fault
 from xinyi_kit.errors import Unavailable
 from xinyi_kit.telemetry import extract_context
 
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("xinyi.consumer")
 
 Handler = Callable[[AsyncSession, common_pb2.EventEnvelope, Message], Awaitable[None]]
+# An event and the trace headers it arrived with.
+Item = tuple[common_pb2.EventEnvelope, Mapping[str, str] | None]
 
 OUTCOMES = Counter(
     "xinyi_consumer_events_total", "Events seen by consumers, by outcome", ["consumer", "outcome"]
@@ -43,6 +48,26 @@ class Outcome(enum.Enum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     EARLY = "early"  # an earlier event of the estate has not been applied yet
+
+
+# The consumer's own statements go straight to the driver's connection, in the estate's
+# transaction: through SQLAlchemy, each with its span, they cost more CPU than most handlers.
+_SET_ESTATE = f"SELECT set_config('{ESTATE_SETTING}', $1, true)"
+# Takes the estate's cursor row, creating it at its first event, and holds its lock until
+# commit (the update to itself is what locks it): replicas sharing the stream take turns here.
+_LOCK_CURSOR = (
+    "INSERT INTO inbox_cursor AS c (estate_id, source, last_seq) VALUES ($1, $2, 0) "
+    "ON CONFLICT (estate_id, source) DO UPDATE SET last_seq = c.last_seq RETURNING c.last_seq"
+)
+# Moves the cursor and records the ids of the events it passes ($4, $5, in sequence order); it
+# returns the sequences of those whose id was not seen before.
+_ADVANCE = (
+    "WITH advanced AS ("
+    "UPDATE inbox_cursor SET last_seq = $3 WHERE estate_id = $1 AND source = $2) "
+    "INSERT INTO inbox_applied (estate_id, event_id, source, seq) "
+    "SELECT $1, e.id, $2, e.seq FROM unnest($4::uuid[], $5::bigint[]) AS e (id, seq) "
+    "ON CONFLICT DO NOTHING RETURNING seq"
+)
 
 
 class Consumer:
@@ -66,59 +91,97 @@ class Consumer:
         self._replicas = replicas
         # Estates applied side by side, within the database pool.
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._counted = {o: OUTCOMES.labels(self.durable, o.value) for o in Outcome}
+        self._failed = OUTCOMES.labels(self.durable, "failed")
 
     async def apply(self, envelope: common_pb2.EventEnvelope) -> Outcome:
         """Applies one event in its own transaction; safe to call again with the same event."""
         return (await self.apply_estate(_estate_of(envelope), [(envelope, None)]))[0]
 
-    async def apply_estate(
-        self,
-        estate: uuid.UUID,
-        items: Sequence[tuple[common_pb2.EventEnvelope, Mapping[str, str] | None]],
-    ) -> list[Outcome]:
+    async def apply_estate(self, estate: uuid.UUID, items: Sequence[Item]) -> list[Outcome]:
         """Applies one estate's events in one transaction, in sequence order, each at most once.
 
         `items` pairs each envelope with the trace headers it arrived with. Outcomes come back
         in the order of `items`.
         """
-        async with self.db.estate_tx(estate) as session:
-            await session.execute(
-                text(
-                    "INSERT INTO inbox_cursor (estate_id, source, last_seq) VALUES (:e, :s, 0) "
-                    "ON CONFLICT DO NOTHING"
-                ),
-                {"e": estate, "s": self.source},
-            )
-            start = last = (
-                await session.execute(
-                    text(
-                        "SELECT last_seq FROM inbox_cursor WHERE estate_id = :e AND source = :s "
-                        "FOR UPDATE"
-                    ),
-                    {"e": estate, "s": self.source},
-                )
-            ).scalar_one()
-            outcomes: dict[int, Outcome] = {}
-            for index in sorted(range(len(items)), key=lambda i: items[i][0].sequence):
-                envelope, headers = items[index]
-                if envelope.sequence <= last:
-                    outcomes[index] = Outcome.DUPLICATE
-                elif envelope.sequence > last + 1:
-                    outcomes[index] = Outcome.EARLY
-                else:
-                    await self._apply_in(session, estate, envelope, headers)
-                    last = envelope.sequence
-                    outcomes[index] = Outcome.APPLIED
-            if last != start:
-                await session.execute(
-                    text(
-                        "UPDATE inbox_cursor SET last_seq = :q WHERE estate_id = :e AND source = :s"
-                    ),
-                    {"q": last, "e": estate, "s": self.source},
-                )
+        order = sorted(range(len(items)), key=lambda i: items[i][0].sequence)
+        ordered = [items[i] for i in order]
+        if any(self._handles(envelope) for envelope, _ in items):
+            async with self.db.estate_tx(estate) as session:
+                raw = await _driver_connection(session)
+                planned = await self._apply(raw, estate, ordered, session)
+        else:
+            async with self._bookkeeping_tx(estate) as raw:
+                planned = await self._apply(raw, estate, ordered, None)
+        outcomes = dict(zip(order, planned, strict=True))
         return [outcomes[i] for i in range(len(items))]
 
-    async def _apply_in(
+    def _handles(self, envelope: common_pb2.EventEnvelope) -> bool:
+        return envelope.payload.TypeName() in self._handlers
+
+    async def _apply(
+        self,
+        raw: asyncpg.Connection,
+        estate: uuid.UUID,
+        ordered: list[Item],
+        session: AsyncSession | None,
+    ) -> list[Outcome]:
+        """Applies `ordered` (in sequence order) in the estate's transaction on `raw`; `session`
+        is that transaction's, for the handlers, and None only when none of them has one."""
+        last = await raw.fetchval(_LOCK_CURSOR, estate, self.source)
+        planned = plan(last, [envelope.sequence for envelope, _ in ordered])
+        applied = [item for item, o in zip(ordered, planned, strict=True) if o is Outcome.APPLIED]
+        if not applied:
+            return planned
+        fresh = {
+            row[0]
+            for row in await raw.fetch(
+                _ADVANCE,
+                estate,
+                self.source,
+                applied[-1][0].sequence,
+                [envelope.event_id for envelope, _ in applied],
+                [envelope.sequence for envelope, _ in applied],
+            )
+        }
+        for envelope, headers in applied:
+            if envelope.sequence not in fresh:
+                # Same event id under another sequence number: an emitter bug, never re-applied.
+                log.error(
+                    "event %s seen again at sequence %d", envelope.event_id, envelope.sequence
+                )
+            elif self._handles(envelope):
+                assert session is not None, "a handled event outside a session"
+                await self._handle(session, estate, envelope, headers)
+        return planned
+
+    @contextlib.asynccontextmanager
+    async def _bookkeeping_tx(self, estate: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
+        """The estate's transaction on a pooled connection's driver, for events that no handler
+        acts on: the cursor is all there is to write, and a session (with a traced statement
+        for the estate setting) would cost more than the rest of the work."""
+        try:
+            async with self.db.engine.connect() as connection:
+                raw = (await connection.get_raw_connection()).driver_connection
+                assert isinstance(raw, asyncpg.Connection)
+                try:
+                    async with raw.transaction():
+                        await raw.execute(_SET_ESTATE, str(estate))
+                        yield raw
+                except Exception as exc:
+                    if not isinstance(exc, asyncpg.PostgresError) or database_fault(exc):
+                        # Lost under the statement: the pool must not hand it out again.
+                        await connection.invalidate()
+                    raise
+        except (OSError, asyncpg.InterfaceError) as exc:
+            raise Unavailable("the database is unavailable; try again shortly") from exc
+        except Exception as exc:
+            fault = database_fault(exc)
+            if fault is None:
+                raise
+            raise fault from exc
+
+    async def _handle(
         self,
         session: AsyncSession,
         estate: uuid.UUID,
@@ -126,6 +189,7 @@ class Consumer:
         headers: Mapping[str, str] | None,
     ) -> None:
         type_name = envelope.payload.TypeName()
+        cls, handler = self._handlers[type_name]
         with tracer.start_as_current_span(
             f"apply {type_name}",
             context=extract_context(headers),
@@ -138,32 +202,9 @@ class Consumer:
                 "xinyi.sequence": envelope.sequence,
             },
         ):
-            fresh = (
-                await session.execute(
-                    text(
-                        "INSERT INTO inbox_applied (estate_id, event_id, source, seq) "
-                        "VALUES (:e, :id, :s, :q) ON CONFLICT DO NOTHING RETURNING 1"
-                    ),
-                    {
-                        "e": estate,
-                        "id": uuid.UUID(envelope.event_id),
-                        "s": self.source,
-                        "q": envelope.sequence,
-                    },
-                )
-            ).scalar_one_or_none()
-            if fresh is None:
-                # Same event id under another sequence number: an emitter bug, never re-applied.
-                log.error(
-                    "event %s seen again at sequence %d", envelope.event_id, envelope.sequence
-                )
-                return
-            entry = self._handlers.get(type_name)
-            if entry is not None:
-                cls, handler = entry
-                event = cls()
-                envelope.payload.Unpack(event)
-                await handler(session, envelope, event)
+            event = cls()
+            envelope.payload.Unpack(event)
+            await handler(session, envelope, event)
 
     async def handle_batch(self, msgs: Sequence[Msg]) -> None:
         """Applies a fetched batch: one transaction per estate, estates side by side."""
@@ -203,7 +244,7 @@ class Consumer:
                         env.payload.TypeName(),
                         env.event_id,
                     )
-                OUTCOMES.labels(self.durable, "failed").inc()
+                self._failed.inc()
                 await msg.nak(delay=_backoff(msg))
                 return
             # Find the event that fails: apply the group one event at a time. The slot is
@@ -213,7 +254,7 @@ class Consumer:
                 await self._handle_estate(estate, [(msg, env)])
             return
         for (msg, _), outcome in zip(group, outcomes, strict=True):
-            OUTCOMES.labels(self.durable, outcome.value).inc()
+            self._counted[outcome].inc()
             if outcome is Outcome.EARLY:
                 await msg.nak(delay=_backoff(msg))
             else:
@@ -250,6 +291,31 @@ class Consumer:
                 log.exception(
                     "a batch of %s failed; unacknowledged events come again", self.durable
                 )
+
+
+def plan(last: int, sequences: Sequence[int]) -> list[Outcome]:
+    """What becomes of an estate's events, in ascending sequence order, when its cursor stands
+    at `last`: the run that follows the cursor is applied, what it has passed is a duplicate,
+    and what lies beyond a gap waits for the gap to fill."""
+    outcomes = []
+    for sequence in sequences:
+        if sequence <= last:
+            outcomes.append(Outcome.DUPLICATE)
+        elif sequence == last + 1:
+            outcomes.append(Outcome.APPLIED)
+            last = sequence
+        else:
+            outcomes.append(Outcome.EARLY)
+    return outcomes
+
+
+async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `session`, inside the transaction that `estate_tx` began
+    (SQLAlchemy begins it with the first statement, the estate setting)."""
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    if not isinstance(raw, asyncpg.Connection) or not raw.is_in_transaction():
+        raise RuntimeError("the session's connection is in no transaction")
+    return raw
 
 
 def _estate_of(envelope: common_pb2.EventEnvelope) -> uuid.UUID:

@@ -13,11 +13,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import nats
 import pytest
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from nats.js.errors import NotFoundError, ServerError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.kit import infra
@@ -26,6 +28,7 @@ from xinyi.identity.v1 import events_pb2
 from xinyi_kit.bus import ensure_stream, stream_name
 from xinyi_kit.consumer import Consumer, Outcome
 from xinyi_kit.db import Database, asyncpg_dsn
+from xinyi_kit.errors import Unavailable
 from xinyi_kit.outbox import Outbox, Relay
 
 pytestmark = pytest.mark.own_servers
@@ -47,8 +50,6 @@ def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra.Infra]:
 async def db(own: infra.Infra) -> AsyncIterator[Database]:
     database = own.database()
     async with database.system_tx() as session:
-        from sqlalchemy import text
-
         for table in ("applied", "outbox", "outbox_sequence", "inbox_cursor", "inbox_applied"):
             await session.execute(text(f"DELETE FROM {table}"))
     nc = await nats.connect(own.nats.url)
@@ -206,9 +207,12 @@ async def test_nats_restart_during_traffic(own: infra.Infra, db: Database) -> No
     assert_once_in_order(await infra.applied_by_estate(db), estates, per_estate)
 
 
-def envelope(estate: uuid.UUID, seq: int, event_id: uuid.UUID) -> common_pb2.EventEnvelope:
+def envelope(
+    estate: uuid.UUID, seq: int, event_id: uuid.UUID, event: Message | None = None
+) -> common_pb2.EventEnvelope:
+    """An event of `estate`: EstateCreated, which the test consumer handles, unless `event`."""
     payload = any_pb2.Any()
-    payload.Pack(events_pb2.EstateCreated(estate_id=str(estate)))
+    payload.Pack(event if event is not None else events_pb2.EstateCreated(estate_id=str(estate)))
     return common_pb2.EventEnvelope(
         event_id=str(event_id),
         estate_id=str(estate),
@@ -306,3 +310,107 @@ async def test_failing_batches_are_retried_one_event_at_a_time_without_stalling(
         await c.handle_batch(batch)  # type: ignore[arg-type]
     assert [m.settled for m in batch] == [["ack"], ["nak"]] * len(estates)
     assert await infra.applied_by_estate(db) == {str(e): [1] for e in estates}
+
+
+def unhandled(estate: uuid.UUID, seq: int, event_id: uuid.UUID) -> common_pb2.EventEnvelope:
+    """An event the test consumer has no handler for."""
+    return envelope(estate, seq, event_id, events_pb2.RoleGranted(estate_id=str(estate)))
+
+
+async def inbox(db: Database, estate: uuid.UUID) -> tuple[int, list[int]]:
+    """The estate's cursor and the sequences recorded as applied, in order."""
+    async with db.estate_tx(estate) as session:
+        cursor = (
+            await session.execute(
+                text("SELECT last_seq FROM inbox_cursor WHERE estate_id = :e"), {"e": estate}
+            )
+        ).scalar_one()
+        recorded = (
+            await session.execute(
+                text("SELECT seq FROM inbox_applied WHERE estate_id = :e ORDER BY seq"),
+                {"e": estate},
+            )
+        ).scalars()
+        return int(cursor), [int(seq) for seq in recorded]
+
+
+async def test_events_without_a_handler_advance_the_cursor_in_order_and_once(
+    own: infra.Infra, db: Database
+) -> None:
+    estate = uuid.uuid4()
+    c = consumer(db)
+    ids = {seq: uuid.uuid4() for seq in range(1, 6)}
+    # A batch that mixes both kinds, out of order, with a gap.
+    batch = [
+        unhandled(estate, 1, ids[1]),
+        envelope(estate, 3, ids[3]),
+        unhandled(estate, 2, ids[2]),
+        unhandled(estate, 5, ids[5]),
+    ]
+    outcomes = await c.apply_estate(estate, [(e, None) for e in batch])
+    assert outcomes == [Outcome.APPLIED, Outcome.APPLIED, Outcome.APPLIED, Outcome.EARLY]
+    assert await infra.applied_by_estate(db) == {str(estate): [3]}
+    assert await inbox(db, estate) == (3, [1, 2, 3])
+    # Batches with no handled event at all: redeliveries are skipped, the gap waits, then fills.
+    again = [unhandled(estate, 2, ids[2]), unhandled(estate, 1, ids[1])]
+    assert await c.apply_estate(estate, [(e, None) for e in again]) == [Outcome.DUPLICATE] * 2
+    assert await c.apply(unhandled(estate, 5, ids[5])) is Outcome.EARLY
+    assert await c.apply(unhandled(estate, 4, ids[4])) is Outcome.APPLIED
+    assert await c.apply(unhandled(estate, 5, ids[5])) is Outcome.APPLIED
+    assert await c.apply(unhandled(estate, 4, ids[4])) is Outcome.DUPLICATE
+    assert await inbox(db, estate) == (5, [1, 2, 3, 4, 5])
+    assert await infra.applied_by_estate(db) == {str(estate): [3]}
+
+
+async def test_an_event_id_reused_under_another_sequence_is_not_handled_again(
+    own: infra.Infra, db: Database
+) -> None:
+    """An emitter's bug: the event is passed (logged), never applied twice, within a batch or
+    across batches."""
+    estate = uuid.uuid4()
+    c = consumer(db)
+    reused = uuid.uuid4()
+    pair = [(envelope(estate, 1, reused), None), (envelope(estate, 2, reused), None)]
+    assert await c.apply_estate(estate, pair) == [Outcome.APPLIED, Outcome.APPLIED]
+    assert await c.apply(envelope(estate, 3, reused)) is Outcome.APPLIED
+    assert await c.apply(envelope(estate, 4, uuid.uuid4())) is Outcome.APPLIED
+    assert await infra.applied_by_estate(db) == {str(estate): [1, 4]}
+    assert await inbox(db, estate) == (4, [1, 4])
+
+
+@pytest.mark.parametrize("kind", ["handled", "unhandled"])
+async def test_a_connection_the_server_dropped_is_not_used_again(
+    own: infra.Infra, db: Database, kind: str
+) -> None:
+    """After the server ends the pool's connections, an attempt fails retryably and a later one
+    succeeds on a new connection, whether the events have a handler or not."""
+    estate = uuid.uuid4()
+    c = consumer(db)
+    make = envelope if kind == "handled" else unhandled
+    assert await c.apply(make(estate, 1, uuid.uuid4())) is Outcome.APPLIED
+    admin = await asyncpg.connect(own.pg.admin_url)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1",
+            infra.APP_ROLE,
+        )
+        async with asyncio.timeout(10):
+            while await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", infra.APP_ROLE
+            ):
+                await asyncio.sleep(0.05)
+    finally:
+        await admin.close()
+    assert ended > 0
+    second = make(estate, 2, uuid.uuid4())
+    failures = 0
+    while True:
+        try:
+            outcome = await c.apply(second)
+            break
+        except Unavailable:
+            # Each dead connection may fail one attempt, once: then it is gone from the pool.
+            failures += 1
+            assert failures <= ended, "a connection the server dropped was handed out again"
+    assert outcome is Outcome.APPLIED
+    assert await inbox(db, estate) == (2, [1, 2])
