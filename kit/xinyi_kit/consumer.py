@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi_kit.bus import ensure_stream, stream_name
-from xinyi_kit.db import ESTATE_SETTING, PLATFORM, Database, database_fault
+from xinyi_kit.db import ESTATE_SETTING, PLATFORM, Database, database_fault, driver_connection
 from xinyi_kit.errors import Unavailable
 from xinyi_kit.telemetry import extract_context
 
@@ -108,7 +108,7 @@ class Consumer:
         ordered = [items[i] for i in order]
         if any(self._handles(envelope) for envelope, _ in items):
             async with self.db.estate_tx(estate) as session:
-                raw = await _driver_connection(session)
+                raw = await driver_connection(session)
                 planned = await self._apply(raw, estate, ordered, session)
         else:
             async with self._bookkeeping_tx(estate) as raw:
@@ -307,15 +307,6 @@ def plan(last: int, sequences: Sequence[int]) -> list[Outcome]:
         else:
             outcomes.append(Outcome.EARLY)
     return outcomes
-
-
-async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under `session`, inside the transaction that `estate_tx` began
-    (SQLAlchemy begins it with the first statement, the estate setting)."""
-    raw = (await (await session.connection()).get_raw_connection()).driver_connection
-    if not isinstance(raw, asyncpg.Connection) or not raw.is_in_transaction():
-        raise RuntimeError("the session's connection is in no transaction")
-    return raw
 
 
 def _estate_of(envelope: common_pb2.EventEnvelope) -> uuid.UUID:

@@ -116,6 +116,18 @@ class Database:
         await self.engine.dispose()
 
 
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `session`, in the transaction the session began (its
+    estate or system scope set), for hot statements that skip SQLAlchemy's work per statement.
+    What the session holds unwritten is written first: such statements bypass its autoflush."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    if not isinstance(raw, asyncpg.Connection) or not raw.is_in_transaction():
+        raise RuntimeError("the session's connection is in no transaction")
+    return raw
+
+
 def database_fault(exc: BaseException) -> Unavailable | None:
     """The retryable error a database fault means (the pool exhausted, the server gone, not
     taking connections yet or the connection lost), or None when `exc` is no such fault."""

@@ -199,7 +199,7 @@ LEFT JOIN kind_preferences k ON k.user_id = f.user_id AND k.kind = $8
 async def audience(raw: asyncpg.Connection, estate_id: uuid.UUID, notice: Notice) -> list[Person]:
     """The people a notice reaches, in a stable order (by account id), with their contacts and
     their setting for the notice's kind (defaults where they have none). `raw` is the driver's
-    connection of the estate's transaction (`tx.driver_connection`)."""
+    connection of the estate's transaction (`xinyi_kit.db.driver_connection`)."""
     rows = await raw.fetch(
         _AUDIENCE,
         estate_id,

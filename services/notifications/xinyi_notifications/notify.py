@@ -24,7 +24,7 @@ from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_kit import clock
 from xinyi_kit.consumer import Handler
-from xinyi_kit.db import PLATFORM
+from xinyi_kit.db import PLATFORM, driver_connection
 from xinyi_notifications import directory, plan, rules, store, tx
 from xinyi_notifications.rules import Notice
 
@@ -120,7 +120,7 @@ async def deliver(
 ) -> int:
     """Writes the notice's messages and deliveries; returns how many people it reaches."""
     now = clock.now()
-    raw = await tx.driver_connection(session)
+    raw = await driver_connection(session)
     people = await directory.audience(raw, estate_id, notice)
     inbox = [uuid.UUID(p.user_id) for p in people if plan.wants_inbox(notice.kind, p)]
     deliveries = [
@@ -221,7 +221,7 @@ def _when(envelope: common_pb2.EventEnvelope) -> datetime:
 
 async def _name(session: AsyncSession, estate_id: uuid.UUID) -> str:
     async def read() -> str:
-        raw = await tx.driver_connection(session)
+        raw = await driver_connection(session)
         return str(await raw.fetchval(_ESTATE_NAME, estate_id) or "本小区")
 
     return await tx.remembered(session, directory.estate_key(estate_id), read)
@@ -334,7 +334,7 @@ async def _ballot_title(session: AsyncSession, estate: str, ballot_id: str) -> s
     key = _ballot_key(estate, ballot_id)
 
     async def read() -> str:
-        raw = await tx.driver_connection(session)
+        raw = await driver_connection(session)
         return str(await raw.fetchval(_BALLOT_TITLE, key[1], key[2]) or "")
 
     # Every vote of a batch names its ballot: its title is read once per transaction.
