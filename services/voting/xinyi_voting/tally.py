@@ -24,14 +24,17 @@ How a question is decided:
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from fractions import Fraction
+from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, Final, overload
+from typing import Any, Final, NamedTuple, overload
 
 RESULT_FORMAT: Final = "xinyi-assembly-result/1"
 
@@ -98,10 +101,13 @@ def approval_bound(matter: Matter) -> Bound:
 
 
 # The roll
+#
+# A 100,000-unit roll is grouped on every close, so the roll's records are named tuples (built
+# several times faster than frozen dataclasses, and as immutable), grouping makes one pass with
+# one dict look-up per unit for its person, and the garbage collector waits until it is done.
 
 
-@dataclass(frozen=True, slots=True)
-class RollUnit:
+class RollUnit(NamedTuple):
     """One unit of the frozen roll: its exclusive area and the owners holding it at the snapshot."""
 
     unit_id: str
@@ -109,8 +115,7 @@ class RollUnit:
     owner_ids: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(NamedTuple):
     """One voter: the exact set of owners of some units (or one ownerless unit), areas summed."""
 
     person_key: str
@@ -134,24 +139,33 @@ def person_key(unit: RollUnit) -> str:
     or "unit:" and its unit id when it has no recorded owner. Independent of any pseudonym."""
     if not unit.owner_ids:
         return "unit:" + unit.unit_id
-    for owner_id in unit.owner_ids:
+    return _owners_key(unit.unit_id, unit.owner_ids)
+
+
+def _owners_key(unit_id: str, owner_ids: Iterable[str]) -> str:
+    for owner_id in owner_ids:
         if not isinstance(owner_id, str) or not owner_id or _OWNER_SEPARATOR in owner_id:
             raise InvalidRoll(
-                f"unit {unit.unit_id!r}: owner id {owner_id!r} must be a non-empty string "
+                f"unit {unit_id!r}: owner id {owner_id!r} must be a non-empty string "
                 f"without {_OWNER_SEPARATOR!r}"
             )
-    return "owners:" + _OWNER_SEPARATOR.join(sorted(unit.owner_ids))
+    return "owners:" + _OWNER_SEPARATOR.join(sorted(owner_ids))
 
 
 def group_roll(units: Iterable[RollUnit]) -> Roll:
-    """Groups a roll's units into persons, summing the areas of each person's units."""
-    key_of_owners: dict[frozenset[str], str] = {}
+    """Groups a roll's units into persons, summing the areas of each person's units. The units
+    may come from a generator that makes them from rows as they are grouped."""
+    with _collector_paused():
+        return _group_roll(units)
+
+
+def _group_roll(units: Iterable[RollUnit]) -> Roll:
+    # A person's holding as the units come: [person key, summed area, unit ids, owner ids],
+    # found by its exact set of owners (an ownerless unit's is its own), in the roll's order.
+    holding_of: dict[frozenset[str], list[Any]] = {}
+    holdings: list[list[Any]] = []
     person_of_unit: dict[str, str] = {}
-    owners_of: dict[str, frozenset[str]] = {}
-    units_of: dict[str, list[str]] = {}
-    area_of: dict[str, int] = {}
-    for unit in units:
-        unit_id, area = unit.unit_id, unit.area_centi_m2
+    for unit_id, area, owner_ids in units:
         if not isinstance(unit_id, str) or not unit_id:
             raise InvalidRoll(f"unit id {unit_id!r} must be a non-empty string")
         if unit_id in person_of_unit:
@@ -162,38 +176,54 @@ def group_roll(units: Iterable[RollUnit]) -> Roll:
                 f"unit {unit_id!r}: area must be a non-negative int of hundredths of m², "
                 f"not {area!r}"
             )
-        if isinstance(unit.owner_ids, str):
-            raise InvalidRoll(f"unit {unit_id!r}: owner_ids must be a set of ids, not a string")
-        owners = frozenset(unit.owner_ids)
-        if owners:
-            key = key_of_owners.get(owners)
-            if key is None:
-                key = key_of_owners[owners] = person_key(unit)
+        if type(owner_ids) is not frozenset:
+            if isinstance(owner_ids, str):
+                raise InvalidRoll(f"unit {unit_id!r}: owner_ids must be a set of ids, not a string")
+            owner_ids = frozenset(owner_ids)
+        held = holding_of.get(owner_ids) if owner_ids else None
+        if held is None:
+            key = _owners_key(unit_id, owner_ids) if owner_ids else "unit:" + unit_id
+            held = [key, area, [unit_id], owner_ids]
+            holdings.append(held)
+            if owner_ids:
+                holding_of[owner_ids] = held
         else:
-            key = person_key(unit)
-        person_of_unit[unit_id] = key
-        if key in area_of:
-            area_of[key] += area
-            units_of[key].append(unit_id)
-        else:
-            area_of[key] = area
-            units_of[key] = [unit_id]
-            owners_of[key] = owners
-    if not person_of_unit:
+            held[1] += area
+            held[2].append(unit_id)
+        person_of_unit[unit_id] = held[0]
+    if not holdings:
         raise InvalidRoll("the roll has no units")
-    total_area = sum(area_of.values())
+    persons = {
+        key: Person(key, owner_ids, tuple(unit_ids), area)
+        for key, area, unit_ids, owner_ids in holdings
+    }
+    total_area = sum(person.area_centi_m2 for person in persons.values())
     if total_area == 0:
         raise InvalidRoll("the roll's total exclusive area is zero")
-    persons = {
-        key: Person(key, owners_of[key], tuple(units_of[key]), area)
-        for key, area in area_of.items()
-    }
     return Roll(
         persons=MappingProxyType(persons),
         person_of_unit=MappingProxyType(person_of_unit),
         total_area_centi_m2=total_area,
         total_headcount=len(persons),
     )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector while a roll is grouped.
+
+    A 100,000-unit roll makes some 10^6 objects (the units' owner sets and records as the caller
+    makes them, the persons), none in a reference cycle, and the collector's passes over them
+    (the more often, and each the longer, the more there are) took longer than the grouping
+    itself. Reference counting frees what is dropped all the same; the collector resumes, if it
+    was on, when the roll is made."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # Questions and votes
@@ -399,29 +429,44 @@ def _tally_yes_no(roll: Roll, question: YesNoQuestion, votes: Mapping[str, Choic
     )
 
 
+def _as_frozenset(choice: Choice) -> frozenset[str] | None:
+    """A candidate vote's set as a frozenset, or None when the vote is not a set at all."""
+    return frozenset(choice) if isinstance(choice, AbstractSet) else None
+
+
 def _tally_candidates(
     roll: Roll, question: CandidateQuestion, votes: Mapping[str, Choice]
 ) -> CandidateResult:
     persons = roll.persons
     offered = frozenset(question.candidates)
     seats = question.seats
-    cand_area = dict.fromkeys(question.candidates, 0)
-    cand_head = dict.fromkeys(question.candidates, 0)
+    # Voters' choices repeat (a few slates among thousands of voters): each distinct choice is
+    # checked once and gathers its voters' area and headcount, which its candidates then share.
+    by_choice: dict[frozenset[str], list[int]] = {}
     area = 0
     for key, choice in votes.items():
         person = persons.get(key)
         if person is None:
             raise _unknown_voter(question, key)
-        if not isinstance(choice, AbstractSet) or len(choice) > seats or not choice <= offered:
-            raise InvalidVote(
-                f"{question.question_id}: the vote of {key!r} must be a set of at most {seats} "
-                f"of the candidates {', '.join(question.candidates)}, not {choice!r}"
-            )
+        as_set = choice if type(choice) is frozenset else _as_frozenset(choice)
+        gathered = by_choice.get(as_set) if as_set is not None else None
+        if gathered is None:
+            if as_set is None or len(as_set) > seats or not as_set <= offered:
+                raise InvalidVote(
+                    f"{question.question_id}: the vote of {key!r} must be a set of at most "
+                    f"{seats} of the candidates {', '.join(question.candidates)}, not {choice!r}"
+                )
+            gathered = by_choice[as_set] = [0, 0]
         weight = person.area_centi_m2
         area += weight
-        for candidate in choice:
-            cand_area[candidate] += weight
-            cand_head[candidate] += 1
+        gathered[0] += weight
+        gathered[1] += 1
+    cand_area = dict.fromkeys(question.candidates, 0)
+    cand_head = dict.fromkeys(question.candidates, 0)
+    for as_set, (set_area, set_head) in by_choice.items():
+        for candidate in as_set:
+            cand_area[candidate] += set_area
+            cand_head[candidate] += set_head
     head = len(votes)
     bound = approval_bound(question.matter)
     turnout = PARTICIPATION.reached(area, roll.total_area_centi_m2) and PARTICIPATION.reached(
@@ -561,6 +606,7 @@ def result_document(
     question_ids = [c.question.question_id for c in counted]
     if len(set(question_ids)) != len(question_ids):
         raise ValueError("a question id appears twice")
+    receipts_text = _ReceiptsText(roll, voter_keys)
     questions = []
     for item in counted:
         question, votes, receipts = item.question, item.votes, item.receipts
@@ -570,20 +616,6 @@ def result_document(
             raise ValueError(f"{qid}: every counted vote, and only those, needs a receipt")
         if len(set(receipts.values())) != len(receipts) or not all(receipts.values()):
             raise ValueError(f"{qid}: receipt codes must be distinct and non-empty")
-        missing = [key for key in votes if not voter_keys.get(key)]
-        if missing:
-            raise ValueError(f"{qid}: no voter key for {missing[0]!r}")
-        entries = [
-            {
-                "receipt": receipts[key],
-                "voter_key": voter_keys[key],
-                "area_centi_m2": roll.persons[key].area_centi_m2,
-                "choice": choice if isinstance(choice, str) else sorted(choice),
-            }
-            for key, choice in votes.items()
-        ]
-        # Sorted by receipt code, so the list's order reveals neither the roll's nor the voting's.
-        entries.sort(key=lambda entry: entry["receipt"])
         described: dict[str, Any] = {
             "question_id": qid,
             "matter": int(question.matter),
@@ -596,8 +628,113 @@ def result_document(
             "total_area_centi_m2": roll.total_area_centi_m2,
             "total_headcount": roll.total_headcount,
         }
-        described["receipts"] = entries
+        described["receipts"] = receipts_text(qid, votes, receipts)
         described["result"] = _result_json(result)
         questions.append(described)
     document = {"format": RESULT_FORMAT, "questions": questions}
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return _json_text(document, 0) + "\n"
+
+
+# The document's text. json.dumps(indent=2) renders in pure Python (its C encoder does not
+# indent), which took most of a large assembly's close: the text is written here instead, the
+# same to the byte (tests/unit/test_tally_reference.py holds it to json.dumps).
+
+_INDENT: Final = "  "
+_string: Final = json.encoder.encode_basestring  # the C escaper json.dumps uses, ASCII kept
+
+
+# Where the receipts stand in the document: its "questions" list, a question, its "receipts".
+_RECEIPTS_LEVEL: Final = 3
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A part of the document already written as JSON text, nested `level` deep."""
+
+    text: str
+    level: int
+
+    def at(self, level: int) -> str:
+        """The text nested `level` deep: JSON text has no raw line breaks but those between
+        its lines, so indenting each line break moves it."""
+        if level == self.level:
+            return self.text
+        return self.text.replace("\n" + _INDENT * self.level, "\n" + _INDENT * level)
+
+
+class _ReceiptsText:
+    """Writes a question's receipts as a JSON list of objects (receipt, voter_key,
+    area_centi_m2, choice: a candidate vote's set as a sorted list) sorted by receipt code.
+
+    The same persons vote on every question of a ballot: each one's voter key and area are
+    written once for all of them, and each distinct choice once per question."""
+
+    def __init__(self, roll: Roll, voter_keys: Mapping[str, str]) -> None:
+        self._persons = roll.persons
+        self._voter_keys = voter_keys
+        self._of_person: dict[str, str] = {}
+
+    def __call__(
+        self, qid: str, votes: Mapping[str, Choice], receipts: Mapping[str, str]
+    ) -> _Written:
+        """The receipts of question `qid`; a ValueError when a voter has no voter key."""
+        level = _RECEIPTS_LEVEL
+        if not votes:
+            return _Written("[]", level)
+        entry, field = "\n" + _INDENT * (level + 1), "\n" + _INDENT * (level + 2)
+        of_person = self._of_person
+        choices: dict[Choice, str] = {}
+        written: list[tuple[str, str]] = []
+        for key, choice in votes.items():
+            person = of_person.get(key)
+            if person is None:
+                voter_key = self._voter_keys.get(key)
+                if not voter_key:
+                    raise ValueError(f"{qid}: no voter key for {key!r}")
+                person = of_person[key] = (
+                    f'{field}"voter_key": {_string(voter_key)},'
+                    f'{field}"area_centi_m2": {self._persons[key].area_centi_m2:d},'
+                    f'{field}"choice": '
+                )
+            try:
+                shown = choices[choice]
+            except KeyError:
+                shown = choices[choice] = _choice_text(choice, level + 2)
+            except TypeError:  # a set, not a frozenset: unhashable
+                shown = _choice_text(choice, level + 2)
+            code = receipts[key]
+            written.append(
+                (code, f'{entry}{{{field}"receipt": {_string(code)},{person}{shown}{entry}}}')
+            )
+        # Sorted by receipt code, so the list's order reveals neither the roll's nor the voting's.
+        written.sort(key=itemgetter(0))
+        closing = "\n" + _INDENT * level + "]"
+        return _Written("[" + ",".join([text for _, text in written]) + closing, level)
+
+
+def _choice_text(choice: Choice, level: int) -> str:
+    """A receipt's choice: an answer, or a candidate vote's set as a sorted list."""
+    return _json_text(choice if isinstance(choice, str) else sorted(choice), level)
+
+
+def _json_text(value: Any, level: int) -> str:
+    """The text json.dumps(value, ensure_ascii=False, indent=2) gives, for a value nested
+    `level` deep: dicts with string keys, lists and tuples, strings, ints, booleans, None, and
+    _Written parts."""
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, dict):
+        items = [f"{_string(key)}: {_json_text(item, level + 1)}" for key, item in value.items()]
+        return _json_block("{", items, "}", level)
+    if isinstance(value, list | tuple):
+        return _json_block("[", [_json_text(item, level + 1) for item in value], "]", level)
+    if isinstance(value, _Written):
+        return value.at(level)
+    return json.dumps(value)  # a number, true, false or null, as json.dumps writes it
+
+
+def _json_block(opening: str, items: list[str], closing: str, level: int) -> str:
+    if not items:
+        return opening + closing
+    inner = "\n" + _INDENT * (level + 1)
+    return opening + inner + ("," + inner).join(items) + "\n" + _INDENT * level + closing
