@@ -1,6 +1,7 @@
 """bench/tally.py at a small size, so it cannot rot: what it times is the service's own close
-(`VotingApi.count_rows`, `VotingApi._count` and `tally.result_document`), counted from the rows handed to it and from
-PostgreSQL alike to the same document, with every live receipt in it. Never its speed."""
+(`VotingApi.count_rows`, `VotingApi._count` and `tally.result_document`), counted from the rows
+handed to it and from PostgreSQL alike to the same document, with every live receipt in it.
+Never its speed."""
 
 from __future__ import annotations
 
