@@ -1208,7 +1208,20 @@ class _Year:
                 )
         else:
             device.remember_totp(str(approver.json("POST", "/api/v1/me/totp")["secret"]))
-            approver.call("POST", "/api/v1/me/totp/confirm", body={"code": device.totp_code()})
+            for attempt in range(4):
+                reply = approver.call(
+                    "POST",
+                    "/api/v1/me/totp/confirm",
+                    body={"code": device.totp_code()},
+                    allow=(400,),
+                )
+                if reply.status_code == 400 and attempt < 3:
+                    # A movable clock (tests) may have been moved past the code's step by
+                    # another approver waiting for theirs while it was on its way: the next
+                    # code matches.
+                    continue
+                check_reply(reply, f"{approver.username}: confirm the authenticator")
+                break
         self.enrolled.add(approver.username)
 
     def approve(self, username: str, payout: Payout, disbursement_id: str) -> bool:
