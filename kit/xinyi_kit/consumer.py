@@ -10,11 +10,10 @@ without a session.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import asyncpg
 from google.protobuf.message import DecodeError, Message
@@ -28,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi_kit.bus import ensure_stream, stream_name
-from xinyi_kit.db import ESTATE_SETTING, PLATFORM, Database, database_fault, driver_connection
+from xinyi_kit.db import PLATFORM, Database, driver_connection
 from xinyi_kit.errors import Unavailable
 from xinyi_kit.telemetry import extract_context
 
@@ -52,7 +51,6 @@ class Outcome(enum.Enum):
 
 # The consumer's own statements go straight to the driver's connection, in the estate's
 # transaction: through SQLAlchemy, each with its span, they cost more CPU than most handlers.
-_SET_ESTATE = f"SELECT set_config('{ESTATE_SETTING}', $1, true)"
 # Takes the estate's cursor row, creating it at its first event, and holds its lock until
 # commit (the update to itself is what locks it): replicas sharing the stream take turns here.
 _LOCK_CURSOR = (
@@ -111,7 +109,7 @@ class Consumer:
                 raw = await driver_connection(session)
                 planned = await self._apply(raw, estate, ordered, session)
         else:
-            async with self._bookkeeping_tx(estate) as raw:
+            async with self.db.driver_tx(estate) as raw:
                 planned = await self._apply(raw, estate, ordered, None)
         outcomes = dict(zip(order, planned, strict=True))
         return [outcomes[i] for i in range(len(items))]
@@ -154,32 +152,6 @@ class Consumer:
                 assert session is not None, "a handled event outside a session"
                 await self._handle(session, estate, envelope, headers)
         return planned
-
-    @contextlib.asynccontextmanager
-    async def _bookkeeping_tx(self, estate: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
-        """The estate's transaction on a pooled connection's driver, for events that no handler
-        acts on: the cursor is all there is to write, and a session (with a traced statement
-        for the estate setting) would cost more than the rest of the work."""
-        try:
-            async with self.db.engine.connect() as connection:
-                raw = (await connection.get_raw_connection()).driver_connection
-                assert isinstance(raw, asyncpg.Connection)
-                try:
-                    async with raw.transaction():
-                        await raw.execute(_SET_ESTATE, str(estate))
-                        yield raw
-                except Exception as exc:
-                    if not isinstance(exc, asyncpg.PostgresError) or database_fault(exc):
-                        # Lost under the statement: the pool must not hand it out again.
-                        await connection.invalidate()
-                    raise
-        except (OSError, asyncpg.InterfaceError) as exc:
-            raise Unavailable("the database is unavailable; try again shortly") from exc
-        except Exception as exc:
-            fault = database_fault(exc)
-            if fault is None:
-                raise
-            raise fault from exc
 
     async def _handle(
         self,

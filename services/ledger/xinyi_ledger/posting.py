@@ -22,14 +22,12 @@ rows and clear it after.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -38,8 +36,6 @@ import asyncpg
 from google.protobuf import timestamp_pb2
 from opentelemetry import trace
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from xinyi.ledger.v1 import events_pb2, ledger_pb2
@@ -50,7 +46,6 @@ from xinyi_kit.errors import (
     DomainError,
     FailedPrecondition,
     InvalidArgument,
-    Unavailable,
 )
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.telemetry import inject_context
@@ -351,7 +346,7 @@ class Poster:
 
     async def _transaction(self, postings: list[Income], wait: bool) -> list[Outcome | None]:
         keyed = [p for p in postings if p.key]
-        async with self._connection() as (connection, raw), raw.transaction():
+        async with self.db.driver() as (connection, raw), raw.transaction():
             rows = await raw.fetch(
                 _LOCK,
                 sorted({p.estate_id for p in postings}),
@@ -368,29 +363,6 @@ class Poster:
                 await raw.executemany(_WRITE, [e.args(self.outbox.channel) for e in writes])
                 await self._derived(connection, writes)
         return outcomes
-
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[tuple[AsyncConnection, asyncpg.Connection]]:
-        """A pooled connection and its driver's, whose own statements skip SQLAlchemy's work
-        per statement; faults of the database answer UNAVAILABLE, as `Database` does."""
-        try:
-            async with self.db.engine.connect() as connection:
-                raw = (await connection.get_raw_connection()).driver_connection
-                assert raw is not None
-                try:
-                    yield connection, raw
-                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
-                    if not isinstance(exc, asyncpg.PostgresError) or _gone(exc):
-                        await connection.invalidate()
-                    raise
-        except PoolTimeout as exc:
-            raise Unavailable("the database is busy; try again shortly") from exc
-        except (OperationalError, InterfaceError, OSError, asyncpg.InterfaceError) as exc:
-            raise Unavailable("the database is unavailable; try again shortly") from exc
-        except asyncpg.PostgresError as exc:
-            if _gone(exc):
-                raise Unavailable("the database connection was lost; try again shortly") from exc
-            raise
 
     def _chain(
         self, postings: list[Income], estates: dict[uuid.UUID, _Estate]
@@ -577,9 +549,3 @@ class Poster:
                     await takingsapi.settle_flags(session, self.outbox, estate.estate_id, finished)
                 await session.execute(_NUMBER_OUTBOX, {"e": estate.estate_id})
                 await session.execute(_SET_ESTATE, {"e": ""})
-
-
-def _gone(error: asyncpg.PostgresError) -> bool:
-    """The server went away or is not taking work (SQLSTATE class 08, 57P01-57P03)."""
-    state = getattr(error, "sqlstate", None)
-    return isinstance(state, str) and state.startswith(("08", "57P"))
