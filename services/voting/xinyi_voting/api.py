@@ -14,13 +14,15 @@ import json
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 import grpc
 from google.protobuf import timestamp_pb2
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,16 +52,50 @@ PETITION_SHARE = Fraction(1, 5)
 SCAN_TYPES = ("image/jpeg", "image/png", "application/pdf")
 Subject = common_pb2.DecisionSubject
 
+# A vote's statements go to the driver's connection: through SQLAlchemy each cost several times
+# the server's own work for it, and votes arrive by the thousand when a ballot opens.
+_OPEN_BALLOT = (
+    # A share lock: votes go on side by side, and closing waits for them.
+    "SELECT state, voting_closes_at, questions, voter_secret FROM ballots "
+    "WHERE estate_id = $1 AND ballot_id = $2 FOR SHARE"
+)
+# The units of the frozen roll the user speaks for: held by an owner the user is ($3), or by an
+# owner whose account named the user ($4) proxy on this ballot (the last column then true). The
+# GIN index on the owner ids finds them without reading the whole roll.
+_VOTER_UNITS = (
+    "SELECT unit_id::text, area_centi_m2, owner_ids, false FROM roll_units "
+    "WHERE estate_id = $1 AND ballot_id = $2 AND owner_ids && ARRAY("
+    "SELECT owner_id FROM roll_voters "
+    "WHERE estate_id = $1 AND ballot_id = $2 AND user_id = $3) "
+    "UNION ALL "
+    "SELECT unit_id::text, area_centi_m2, owner_ids, true FROM roll_units "
+    "WHERE estate_id = $1 AND ballot_id = $2 AND owner_ids && ARRAY("
+    "SELECT v.owner_id FROM roll_voters v JOIN proxies p ON p.estate_id = v.estate_id "
+    "AND p.ballot_id = v.ballot_id AND p.grantor_user_id = v.user_id "
+    "WHERE v.estate_id = $1 AND v.ballot_id = $2 AND p.proxy_username = $4 "
+    "AND p.state = 'active')"
+)
+# One vote per holding across every channel, however many arrive at once.
+_LOCK_HOLDING = "SELECT pg_advisory_xact_lock(hashtext($1))"
+# The holding's live vote, superseded by receipt $4 unless it is a proxy's vote ($5) meeting
+# the owner's own, which prevails; the live vote is returned either way.
+_SUPERSEDE = (
+    "WITH live AS (SELECT receipt_code, channel FROM votes WHERE estate_id = $1 "
+    "AND ballot_id = $2 AND person_key = $3 AND superseded_by IS NULL), "
+    "superseded AS (UPDATE votes v SET superseded_by = $4 FROM live "
+    "WHERE v.estate_id = $1 AND v.ballot_id = $2 AND v.receipt_code = live.receipt_code "
+    "AND NOT ($5 AND live.channel <> 'proxy')) "
+    "SELECT receipt_code, channel FROM live"
+)
 # A vote and its vote_recorded event (the outbox row as Outbox.emit writes it, numbered at
 # commit), then the relay woken once both rows exist.
-_WRITE_VOTE = text(
+_WRITE_VOTE = (
     "WITH vote AS (INSERT INTO votes (estate_id, ballot_id, receipt_code, person_key, "
-    "voter_user_id, channel, choices, cast_at, scan_sha256) VALUES (:e, :b, :code, :person, "
-    ":voter, :channel, CAST(:choices AS jsonb), :cast_at, :scan) RETURNING 1), "
+    "voter_user_id, channel, choices, cast_at, scan_sha256) VALUES ($1, $2, $3, $4, $5, $6, "
+    "$7::jsonb, $8, $9) RETURNING 1), "
     "event AS (INSERT INTO outbox (estate_id, event_id, subject, event_type, envelope, "
-    "trace_headers, occurred_at) VALUES (:e, :id, :subj, :t, :env, CAST(:h AS jsonb), :at) "
-    "RETURNING 1) "
-    "SELECT pg_notify(:c, '') FROM vote, event"
+    "trace_headers, occurred_at) VALUES ($1, $10, $11, $12, $13, $14::jsonb, $15) RETURNING 1) "
+    "SELECT pg_notify($16, '') FROM vote, event"
 )
 
 
@@ -224,6 +260,53 @@ def _choice_pbs(choices: dict[str, Any]) -> list[voting_pb2.Choice]:
 def _receipt_code() -> str:
     raw = secrets.token_hex(8).upper()
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+class Votable(Protocol):
+    """What recording a vote needs of its ballot (a `store.Ballot` has it too)."""
+
+    @property
+    def estate_id(self) -> uuid.UUID: ...
+    @property
+    def ballot_id(self) -> uuid.UUID: ...
+    @property
+    def voter_secret(self) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class VotingBallot:
+    """A ballot taking votes, as the cast reads it."""
+
+    estate_id: uuid.UUID
+    ballot_id: uuid.UUID
+    questions: list[dict[str, Any]]
+    voter_secret: bytes | None
+
+
+def _check_open(state: str, closes_at: datetime | None) -> None:
+    if state != "open":
+        raise FailedPrecondition(f"the ballot is {state}; votes are taken only while it is open")
+    assert closes_at is not None
+    if clock.now() >= closes_at:
+        raise FailedPrecondition(
+            f"voting closed at {closes_at.isoformat(timespec='minutes')}; "
+            "no vote is taken after that"
+        )
+
+
+Holdings = dict[str, tuple[list[str], int]]
+
+
+def _group_holdings(units: Iterable[Sequence[Any]]) -> Holdings:
+    """Roll units (unit id, area, owner ids) grouped into holdings: person key -> (unit ids,
+    summed area). A co-owned holding is one person, whichever co-owner speaks for it."""
+    out: Holdings = {}
+    for unit_id, area, owner_ids in units:
+        key = tally.person_key(tally.RollUnit("", 0, frozenset(owner_ids)))
+        ids, total = out.get(key, ([], 0))
+        ids.append(str(unit_id))
+        out[key] = (ids, total + int(area))
+    return out
 
 
 class VotingApi(voting_pb2_grpc.VotingServiceServicer):
@@ -598,20 +681,14 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 )
             )
         ).all()
-        out: dict[str, tuple[list[str], int]] = {}
-        for unit_id, area, owner_ids in units:
-            key = tally.person_key(tally.RollUnit("", 0, frozenset(owner_ids)))
-            ids, total = out.get(key, ([], 0))
-            ids.append(str(unit_id))
-            out[key] = (ids, total + int(area))
-        return out
+        return _group_holdings(tuple(u) for u in units)
 
-    def _voter_key(self, row: store.Ballot, person: str) -> str:
+    def _voter_key(self, row: Votable, person: str) -> str:
         assert row.voter_secret is not None
         return hmac.new(row.voter_secret, person.encode(), hashlib.sha256).hexdigest()[:20]
 
     def _receipt_pb(
-        self, row: store.Ballot, vote: store.Vote, holding: tuple[list[str], int] | None
+        self, row: Votable, vote: store.Vote, holding: tuple[list[str], int] | None
     ) -> voting_pb2.Receipt:
         return voting_pb2.Receipt(
             receipt_code=vote.receipt_code,
@@ -632,17 +709,22 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
     ) -> store.Ballot:
         # A share lock: votes go on side by side, and closing waits for them.
         row = await self._row(session, estate_id, ballot_id, lock="share")
-        if row.state != "open":
-            raise FailedPrecondition(
-                f"the ballot is {row.state}; votes are taken only while it is open"
-            )
-        assert row.voting_closes_at is not None
-        if clock.now() >= row.voting_closes_at:
-            raise FailedPrecondition(
-                f"voting closed at {row.voting_closes_at.isoformat(timespec='minutes')}; "
-                "no vote is taken after that"
-            )
+        _check_open(row.state, row.voting_closes_at)
         return row
+
+    async def _open_ballot(
+        self, raw: asyncpg.Connection, estate_id: uuid.UUID, ballot_id: str
+    ) -> VotingBallot:
+        """`_open_for_votes` on the driver's connection, for the cast."""
+        ballot = _uuid(ballot_id, "ballot_id")
+        found = await raw.fetchrow(_OPEN_BALLOT, estate_id, ballot)
+        if found is None:
+            raise NotFound("no such ballot")
+        state, closes_at, questions, secret = found
+        _check_open(state, closes_at)
+        if isinstance(questions, str):  # jsonb without the engine's codec
+            questions = json.loads(questions)
+        return VotingBallot(estate_id, ballot, questions, secret)
 
     async def _owner_users(
         self, session: AsyncSession, row: store.Ballot, person: str
@@ -666,8 +748,8 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
 
     async def _record(
         self,
-        session: AsyncSession,
-        row: store.Ballot,
+        raw: asyncpg.Connection,
+        row: Votable,
         person: str,
         holding: tuple[list[str], int],
         choices: dict[str, Any],
@@ -676,28 +758,14 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         scan: str | None = None,
     ) -> voting_pb2.Receipt | None:
         """One holding's vote, superseding its live one; None when a proxy's vote meets the
-        owner's own, which prevails."""
-        # One vote per holding across every channel, however many arrive at once.
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-            {"k": f"vote:{row.ballot_id}:{person}"},
-        )
-        live = (
-            await session.execute(
-                select(store.Vote).where(
-                    store.Vote.estate_id == row.estate_id,
-                    store.Vote.ballot_id == row.ballot_id,
-                    store.Vote.person_key == person,
-                    store.Vote.superseded_by.is_(None),
-                )
-            )
-        ).scalar_one_or_none()
-        if channel == "proxy" and live is not None and live.channel != "proxy":
-            return None
+        owner's own, which prevails. Three statements on the estate transaction's driver."""
+        await raw.execute(_LOCK_HOLDING, f"vote:{row.ballot_id}:{person}")
         code = _receipt_code()
-        if live is not None:
-            live.superseded_by = code
-            await session.flush()
+        live = await raw.fetchrow(
+            _SUPERSEDE, row.estate_id, row.ballot_id, person, code, channel == "proxy"
+        )
+        if channel == "proxy" and live is not None and live["channel"] != "proxy":
+            return None
         now = clock.now()
         vote = store.Vote(
             estate_id=row.estate_id,
@@ -718,27 +786,30 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 ballot_id=str(row.ballot_id),
                 receipt_code=code,
                 voter_user_id=voter,
-                superseded_receipt_code=live.receipt_code if live else "",
+                superseded_receipt_code=live["receipt_code"] if live else "",
             ),
             now,
             json.dumps(inject_context()),
         )
-        # The vote, its event and the relay's wake-up in one round trip (not added to the
-        # session: `vote` only shapes the receipt).
-        await session.execute(
+        # The vote, its event and the relay's wake-up in one round trip.
+        await raw.execute(
             _WRITE_VOTE,
-            {
-                **event,
-                "b": vote.ballot_id,
-                "code": code,
-                "person": person,
-                "voter": vote.voter_user_id,
-                "channel": channel,
-                "choices": json.dumps(choices),
-                "cast_at": now,
-                "scan": scan,
-                "c": self.outbox.channel,
-            },
+            row.estate_id,
+            row.ballot_id,
+            code,
+            person,
+            vote.voter_user_id,
+            channel,
+            json.dumps(choices),
+            now,
+            scan,
+            event["id"],
+            event["subj"],
+            event["t"],
+            event["env"],
+            event["h"],
+            event["at"],
+            self.outbox.channel,
         )
         return self._receipt_pb(row, vote, holding)
 
@@ -749,30 +820,24 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         principal, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
         if Role.OPERATOR in roles_in(principal, estate_id):
             raise PermissionDenied("the operator administers the platform; it never votes")
+        owns = allowed(principal, Action.BALLOT_VOTE, estate_id)
 
-        async def run() -> voting_pb2.CastVoteResponse:
-            row = await self._open_for_votes(session, estate_id, request.ballot_id)
+        async def cast(raw: asyncpg.Connection) -> voting_pb2.CastVoteResponse:
+            row = await self._open_ballot(raw, estate_id, request.ballot_id)
             choices = _choices(row.questions, request.choices)
-            own = (
-                await self._holdings(session, row, principal.user_id)
-                if allowed(principal, Action.BALLOT_VOTE, estate_id)
-                else {}
+            units = await raw.fetch(
+                _VOTER_UNITS,
+                estate_id,
+                row.ballot_id,
+                uuid.UUID(principal.user_id),
+                principal.username,
             )
-            proxied: dict[str, tuple[list[str], int]] = {}
-            grantors = (
-                await session.execute(
-                    select(store.Proxy.grantor_user_id).where(
-                        store.Proxy.estate_id == estate_id,
-                        store.Proxy.ballot_id == row.ballot_id,
-                        store.Proxy.proxy_username == principal.username,
-                        store.Proxy.state == "active",
-                    )
-                )
-            ).scalars()
-            for grantor in grantors:
-                for person, holding in (await self._holdings(session, row, str(grantor))).items():
-                    if person not in own:
-                        proxied[person] = holding
+            own = _group_holdings(u[:3] for u in units if not u[3]) if owns else {}
+            proxied = {
+                person: holding
+                for person, holding in _group_holdings(u[:3] for u in units if u[3]).items()
+                if person not in own
+            }
             if not own and not proxied:
                 raise PermissionDenied(
                     "you hold no unit on this ballot's roll (frozen when voting opened), and no "
@@ -781,19 +846,26 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             receipts = []
             for person, holding in sorted(own.items()):
                 made = await self._record(
-                    session, row, person, holding, choices, principal.user_id, "online"
+                    raw, row, person, holding, choices, principal.user_id, "online"
                 )
                 assert made is not None
                 receipts.append(made)
             for person, holding in sorted(proxied.items()):
                 made = await self._record(
-                    session, row, person, holding, choices, principal.user_id, "proxy"
+                    raw, row, person, holding, choices, principal.user_id, "proxy"
                 )
                 if made is not None:  # the owner voted already: theirs prevails
                     receipts.append(made)
             return voting_pb2.CastVoteResponse(receipts=receipts)
 
+        if not request.idempotency_key:
+            async with self.db.driver_tx(estate_id) as raw:
+                return await cast(raw)
         async with self.db.estate_tx(estate_id) as session:
+
+            async def run() -> voting_pb2.CastVoteResponse:
+                return await cast(await driver_connection(session))
+
             return await idempotency.once(
                 session,
                 estate_id,
@@ -1118,7 +1190,14 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
             if not unit.owner_ids:
                 holding = ([str(unit.unit_id)], unit.area_centi_m2)
             made = await self._record(
-                session, row, person, holding, choices, principal.user_id, "paper", scan.sha256
+                await driver_connection(session),
+                row,
+                person,
+                holding,
+                choices,
+                principal.user_id,
+                "paper",
+                scan.sha256,
             )
             assert made is not None
             await audit.record(
