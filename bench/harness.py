@@ -4,6 +4,7 @@ the HTTP and gRPC load generators, and the memory sampler of the platform's proc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 import time
@@ -284,3 +285,64 @@ class MemorySampler:
                 "samples": len(values),
             }
         return out
+
+
+class CpuMeter:
+    """Where a benchmark's CPU goes: the CPU time (user and system, from the kernel) of the
+    platform's processes, of NATS and of each service's PostgreSQL backends (`pg:<role>`; the
+    server's own processes as `pg:server`), read before and after a stretch of work."""
+
+    def __init__(self, pids: dict[str, int], postmaster: int | None) -> None:
+        self.pids = pids
+        self.postmaster = postmaster
+
+    @classmethod
+    def of(cls, platform: Any) -> CpuMeter:
+        pids = {name: p.popen.pid for name, p in platform.procs.items() if p.popen is not None}
+        if platform.nats is not None and platform.nats.proc is not None:
+            pids["nats"] = platform.nats.proc.pid
+        postmaster = None
+        if platform.pg is not None:
+            stamp = platform.pg.data_dir / "postmaster.pid"
+            if stamp.exists():
+                postmaster = int(stamp.read_text().split()[0])
+        return cls(pids, postmaster)
+
+    def read(self) -> dict[str, float]:
+        """CPU seconds so far, by process name."""
+        out: dict[str, float] = {}
+
+        def add(name: str, proc: psutil.Process) -> None:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                out[name] = out.get(name, 0.0) + times.user + times.system
+
+        for name, pid in self.pids.items():
+            with contextlib.suppress(psutil.Error):
+                add(name, psutil.Process(pid))
+        if self.postmaster is not None:
+            with contextlib.suppress(psutil.Error):
+                server = psutil.Process(self.postmaster)
+                add("pg:server", server)
+                for child in server.children():
+                    with contextlib.suppress(psutil.Error):
+                        title = child.cmdline()
+                        # A backend's title: "postgres: <role> <database> <client> <state>".
+                        words = " ".join(title).split()
+                        role = words[1] if len(words) > 2 and words[1].startswith("xinyi") else ""
+                        add(f"pg:{role}" if role else "pg:server", child)
+        return out
+
+    @staticmethod
+    def per_operation(
+        before: dict[str, float], after: dict[str, float], count: int
+    ) -> dict[str, float]:
+        """Milliseconds of CPU per operation by process, largest first, with their total; a
+        backend that ended in between is missing from `after` and counts nothing."""
+        spent = {k: after[k] - before.get(k, 0.0) for k in after}
+        shown = {
+            k: round(1000 * v / count, 2)
+            for k, v in sorted(spent.items(), key=lambda x: -x[1])
+            if v > 0
+        }
+        return {**shown, "total": round(1000 * sum(max(0.0, v) for v in spent.values()) / count, 2)}

@@ -61,6 +61,10 @@ def test_every_benchmark_runs_and_writes_its_results(
     voting = next(f for f in written["figures"] if f["unit"] == "votes/s")
     assert voting["detail"]["lost"] == voting["detail"]["double_counted"] == 0
     assert voting["detail"]["counted"] == SIZES["smoke"].voters
+    # Where the votes' CPU went: the voting service and its PostgreSQL role did work for them.
+    cpu = voting["detail"]["cpu_ms_per_vote"]
+    assert cpu["voting"] > 0 and cpu["pg:xinyi_voting"] > 0, cpu
+    assert cpu["total"] >= sum(v for k, v in cpu.items() if k != "total") - 0.05, cpu
     memory = {f["name"].split()[0] for f in written["figures"] if f["benchmark"] == "memory"}
     assert {"gateway", "identity", "ledger", "voting", "disclosure", "notifications"} <= memory
     assert "MISSED" in table(results) or "met" in table(results)
