@@ -97,6 +97,10 @@ SELECT pg_notify($23, $24) WHERE $24 <> ''
 # event, and these reads through the ORM cost more than the rest of its work.
 _ESTATE_NAME = "SELECT name FROM estates WHERE estate_id = $1"
 _BALLOT_TITLE = "SELECT title FROM ballots WHERE estate_id = $1 AND ballot_id = $2"
+_NAME_AND_TITLE = (
+    "SELECT (SELECT name FROM estates WHERE estate_id = $1), "
+    "(SELECT title FROM ballots WHERE estate_id = $1 AND ballot_id = $2)"
+)
 
 
 @dataclass(frozen=True)
@@ -231,14 +235,34 @@ async def _name(session: AsyncSession, estate_id: uuid.UUID) -> str:
 Build = Callable[[AsyncSession, Any, str], Awaitable[Notice | None]]
 
 
-def _notifying(build: Build, key: Callable[[Any], str] | None = None) -> Handler:
+async def _name_and_title(session: AsyncSession, estate_id: uuid.UUID, ballot_id: str) -> None:
+    """Reads the estate's name and the ballot's title in one round trip, when the transaction
+    knows neither (a vote alone in its transaction would read them one after the other)."""
+    name_key, title_key = directory.estate_key(estate_id), _ballot_key(str(estate_id), ballot_id)
+    if tx.known(session, name_key) or tx.known(session, title_key):
+        return
+    raw = await driver_connection(session)
+    row = await raw.fetchrow(_NAME_AND_TITLE, estate_id, title_key[2])
+    assert row is not None  # a select without FROM: always one row
+    tx.remember(session, name_key, str(row[0] or "本小区"))
+    tx.remember(session, title_key, str(row[1] or ""))
+
+
+def _notifying(
+    build: Build,
+    key: Callable[[Any], str] | None = None,
+    ballot: Callable[[Any], str] | None = None,
+) -> Handler:
     """A handler that delivers the event's notice once per event, or once per `key` where the
-    same matter may be announced by more than one event (a report re-emitted by a rebuild)."""
+    same matter may be announced by more than one event (a report re-emitted by a rebuild).
+    `ballot` names the ballot whose title the notice always shows."""
 
     async def handle(
         session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
     ) -> None:
         estate = uuid.UUID(envelope.estate_id)
+        if ballot is not None:
+            await _name_and_title(session, estate, ballot(event))
         notice = await build(session, event, await _name(session, estate))
         if notice is not None:
             source = key(event) if key is not None else envelope.event_id
@@ -389,7 +413,7 @@ LEDGER: Mapping[type[Message], Handler] = {
 VOTING: Mapping[type[Message], Handler] = {
     voting_events.BallotStateChanged: _notifying(_ballot_state),
     voting_events.BallotDecided: _notifying(_result),
-    voting_events.VoteRecorded: _notifying(_vote),
+    voting_events.VoteRecorded: _notifying(_vote, ballot=lambda e: e.ballot_id),
     voting_events.SuggestionUpdated: _notifying(_suggestion),
 }
 # A report and a flag are announced once, however often a rebuild replays what raised them.

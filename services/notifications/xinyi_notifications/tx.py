@@ -23,6 +23,11 @@ async def remembered(session: AsyncSession, key: Hashable, make: Callable[[], Aw
     return value
 
 
+def known(session: AsyncSession, key: Hashable) -> bool:
+    """Whether the session's memo holds `key`."""
+    return key in session.info.get(_MEMO, {})
+
+
 def remember(session: AsyncSession, key: Hashable, value: object) -> None:
     """Sets what `remembered` answers for `key`, when this session changes it."""
     session.info.setdefault(_MEMO, {})[key] = value
