@@ -2,9 +2,14 @@
 
 Each estate's events are applied in their emitter's sequence order, exactly once: the cursor and
 the applied event id are written in the same transaction as the handler's effect. Several
-replicas may share the durable consumer; the row lock on the cursor orders them. Most events of
-a stream have no handler in a given consumer: their transaction holds the bookkeeping alone,
-without a session.
+replicas may share the durable consumer; the row lock on the cursor orders them.
+
+Most events of a stream have no handler in a given consumer: they only move the cursor. Such an
+estate's events are held, unacknowledged, for up to `linger` seconds and then written in one
+transaction of bookkeeping alone, without a session; an event with a handler takes the estate's
+held events into its own transaction, since they precede it. Holding an event is safe: until its
+transaction commits it is not acknowledged, so a consumer that dies holding it has it
+redelivered, and the cursor applies it then, once.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -37,10 +43,16 @@ tracer = trace.get_tracer("xinyi.consumer")
 Handler = Callable[[AsyncSession, common_pb2.EventEnvelope, Message], Awaitable[None]]
 # An event and the trace headers it arrived with.
 Item = tuple[common_pb2.EventEnvelope, Mapping[str, str] | None]
+# A delivered message and the event it carries.
+Delivery = tuple[Msg, common_pb2.EventEnvelope]
 
 OUTCOMES = Counter(
     "xinyi_consumer_events_total", "Events seen by consumers, by outcome", ["consumer", "outcome"]
 )
+
+
+# How long an early event is held for its predecessors before it is redelivered (ack_wait: 30 s).
+EARLY_HOLD = 10.0
 
 
 class Outcome(enum.Enum):
@@ -79,7 +91,11 @@ class Consumer:
         batch: int = 200,
         replicas: int = 1,
         concurrency: int = 4,
+        linger: float = 0.25,
+        linger_events: int = 2_000,
     ) -> None:
+        """`linger` is how long events without a handler may be held before their bookkeeping is
+        written (0: at once), `linger_events` how many, at most, before it is written early."""
         self.db = db
         self.service = service
         self.source = source
@@ -91,6 +107,15 @@ class Consumer:
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._counted = {o: OUTCOMES.labels(self.durable, o.value) for o in Outcome}
         self._failed = OUTCOMES.labels(self.durable, "failed")
+        self._linger = linger
+        self._linger_events = linger_events
+        # Events without a handler held by estate, unacknowledged, in delivery order; when
+        # (monotonic) they are due to be written, and how many there are.
+        self._held: dict[uuid.UUID, list[Delivery]] = {}
+        self._held_due = 0.0
+        self._held_count = 0
+        # Since when each early event held is early, by its delivery's ack subject.
+        self._early_since: dict[str, float] = {}
 
     async def apply(self, envelope: common_pb2.EventEnvelope) -> Outcome:
         """Applies one event in its own transaction; safe to call again with the same event."""
@@ -179,8 +204,9 @@ class Consumer:
             await handler(session, envelope, event)
 
     async def handle_batch(self, msgs: Sequence[Msg]) -> None:
-        """Applies a fetched batch: one transaction per estate, estates side by side."""
-        groups: dict[uuid.UUID, list[tuple[Msg, common_pb2.EventEnvelope]]] = {}
+        """Applies a fetched batch: one transaction per estate, estates side by side. An estate
+        whose events have no handler is held (see `flush`), unless `linger` is 0."""
+        groups: dict[uuid.UUID, list[Delivery]] = {}
         for msg in msgs:
             try:
                 envelope = common_pb2.EventEnvelope.FromString(msg.data)
@@ -189,11 +215,49 @@ class Consumer:
                 await msg.term()
                 continue
             groups.setdefault(_estate_of(envelope), []).append((msg, envelope))
-        await asyncio.gather(*(self._handle_estate(e, g) for e, g in groups.items()))
+        now: dict[uuid.UUID, list[Delivery]] = {}
+        for estate, group in groups.items():
+            if self._linger > 0 and not any(self._handles(env) for _, env in group):
+                self._hold(estate, group)
+            else:
+                # What the estate holds precedes this group: it goes first, in one transaction.
+                now[estate] = self._take(estate) + group
+        await asyncio.gather(*(self._handle_estate(e, g) for e, g in now.items()))
 
-    async def _handle_estate(
-        self, estate: uuid.UUID, group: list[tuple[Msg, common_pb2.EventEnvelope]]
-    ) -> None:
+    def _hold(self, estate: uuid.UUID, group: list[Delivery], within: float | None = None) -> None:
+        """Holds `group` to be written within `within` seconds (`linger` by default)."""
+        due = time.monotonic() + (self._linger if within is None else within)
+        self._held_due = min(self._held_due, due) if self._held_count else due
+        self._held.setdefault(estate, []).extend(group)
+        self._held_count += len(group)
+
+    def _take(self, estate: uuid.UUID) -> list[Delivery]:
+        held = self._held.pop(estate, [])
+        self._held_count -= len(held)
+        return held
+
+    @property
+    def held(self) -> int:
+        """How many events are held, unacknowledged, for their bookkeeping."""
+        return self._held_count
+
+    def _flush_in(self) -> float | None:
+        """Seconds until the held events are due to be written (0: now), None if none are."""
+        if not self._held_count:
+            return None
+        if self._held_count >= self._linger_events:
+            return 0.0
+        return max(0.0, self._held_due - time.monotonic())
+
+    async def flush(self) -> None:
+        """Writes the bookkeeping of the held events, one transaction per estate, and
+        acknowledges them (or, when that fails, has them redelivered)."""
+        held, self._held, self._held_count = self._held, {}, 0
+        if len(self._early_since) > 10_000:  # left by batches that failed: long redelivered
+            self._early_since.clear()
+        await asyncio.gather(*(self._handle_estate(e, g) for e, g in held.items()))
+
+    async def _handle_estate(self, estate: uuid.UUID, group: list[Delivery]) -> None:
         try:
             async with self._slots:
                 outcomes = await self.apply_estate(
@@ -225,12 +289,25 @@ class Consumer:
             for msg, env in sorted(group, key=lambda item: item[1].sequence):
                 await self._handle_estate(estate, [(msg, env)])
             return
-        for (msg, _), outcome in zip(group, outcomes, strict=True):
+        now = time.monotonic()
+        for (msg, env), outcome in zip(group, outcomes, strict=True):
             self._counted[outcome].inc()
-            if outcome is Outcome.EARLY:
-                await msg.nak(delay=_backoff(msg))
-            else:
+            if outcome is not Outcome.EARLY:
+                self._early_since.pop(_key(msg), None)
                 await msg.ack()
+                continue
+            # An earlier event is not applied yet: with several replicas, most often because
+            # another one holds it for its linger. Held again, the event is tried at each flush,
+            # soon after its predecessors land; redelivered with a backoff, a run of an estate's
+            # events would crawl, each waiting seconds for its turn. Held no longer than
+            # EARLY_HOLD, well within ack_wait: then redelivered, to any replica.
+            since = self._early_since.setdefault(_key(msg), now)
+            if self._linger > 0 and now - since < EARLY_HOLD:
+                # Soon at first: the predecessors are often in another replica's flush.
+                self._hold(estate, [(msg, env)], min(self._linger, max(0.05, (now - since) / 2)))
+            else:
+                self._early_since.pop(_key(msg), None)
+                await msg.nak(delay=_backoff(msg))
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
         await ensure_stream(js, self.source, self._replicas)
@@ -247,22 +324,38 @@ class Consumer:
             ),
         )
         while not stop.is_set():
+            # While events are held, the fetch waits no longer than until they are due.
+            due = self._flush_in()
+            msgs: list[Msg] = []
             try:
-                msgs = await sub.fetch(self._batch, timeout=1)
+                msgs = await sub.fetch(self._batch, timeout=_fetch_timeout(due))
             except (FetchTimeoutError, TimeoutError):
-                continue
+                pass
             except Exception as exc:
                 log.warning("fetch from %s failed: %s", self.durable, exc)
                 await asyncio.sleep(0.5)
-                continue
-            try:
+            await self._settle(msgs)
+        # What is still held is written now: a consumer told to stop leaves nothing behind but
+        # early events, handed back for redelivery (elsewhere, or after its restart).
+        await self._settle([], final=True)
+        try:
+            for msg, _ in (delivery for group in self._held.values() for delivery in group):
+                await msg.nak(delay=_backoff(msg))
+        except Exception as exc:
+            log.warning("handing back early events of %s: %s", self.durable, exc)
+        self._held, self._held_count = {}, 0
+
+    async def _settle(self, msgs: list[Msg], *, final: bool = False) -> None:
+        try:
+            if msgs:
                 await self.handle_batch(msgs)
-            except Exception:
-                # An ack or nak lost with the connection: what was not acknowledged comes again
-                # after ack_wait. The consumer itself must go on.
-                log.exception(
-                    "a batch of %s failed; unacknowledged events come again", self.durable
-                )
+            due = self._flush_in()
+            if due is not None and (final or due <= 0):
+                await self.flush()
+        except Exception:
+            # An ack or nak lost with the connection: what was not acknowledged comes again
+            # after ack_wait. The consumer itself must go on.
+            log.exception("a batch of %s failed; unacknowledged events come again", self.durable)
 
 
 def plan(last: int, sequences: Sequence[int]) -> list[Outcome]:
@@ -283,6 +376,17 @@ def plan(last: int, sequences: Sequence[int]) -> list[Outcome]:
 
 def _estate_of(envelope: common_pb2.EventEnvelope) -> uuid.UUID:
     return uuid.UUID(envelope.estate_id) if envelope.estate_id else PLATFORM
+
+
+def _key(msg: Msg) -> str:
+    """A delivery's identity: its ack subject (an object's id for a message without one)."""
+    return str(getattr(msg, "reply", None) or id(msg))
+
+
+def _fetch_timeout(due: float | None) -> float:
+    """A fetch waits up to a second (then `run` looks at its stop event), and while events are
+    held, no longer than until they are due."""
+    return 1.0 if due is None else min(1.0, max(due, 0.02))
 
 
 def _backoff(msg: Msg) -> float:
