@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import grpc
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -25,6 +26,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    any_,
+    cast,
     delete,
     func,
     select,
@@ -33,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from xinyi.ledger.v1 import events_pb2, statements_pb2, statements_pb2_grpc
 from xinyi_kit import audit, clock
@@ -41,7 +45,7 @@ from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
 from xinyi_ledger import domain, splits, store
-from xinyi_ledger.fees import Unit
+from xinyi_ledger.fees import Unit, append_events
 from xinyi_ledger.money import format_yuan
 from xinyi_ledger.statements import MAX_BYTES, StatementError, parse_statement, split_new
 
@@ -155,12 +159,44 @@ async def _movements(
     return [splits.Movement(e, int(amount), day) for e, amount, day in rows.all() if amount]
 
 
-async def _naming(
-    session: AsyncSession, estate_id: uuid.UUID, line: StatementLineRow, entries: list[uuid.UUID]
-) -> list[uuid.UUID]:
-    """The entries (fee payments) whose unit the line's narrative or reference names, as
-    building and number ("2栋1-201")."""
-    text_of_line = " ".join((line.narrative, line.reference)).replace(" ", "")
+class _Books:
+    """The untied entries that move one account around a matching's lines, read once: the
+    statement lock is held, so only this matching ties them, and it notes each one it ties
+    rather than asking the database again for every line."""
+
+    def __init__(self, moves: list[splits.Movement]) -> None:
+        self.moves = moves  # in chain order, as the proposals and the tie-breaks read them
+        self.by_amount: dict[int, list[splits.Movement]] = {}
+        for m in moves:
+            self.by_amount.setdefault(m.amount_fen, []).append(m)
+        self.taken: set[uuid.UUID] = set()
+        self.units: dict[uuid.UUID, list[str]] | None = None  # read when first needed
+
+    def around(self, day: date, amount_fen: int | None = None) -> list[splits.Movement]:
+        """What a line of `day` can be (of `amount_fen` only, if given), in chain order."""
+        pool = self.moves if amount_fen is None else self.by_amount.get(amount_fen, [])
+        first, last = day - BEFORE, day + AFTER
+        return [m for m in pool if first <= m.booked_on <= last and m.entry_id not in self.taken]
+
+    async def naming(
+        self,
+        session: AsyncSession,
+        estate_id: uuid.UUID,
+        line: StatementLineRow,
+        entries: list[uuid.UUID],
+    ) -> list[uuid.UUID]:
+        """The entries (fee payments) whose unit the line's narrative or reference names, as
+        building and number ("2栋1-201")."""
+        if self.units is None:
+            self.units = await _units_of(session, estate_id, [m.entry_id for m in self.moves])
+        text_of_line = " ".join((line.narrative, line.reference)).replace(" ", "")
+        return [e for e in entries if any(unit in text_of_line for unit in self.units.get(e, ()))]
+
+
+async def _units_of(
+    session: AsyncSession, estate_id: uuid.UUID, entries: list[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The units (building and number, spaces dropped) each entry's lines name."""
     rows = await session.execute(
         select(store.EntryLine.entry_id, Unit.building, Unit.number)
         .join(
@@ -168,14 +204,16 @@ async def _naming(
             (Unit.estate_id == store.EntryLine.estate_id)
             & (Unit.unit_id == store.EntryLine.unit_id),
         )
-        .where(store.EntryLine.estate_id == estate_id, store.EntryLine.entry_id.in_(entries))
+        .where(
+            store.EntryLine.estate_id == estate_id,
+            store.EntryLine.entry_id == any_(cast(entries, ARRAY(UUID))),
+        )
     )
-    named = {
-        entry_id
-        for entry_id, building, number in rows.all()
-        if number and f"{building}{number}".replace(" ", "") in text_of_line
-    }
-    return [e for e in entries if e in named]
+    out: dict[uuid.UUID, list[str]] = {}
+    for entry_id, building, number in rows.all():
+        if number:
+            out.setdefault(entry_id, []).append(f"{building}{number}".replace(" ", ""))
+    return out
 
 
 def _match_event(
@@ -237,71 +275,154 @@ async def match(
 ) -> int:
     """Ties what can be tied, again while that settles more: an entry a later line took is no
     longer a candidate of the earlier lines it was proposed to. Returns how many were tied."""
+    books: dict[str, _Books] = {}
+    for account in sorted({ln.account for ln in lines if ln.state == "open" and not ln.hand_only}):
+        days = [ln.booked_on for ln in lines if ln.account == account]
+        moves = await _movements(session, estate_id, account, min(days), max(days))
+        books[account] = _Books(moves)
     tied, pending = 0, list(lines)
+    events: list[tuple[str, Message]] = []
     while pending:
-        now = await _match_once(session, outbox, estate_id, pending)
+        now = await _match_once(session, estate_id, pending, books, events)
         if not now:
             break
         tied += now
         pending = [ln for ln in pending if ln.state == "open" and ln.proposals]
+    if events:
+        # Numbered as written, as an assessment's: numbering thousands at commit (the outbox's
+        # deferred trigger) writes each row twice, and the commit was most of a large import.
+        # The estate's counter stays locked from here to the commit: the matching is done.
+        await append_events(session, outbox, estate_id, events)
     return tied
+
+
+# A line's new state, flag, proposals and match.
+_Change = tuple[StatementLineRow, str, str, list[uuid.UUID], uuid.UUID | None]
 
 
 async def _match_once(
     session: AsyncSession,
-    outbox: Outbox,
     estate_id: uuid.UUID,
     lines: Sequence[StatementLineRow],
+    books: dict[str, _Books],
+    events: list[tuple[str, Message]],
 ) -> int:
     """Ties each open line to the one entry that is it (the only one of its amount around its
     day, or of those the only one whose unit it names, or the only one on its day); proposes
     what may be (several that fit, or the one set that adds up to it); flags the rest. Returns
-    how many were tied."""
-    tied = 0
+    how many were tied; the events to emit are added to `events`, in order.
+
+    Decided in memory, line by line, and written at the end in a few statements whatever the
+    number of lines (a statement may have ten thousand)."""
+    ties: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
+    changes: list[_Change] = []
     for line in lines:
         if line.state != "open" or line.hand_only:
             continue
-        moves = await _movements(session, estate_id, line.account, line.booked_on, line.booked_on)
-        fits = [m for m in moves if m.amount_fen == line.amount_fen]
+        book = books[line.account]
+        fits = book.around(line.booked_on, line.amount_fen)
         found = [m.entry_id for m in fits]
         if len(fits) > 1:
             # Of several that fit: the only one whose unit the bank's text names (owners write
             # their flat in the transfer's remark), else the only one booked on the line's day.
-            named = await _naming(session, estate_id, line, [m.entry_id for m in fits])
+            named = await book.naming(session, estate_id, line, found)
             same_day = [m.entry_id for m in fits if m.booked_on in (line.booked_on, line.value_on)]
             found = named if len(named) == 1 else same_day if len(same_day) == 1 else found
         if len(found) == 1:
-            await _tie(session, outbox, estate_id, [line], found, None)
-            tied += 1
+            match_id = uuid.uuid4()
+            book.taken.update(found)
+            ties.append((match_id, found))
+            changes.append((line, "matched", "", [], match_id))
+            events.append(("statement_matched", _match_event(match_id, [line], found, None)))
             continue
         if found:
-            line.flag, line.proposals = "ambiguous", found
+            changes.append((line, line.state, "ambiguous", found, line.match_id))
             continue
-        parts = splits.propose(line.amount_fen, line.booked_on, moves)
+        parts = splits.propose(line.amount_fen, line.booked_on, book.around(line.booked_on))
         if parts:
-            line.flag, line.proposals = "split", parts
+            changes.append((line, line.state, "split", parts, line.match_id))
             continue
-        line.proposals = []
         if line.amount_fen > 0:
-            line.flag = "income_to_classify"
+            changes.append((line, line.state, "income_to_classify", [], line.match_id))
             continue
         if line.flag != "unauthorised_debit":
-            line.flag = "unauthorised_debit"
-            await outbox.emit(
-                session,
-                estate_id,
-                "bank_alarm",
-                events_pb2.BankAlarm(
-                    estate_id=str(estate_id),
-                    line_id=str(line.line_id),
-                    account=line.account,
-                    amount_fen=line.amount_fen,
-                    booked_on=line.booked_on.isoformat(),
-                    narrative=line.narrative[:500],
-                ),
+            events.append(
+                (
+                    "bank_alarm",
+                    events_pb2.BankAlarm(
+                        estate_id=str(estate_id),
+                        line_id=str(line.line_id),
+                        account=line.account,
+                        amount_fen=line.amount_fen,
+                        booked_on=line.booked_on.isoformat(),
+                        narrative=line.narrative[:500],
+                    ),
+                )
             )
-    await session.flush()
-    return tied
+        changes.append((line, line.state, "unauthorised_debit", [], line.match_id))
+    await _record(session, estate_id, ties, changes)
+    return len(ties)
+
+
+_INSERT_SETS = text(
+    "INSERT INTO statement_match_sets (estate_id, match_id, matched_by, matched_at) "
+    "SELECT CAST(:estate AS uuid), s.match_id, NULL, CAST(:at AS timestamptz) "
+    "FROM unnest(CAST(:sets AS uuid[])) AS s (match_id)"
+)
+_INSERT_ENTRIES = text(
+    "INSERT INTO statement_match_entries (estate_id, entry_id, match_id) "
+    "SELECT CAST(:estate AS uuid), t.entry_id, t.match_id "
+    "FROM unnest(CAST(:entries AS uuid[]), CAST(:sets AS uuid[])) AS t (entry_id, match_id)"
+)
+# A line's proposals travel as an array literal: unnest cannot take an array of arrays.
+_UPDATE_LINES = text(
+    "UPDATE statement_lines AS l SET state = u.state, flag = u.flag, "
+    "proposals = CAST(u.proposals AS uuid[]), match_id = u.match_id "
+    "FROM unnest(CAST(:lines AS uuid[]), CAST(:states AS text[]), CAST(:flags AS text[]), "
+    "CAST(:proposals AS text[]), CAST(:sets AS uuid[])) "
+    "AS u (line_id, state, flag, proposals, match_id) "
+    "WHERE l.estate_id = CAST(:estate AS uuid) AND l.line_id = u.line_id"
+)
+
+
+async def _record(
+    session: AsyncSession,
+    estate_id: uuid.UUID,
+    ties: Sequence[tuple[uuid.UUID, list[uuid.UUID]]],
+    changes: Sequence[_Change],
+) -> None:
+    """Writes the matching's decisions, one statement per table, and sets them on the lines as
+    stored (not as changes for the session to flush again, row by row)."""
+    if ties:
+        await session.execute(
+            _INSERT_SETS, {"estate": estate_id, "sets": [m for m, _ in ties], "at": clock.now()}
+        )
+        pairs = [(e, m) for m, entries in ties for e in entries]
+        await session.execute(
+            _INSERT_ENTRIES,
+            {"estate": estate_id, "entries": [e for e, _ in pairs], "sets": [m for _, m in pairs]},
+        )
+    changed = [
+        c for c in changes if (c[0].state, c[0].flag, list(c[0].proposals), c[0].match_id) != c[1:]
+    ]
+    if not changed:
+        return
+    await session.execute(
+        _UPDATE_LINES,
+        {
+            "estate": estate_id,
+            "lines": [line.line_id for line, *_ in changed],
+            "states": [state for _, state, _, _, _ in changed],
+            "flags": [flag for _, _, flag, _, _ in changed],
+            "proposals": ["{" + ",".join(map(str, p)) + "}" for _, _, _, p, _ in changed],
+            "sets": [match_id for *_, match_id in changed],
+        },
+    )
+    for line, state, flag, proposals, match_id in changed:
+        set_committed_value(line, "state", state)
+        set_committed_value(line, "flag", flag)
+        set_committed_value(line, "proposals", proposals)
+        set_committed_value(line, "match_id", match_id)
 
 
 def _stamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -382,7 +503,10 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                         select(StatementLineRow.fingerprint).where(
                             StatementLineRow.estate_id == estate_id,
                             StatementLineRow.account == request.account,
-                            StatementLineRow.fingerprint.in_([ln.fingerprint for ln in lines]),
+                            # One array, not a parameter a line: a file may hold more lines than a
+                            # statement may have parameters (32,767).
+                            StatementLineRow.fingerprint
+                            == any_(cast([ln.fingerprint for ln in lines], ARRAY(Text))),
                         )
                     )
                 ).scalars()
@@ -439,7 +563,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                         select(StatementLineRow)
                         .where(
                             StatementLineRow.estate_id == estate_id,
-                            StatementLineRow.line_id.in_(new_ids),
+                            StatementLineRow.line_id == any_(cast(new_ids, ARRAY(UUID))),
                         )
                         .order_by(StatementLineRow.booked_on)
                     )

@@ -721,7 +721,7 @@ class FeesApi(fees_pb2_grpc.FeesServiceServicer):
             assessed = events_pb2.FeesAssessed(
                 estate_id=str(estate_id), period=period, unit_count=len(fees), total_fen=total
             )
-            await _append_events(
+            await append_events(
                 session,
                 self.outbox,
                 estate_id,
@@ -982,7 +982,7 @@ _APPEND_EVENTS = text(
 )
 
 
-async def _append_events(
+async def append_events(
     session: AsyncSession,
     outbox: Outbox,
     estate_id: uuid.UUID,
