@@ -12,7 +12,6 @@ import swagger_ui_bundle
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -33,6 +32,7 @@ from xinyi_gateway import (
     routes_tenders,
     routes_voice,
     routes_vouchers,
+    tracing,
 )
 from xinyi_gateway.config import Settings
 from xinyi_gateway.limits import BodyLimit, SecurityHeaders, guard_security_headers
@@ -82,6 +82,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Requests are traced by `tracing.instrument`; FastAPI's own spans would come twice.
+        telemetry={"tracing": False},
     )
     app.state.settings = settings
     app.state.login_limiter = Limiter(
@@ -164,7 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         "/", GZipMiddleware(WebFiles(directory=WEB, html=True), minimum_size=1024), name="web"
     )
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
+    tracing.instrument(app)
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,

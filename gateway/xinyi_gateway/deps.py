@@ -49,7 +49,9 @@ async def caller(request: Request, authorization: Annotated[str | None, Header()
     )
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # Async though it awaits nothing: FastAPI runs a plain `def` dependency in a worker thread,
+    # a hand-off that costs far more than this lookup.
     svc: Services = request.app.state.services
     return svc
 

@@ -11,13 +11,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import propagate
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from prometheus_client import Counter, Histogram
 
 from xinyi_kit import auth
 from xinyi_kit.db import database_fault
 from xinyi_kit.errors import DomainError, InvalidArgument, RateLimited
-from xinyi_kit.telemetry import current_trace_id
+from xinyi_kit.telemetry import current_trace_id, spans_recorded
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +210,83 @@ class _DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[mi
         return await continuation(client_call_details, request)
 
 
+class _TraceContextCall:
+    """A method of a channel whose spans are never recorded: the call carries the caller's trace
+    context (traceparent) and, if unary-unary, the default deadline, without interceptors.
+
+    The same as OpenTelemetry's client interceptor and `_DefaultDeadline` less their cost: an
+    intercepted call runs as an extra task through gRPC's interceptor chain, and the interceptor
+    starts a client span and awaits the call's status only for that span, never recorded here.
+    """
+
+    def __init__(self, inner: Any, deadline_seconds: float | None) -> None:
+        self._inner = inner
+        self._deadline = deadline_seconds
+
+    def __call__(
+        self, request: Any, *, timeout: float | None = None, metadata: Any = None, **kwargs: Any
+    ) -> Any:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        if carrier:
+            metadata = (*(metadata or ()), *carrier.items())
+        if timeout is None:
+            timeout = self._deadline
+        return self._inner(request, timeout=timeout, metadata=metadata, **kwargs)
+
+
+class _TraceContextChannel(grpc.aio.Channel):  # type: ignore[misc]
+    """A channel whose calls are `_TraceContextCall`s (see `channel`)."""
+
+    def __init__(self, inner: grpc.aio.Channel, deadline_seconds: float) -> None:
+        self._inner = inner
+        self._deadline = deadline_seconds
+
+    async def __aenter__(self) -> _TraceContextChannel:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.close(None)
+
+    async def close(self, grace: float | None = None) -> None:
+        await self._inner.close(grace)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return self._inner.get_state(try_to_connect)
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        await self._inner.wait_for_state_change(last_observed_state)
+
+    async def channel_ready(self) -> None:
+        await self._inner.channel_ready()
+
+    def unary_unary(self, *args: Any, **kwargs: Any) -> Any:
+        return _TraceContextCall(self._inner.unary_unary(*args, **kwargs), self._deadline)
+
+    def unary_stream(self, *args: Any, **kwargs: Any) -> Any:
+        return _TraceContextCall(self._inner.unary_stream(*args, **kwargs), None)
+
+    def stream_unary(self, *args: Any, **kwargs: Any) -> Any:
+        return _TraceContextCall(self._inner.stream_unary(*args, **kwargs), None)
+
+    def stream_stream(self, *args: Any, **kwargs: Any) -> Any:
+        return _TraceContextCall(self._inner.stream_stream(*args, **kwargs), None)
+
+
 def channel(addr: str, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> grpc.aio.Channel:
     """A channel to a service. Where `addr` resolves to several instances (a headless
     Kubernetes service, or `ipv4:host:port,host:port`), calls take turns among those that are
-    up; gRPC's default would pin every call to the first."""
-    return grpc.aio.insecure_channel(
+    up; gRPC's default would pin every call to the first.
+
+    Every call carries the current trace context and a deadline. Where this process records
+    spans, OpenTelemetry's interceptors do that with a client span per call; where it records
+    none, the channel adds both itself (`_TraceContextChannel`)."""
+    recorded = spans_recorded()
+    inner = grpc.aio.insecure_channel(
         addr,
-        interceptors=[*aio_client_interceptors(), _DefaultDeadline(deadline_seconds)],
+        interceptors=[*aio_client_interceptors(), _DefaultDeadline(deadline_seconds)]
+        if recorded
+        else None,
         options=[
             ("grpc.lb_policy_name", "round_robin"),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -224,6 +295,7 @@ def channel(addr: str, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) ->
             ("grpc.keepalive_time_ms", 30_000),
         ],
     )
+    return inner if recorded else _TraceContextChannel(inner, deadline_seconds)
 
 
 async def check_health(ch: grpc.aio.Channel, deadline: float = 2.0, service: str = "") -> str:

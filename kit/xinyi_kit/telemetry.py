@@ -92,6 +92,14 @@ def setup_tracing(service: str) -> TracerProvider:
     return provider
 
 
+def spans_recorded() -> bool:
+    """Whether this process's spans can be recorded at all: false where `setup_tracing` chose
+    ALWAYS_OFF (or OTEL_TRACES_SAMPLER=always_off). Instrumentation may then keep only the trace
+    context (ids, propagation) and skip the work whose result every span would drop."""
+    provider = trace.get_tracer_provider()
+    return not (isinstance(provider, TracerProvider) and provider.sampler is ALWAYS_OFF)
+
+
 def start_metrics_server(port: int) -> None:
     if port:
         start_http_server(port, addr="0.0.0.0")
