@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import asyncpg
 from sqlalchemy import text
@@ -94,23 +94,16 @@ class Database:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
-        try:
+        with _faults_unavailable():
             async with self.sessions() as session, session.begin():
                 yield session
-        except (OSError, ConnectionError) as exc:
-            raise Unavailable("the database is unavailable; try again shortly") from exc
-        except Exception as exc:
-            fault = database_fault(exc)
-            if fault is None:
-                raise
-            raise fault from exc
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[tuple[AsyncConnection, asyncpg.Connection]]:
         """A pooled connection and its asyncpg connection, for hot paths whose statements skip
         SQLAlchemy's work per statement. Faults of the database answer UNAVAILABLE, as `_tx`
         does, and a connection lost under a statement is not handed out again."""
-        try:
+        with _faults_unavailable():
             async with self.engine.connect() as connection:
                 raw = (await connection.get_raw_connection()).driver_connection
                 assert isinstance(raw, asyncpg.Connection)
@@ -120,13 +113,6 @@ class Database:
                     if not isinstance(exc, asyncpg.PostgresError) or _server_gone(exc):
                         await connection.invalidate()
                     raise
-        except (OSError, asyncpg.InterfaceError) as exc:
-            raise Unavailable("the database is unavailable; try again shortly") from exc
-        except Exception as exc:
-            fault = database_fault(exc)
-            if fault is None:
-                raise
-            raise fault from exc
 
     @asynccontextmanager
     async def driver_tx(self, estate_id: uuid.UUID | str) -> AsyncIterator[asyncpg.Connection]:
@@ -169,6 +155,21 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     if not isinstance(raw, asyncpg.Connection) or not raw.is_in_transaction():
         raise RuntimeError("the session's connection is in no transaction")
     return raw
+
+
+@contextmanager
+def _faults_unavailable() -> Iterator[None]:
+    """Faults of the database (see `database_fault`), and a connection that fails under the
+    driver, answer UNAVAILABLE: the caller may try again."""
+    try:
+        yield
+    except (OSError, asyncpg.InterfaceError) as exc:
+        raise Unavailable("the database is unavailable; try again shortly") from exc
+    except Exception as exc:
+        fault = database_fault(exc)
+        if fault is None:
+            raise
+        raise fault from exc
 
 
 def database_fault(exc: BaseException) -> Unavailable | None:
