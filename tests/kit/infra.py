@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import nats
 from google.protobuf.message import Message
+from nats.js.errors import NotFoundError, ServerError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi_dev.embedded import EmbeddedNats, EmbeddedPostgres
+from xinyi_kit.bus import ensure_stream, stream_name
 from xinyi_kit.db import Database, estate_rls_sql
 from xinyi_kit.schema import kit_ddl, outbox_numbering_statements
 
@@ -98,3 +101,29 @@ async def applied_by_estate(db: Database) -> dict[str, list[int]]:
 async def count(db: Database, sql: str) -> int:
     async with db.system_tx() as session:
         return int((await session.execute(text(sql))).scalar_one())
+
+
+async def fresh(servers: Infra, tables: tuple[str, ...], durable: str) -> Database:
+    """A database on `servers` with `tables` emptied, the identity stream purged and its
+    consumer `durable` deleted: each fault test starts from nothing."""
+    database = servers.database()
+    async with database.system_tx() as session:
+        for table in tables:
+            await session.execute(text(f"DELETE FROM {table}"))
+    nc = await nats.connect(servers.nats.url)
+    js = nc.jetstream()
+    await ensure_stream(js, "identity")
+    await js.purge_stream(stream_name("identity"))
+    for attempt in range(5):
+        try:
+            await js.delete_consumer(stream_name("identity"), durable)
+        except NotFoundError:
+            break
+        except ServerError:
+            # The server may still be writing the consumer's files just after the last test
+            # ("directory not empty"): it succeeds a moment later.
+            await asyncio.sleep(0.2 * (attempt + 1))
+        else:
+            break
+    await nc.close()
+    return database

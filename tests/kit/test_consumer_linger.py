@@ -19,7 +19,6 @@ import nats
 import pytest
 from google.protobuf.message import Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError, ServerError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +27,7 @@ from tests.kit.test_event_bus_faults import FakeMsg, envelope, unhandled
 from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2
 from xinyi_kit import consumer as consumer_module
-from xinyi_kit.bus import ensure_stream, stream_name
+from xinyi_kit.bus import stream_name
 from xinyi_kit.consumer import Consumer
 from xinyi_kit.db import Database
 
@@ -51,24 +50,7 @@ def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra.Infra]:
 
 @pytest.fixture
 async def db(own: infra.Infra) -> AsyncIterator[Database]:
-    database = own.database()
-    async with database.system_tx() as session:
-        for table in ("applied", "inbox_cursor", "inbox_applied"):
-            await session.execute(text(f"DELETE FROM {table}"))
-    nc = await nats.connect(own.nats.url)
-    js = nc.jetstream()
-    await ensure_stream(js, "identity")
-    await js.purge_stream(STREAM)
-    for attempt in range(5):
-        try:
-            await js.delete_consumer(STREAM, DURABLE)
-        except NotFoundError:
-            break
-        except ServerError:  # the server still writing the consumer's files: a moment later
-            await asyncio.sleep(0.2 * (attempt + 1))
-        else:
-            break
-    await nc.close()
+    database = await infra.fresh(own, ("applied", "inbox_cursor", "inbox_applied"), DURABLE)
     yield database
     await database.close()
 

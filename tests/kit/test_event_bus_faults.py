@@ -18,14 +18,13 @@ import nats
 import pytest
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
-from nats.js.errors import NotFoundError, ServerError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.kit import infra
 from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2
-from xinyi_kit.bus import ensure_stream, stream_name
+from xinyi_kit.bus import stream_name
 from xinyi_kit.consumer import Consumer, Outcome
 from xinyi_kit.db import Database, asyncpg_dsn
 from xinyi_kit.errors import Unavailable
@@ -48,26 +47,11 @@ def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra.Infra]:
 
 @pytest.fixture
 async def db(own: infra.Infra) -> AsyncIterator[Database]:
-    database = own.database()
-    async with database.system_tx() as session:
-        for table in ("applied", "outbox", "outbox_sequence", "inbox_cursor", "inbox_applied"):
-            await session.execute(text(f"DELETE FROM {table}"))
-    nc = await nats.connect(own.nats.url)
-    js = nc.jetstream()
-    await ensure_stream(js, "identity")
-    await js.purge_stream(stream_name("identity"))
-    for attempt in range(5):
-        try:
-            await js.delete_consumer(stream_name("identity"), "kittest--identity")
-        except NotFoundError:
-            break
-        except ServerError:
-            # The server may still be writing the consumer's files just after the last test
-            # ("directory not empty"): it succeeds a moment later.
-            await asyncio.sleep(0.2 * (attempt + 1))
-        else:
-            break
-    await nc.close()
+    database = await infra.fresh(
+        own,
+        ("applied", "outbox", "outbox_sequence", "inbox_cursor", "inbox_applied"),
+        "kittest--identity",
+    )
     yield database
     await database.close()
 
