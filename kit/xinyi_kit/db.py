@@ -109,7 +109,12 @@ class Database:
                 assert isinstance(raw, asyncpg.Connection)
                 try:
                     yield connection, raw
-                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+                except (
+                    OSError,
+                    asyncpg.InterfaceError,
+                    asyncpg.InternalClientError,  # left mid-operation when the server dropped it
+                    asyncpg.PostgresError,
+                ) as exc:
                     if not isinstance(exc, asyncpg.PostgresError) or _server_gone(exc):
                         await connection.invalidate()
                     raise
@@ -163,7 +168,7 @@ def _faults_unavailable() -> Iterator[None]:
     driver, answer UNAVAILABLE: the caller may try again."""
     try:
         yield
-    except (OSError, asyncpg.InterfaceError) as exc:
+    except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
         raise Unavailable("the database is unavailable; try again shortly") from exc
     except Exception as exc:
         fault = database_fault(exc)
