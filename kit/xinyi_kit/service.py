@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import grpc
-from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 from nats.aio.client import Client
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -21,7 +20,7 @@ from xinyi_kit import bus, clock, rpc
 from xinyi_kit.audit import AuditApi
 from xinyi_kit.auth import TokenVerifier
 from xinyi_kit.config import KitSettings
-from xinyi_kit.consumer import Consumer, Handler
+from xinyi_kit.consumer import Consumer, Handlers
 from xinyi_kit.db import Database, asyncpg_dsn
 from xinyi_kit.eventlog import EventLogApi
 from xinyi_kit.outbox import Outbox, Relay
@@ -77,7 +76,7 @@ class ServiceKit:
     def add_servicer(self, adder: Adder, servicer: Any, full_name: str) -> None:
         self._servicers.append((adder, servicer, full_name))
 
-    def consume(self, source: str, handlers: Mapping[type[Message], Handler]) -> Consumer:
+    def consume(self, source: str, handlers: Handlers) -> Consumer:
         consumer = Consumer(
             self.db, self.name, source, handlers, replicas=self.settings.stream_replicas
         )

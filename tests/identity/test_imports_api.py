@@ -3,6 +3,7 @@ re-imports that change nothing, transfers with history, a 10,000-unit estate, an
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.identity.world import ok
+from tests.poll import eventually
 from xinyi_dev.platform import Platform
 
 HEADER = "building,unit,unit_type,exclusive_area_m2,owner_name,owner_kind,phone,id_number\n"
@@ -130,6 +132,33 @@ def test_ten_thousand_units(api: httpx.Client, platform: Platform) -> None:
             break
     assert units == 10_000
     assert ok(api.get(f"/api/v1/estates/{estate_id}"))["unit_count"] == 10_000
+    # The services that keep units (the ledger for fees, notifications for owners' notices)
+    # learn every one from the 10,000 ownership changes, in runs rather than one by one.
+    learned = eventually(
+        lambda: (n := asyncio.run(units_learned(platform, estate_id))) == (10_000, 10_000) and n,
+        timeout=60,
+        what="the ledger and notifications learning the 10,000 units",
+    )
+    assert learned == (10_000, 10_000)
+
+
+async def units_learned(platform: Platform, estate_id: str) -> tuple[int, int]:
+    """How many of the estate's units the ledger and notifications hold."""
+    conn = await asyncpg.connect(platform.admin_url)
+    try:
+        await conn.execute("SET xinyi.scope = 'system'")
+        estate = uuid.UUID(estate_id)
+        ledger = await conn.fetchval(
+            "SELECT count(*) FROM ledger.units WHERE estate_id = $1", estate
+        )
+        owners = await conn.fetchval(
+            "SELECT count(*) FROM notifications.unit_owners WHERE estate_id = $1 "
+            "AND cardinality(owner_ids) > 0",
+            estate,
+        )
+    finally:
+        await conn.close()
+    return int(ledger), int(owners)
 
 
 async def test_import_emits_ownership_events(

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import nats
@@ -36,16 +36,6 @@ pytestmark = pytest.mark.own_servers
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = stream_name("identity")
 DURABLE = "kittest--identity"
-
-
-@pytest.fixture(scope="module")
-def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra.Infra]:
-    servers = infra.start(tmp_path_factory.mktemp("own-servers"))
-    try:
-        yield servers
-    finally:
-        servers.nats.stop()
-        servers.pg.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -33,16 +33,6 @@ from xinyi_kit.outbox import Outbox, Relay
 pytestmark = pytest.mark.own_servers
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra.Infra]:
-    servers = infra.start(tmp_path_factory.mktemp("own-servers"))
-    try:
-        yield servers
-    finally:
-        servers.nats.stop()
-        servers.pg.stop()
 
 
 @pytest.fixture

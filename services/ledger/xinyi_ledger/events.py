@@ -4,7 +4,7 @@ contract's taking effect and handover) and emits (books_opened)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2
-from xinyi_kit.consumer import Handler
+from xinyi_kit.consumer import Batched, Handlers
 from xinyi_kit.outbox import Outbox
 from xinyi_ledger import contracts, fees, groups, store
 from xinyi_ledger.domain import DEFAULT_CHART
 
 
-def identity_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
+def identity_handlers(outbox: Outbox) -> Handlers:
     async def estate_created(
         session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
     ) -> None:
@@ -39,23 +39,28 @@ def identity_handlers(outbox: Outbox) -> Mapping[type[Message], Handler]:
             )
 
     async def ownership_changed(
-        session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+        session: AsyncSession,
+        changes: Sequence[tuple[common_pb2.EventEnvelope, Message]],
     ) -> None:
         # Fees need a unit's type and registered area, not who owns it: owners stay in identity.
-        assert isinstance(event, identity_events.OwnershipChanged)
-        await fees.upsert_unit(
-            session,
-            uuid.UUID(event.estate_id),
-            uuid.UUID(event.unit_id),
-            building=event.building,
-            number=event.number,
-            unit_type=event.unit_type,
-            area_centi_m2=event.exclusive_area_centi_m2,
-        )
+        units = []
+        for _, event in changes:
+            assert isinstance(event, identity_events.OwnershipChanged)
+            units.append(
+                fees.UnitFacts(
+                    unit_id=uuid.UUID(event.unit_id),
+                    building=event.building,
+                    number=event.number,
+                    unit_type=event.unit_type,
+                    area_centi_m2=event.exclusive_area_centi_m2,
+                )
+            )
+        # A run is of one estate: the consumer applies each estate's events apart.
+        await fees.upsert_units(session, uuid.UUID(changes[0][0].estate_id), units)
 
     return {
         identity_events.EstateCreated: estate_created,
-        identity_events.OwnershipChanged: ownership_changed,
+        identity_events.OwnershipChanged: Batched(ownership_changed),
         **contracts.identity_handlers(),
         **groups.identity_handlers(),
     }

@@ -14,13 +14,13 @@ from typing import Any, NamedTuple
 import grpc
 from google.protobuf.message import Message
 from sqlalchemy import BigInteger, DateTime, Select, String, func, select, text
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xinyi.ledger.v1 import events_pb2, fees_pb2, fees_pb2_grpc
 from xinyi_kit import audit, clock, idempotency
-from xinyi_kit.db import Database
+from xinyi_kit.db import Database, driver_connection
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
@@ -100,26 +100,32 @@ class FeeSettlement(store.Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
 
 
-async def upsert_unit(
-    session: AsyncSession,
-    estate_id: uuid.UUID,
-    unit_id: uuid.UUID,
-    *,
-    building: str,
-    number: str,
-    unit_type: str,
-    area_centi_m2: int,
+# A run of units as identity announced them, each as it last stands (a 10,000-unit import is
+# 10,000 ownership changes: one statement per run of them, not one per unit).
+_UPSERT_UNITS = (
+    "INSERT INTO units (estate_id, unit_id, building, number, unit_type, area_centi_m2) "
+    "SELECT $1, u.* FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[]) "
+    "AS u ON CONFLICT (estate_id, unit_id) DO UPDATE SET building = EXCLUDED.building, "
+    "number = EXCLUDED.number, unit_type = EXCLUDED.unit_type, "
+    "area_centi_m2 = EXCLUDED.area_centi_m2"
+)
+
+
+async def upsert_units(
+    session: AsyncSession, estate_id: uuid.UUID, units: Sequence[UnitFacts]
 ) -> None:
-    values = {
-        "building": building[:100],
-        "number": number[:100],
-        "unit_type": unit_type[:20],
-        "area_centi_m2": area_centi_m2,
-    }
-    await session.execute(
-        insert(Unit)
-        .values(estate_id=estate_id, unit_id=unit_id, **values)
-        .on_conflict_do_update(index_elements=[Unit.estate_id, Unit.unit_id], set_=values)
+    """Stores `units` of one estate (in the order announced: a unit named twice keeps its last
+    facts) in one statement."""
+    last = {u.unit_id: u for u in units}  # one row per unit: a statement changes a row once
+    raw = await driver_connection(session)
+    await raw.execute(
+        _UPSERT_UNITS,
+        estate_id,
+        list(last),
+        [u.building[:100] for u in last.values()],
+        [u.number[:100] for u in last.values()],
+        [u.unit_type[:20] for u in last.values()],
+        [u.area_centi_m2 for u in last.values()],
     )
 
 

@@ -3,8 +3,9 @@ grants, units' owners and the accounts that speak for them. Turns an audience in
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2 as identity_events
-from xinyi_kit.consumer import Handler
+from xinyi_kit.consumer import Batched, Handlers
+from xinyi_kit.db import driver_connection
 from xinyi_kit.permissions import COMPANY, Role
 from xinyi_notifications import store, tx
 from xinyi_notifications.plan import KindSetting, Person
@@ -135,29 +137,36 @@ async def role_revoked(
         )
 
 
+# A run of units' owners as identity announced them, in one statement (an estate's import is
+# an ownership change per unit): each unit's owner ids come as a JSON array.
+_UPSERT_OWNERS = (
+    "INSERT INTO unit_owners (estate_id, unit_id, owner_ids) "
+    "SELECT $1, u.unit_id, ARRAY(SELECT jsonb_array_elements_text(u.owners)) "
+    "FROM unnest($2::uuid[], $3::jsonb[]) AS u (unit_id, owners) "
+    "ON CONFLICT (estate_id, unit_id) DO UPDATE SET owner_ids = EXCLUDED.owner_ids"
+)
+
+
 async def ownership_changed(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+    session: AsyncSession, changes: Sequence[tuple[common_pb2.EventEnvelope, Message]]
 ) -> None:
-    assert isinstance(event, identity_events.OwnershipChanged)
-    await session.execute(
-        insert(store.UnitOwners)
-        .values(
-            estate_id=uuid.UUID(event.estate_id),
-            unit_id=uuid.UUID(event.unit_id),
-            owner_ids=list(event.owner_ids),
-        )
-        .on_conflict_do_update(
-            index_elements=["estate_id", "unit_id"], set_={"owner_ids": list(event.owner_ids)}
-        )
+    owners: dict[uuid.UUID, str] = {}  # a unit named twice keeps its last owners
+    for _, event in changes:
+        assert isinstance(event, identity_events.OwnershipChanged)
+        owners[uuid.UUID(event.unit_id)] = json.dumps(list(event.owner_ids))
+    # A run is of one estate: the consumer applies each estate's events apart.
+    raw = await driver_connection(session)
+    await raw.execute(
+        _UPSERT_OWNERS, uuid.UUID(changes[0][0].estate_id), list(owners), list(owners.values())
     )
 
 
-IDENTITY: Mapping[type[Message], Handler] = {
+IDENTITY: Handlers = {
     identity_events.EstateCreated: estate_created,
     identity_events.CompanyAssigned: company_assigned,
     identity_events.RoleGranted: role_granted,
     identity_events.RoleRevoked: role_revoked,
-    identity_events.OwnershipChanged: ownership_changed,
+    identity_events.OwnershipChanged: Batched(ownership_changed),
 }
 
 

@@ -23,7 +23,7 @@ from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_kit import clock
-from xinyi_kit.consumer import Handler
+from xinyi_kit.consumer import Handler, Handlers
 from xinyi_kit.db import PLATFORM, driver_connection
 from xinyi_notifications import directory, plan, rules, store, tx
 from xinyi_notifications.rules import Notice
@@ -400,7 +400,7 @@ async def _flag(
     return rules.flag_raised(e.estate_id, estate, e.flag_id, e.kind, e.reason)
 
 
-IDENTITY: Mapping[type[Message], Handler] = {
+IDENTITY: Handlers = {
     **directory.IDENTITY,
     identity_events.NewDeviceLogin: new_device_login,
 }

@@ -1,0 +1,107 @@
+"""A batched handler takes a run of consecutive events of its type in one call: in sequence
+order, across events no handler acts on, ended by an event another handler acts on; each event
+still applied once, and a run that fails leaves nothing behind. On servers of their own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.kit import infra
+from tests.kit.test_event_bus_faults import envelope, inbox, unhandled
+from xinyi.common.v1 import common_pb2
+from xinyi.identity.v1 import events_pb2
+from xinyi_kit.consumer import Batched, Consumer, Outcome
+from xinyi_kit.db import Database
+
+pytestmark = pytest.mark.own_servers
+
+
+@pytest.fixture
+async def db(own: infra.Infra) -> AsyncIterator[Database]:
+    database = await infra.fresh(
+        own, ("applied", "inbox_cursor", "inbox_applied"), "kittest--identity"
+    )
+    yield database
+    await database.close()
+
+
+def owned(estate: uuid.UUID, seq: int) -> common_pb2.EventEnvelope:
+    change = events_pb2.OwnershipChanged(estate_id=str(estate), unit_id=str(uuid.uuid4()))
+    return envelope(estate, seq, uuid.uuid4(), change)
+
+
+class Runs:
+    """A batched handler that records the sequences of each run it is given, and writes each
+    event's effect; it fails on the sequence named in `fail_at`."""
+
+    def __init__(self) -> None:
+        self.runs: list[list[int]] = []
+        self.fail_at: int | None = None
+
+    async def __call__(
+        self, session: AsyncSession, run: Sequence[tuple[common_pb2.EventEnvelope, Message]]
+    ) -> None:
+        self.runs.append([env.sequence for env, _ in run])
+        for env, event in run:
+            assert isinstance(event, events_pb2.OwnershipChanged)
+            assert event.estate_id == env.estate_id
+            if env.sequence == self.fail_at:
+                raise RuntimeError("the handler fails")
+            await infra.record_effect(session, env, event)
+
+
+def consumer(db: Database, runs: Runs) -> Consumer:
+    return Consumer(
+        db,
+        "kittest",
+        "identity",
+        {events_pb2.OwnershipChanged: Batched(runs), events_pb2.EstateCreated: infra.record_effect},
+    )
+
+
+async def test_runs_of_a_type_reach_the_batched_handler_once_each_in_order(db: Database) -> None:
+    estate, runs = uuid.uuid4(), Runs()
+    c = consumer(db, runs)
+    events = [
+        owned(estate, 1),
+        unhandled(estate, 2, uuid.uuid4()),
+        owned(estate, 3),
+        envelope(estate, 4, uuid.uuid4()),  # EstateCreated: another handler ends the run
+        owned(estate, 5),
+        owned(estate, 6),
+    ]
+    # Delivered out of order within the batch: the consumer orders them by sequence.
+    items = [(events[i], None) for i in (5, 0, 3, 1, 4, 2)]
+    outcomes = await c.apply_estate(estate, items)
+    assert outcomes == [Outcome.APPLIED] * 6
+    assert runs.runs == [[1, 3], [5, 6]]
+    assert await inbox(db, estate) == (6, [1, 2, 3, 4, 5, 6])
+    assert (await infra.applied_by_estate(db))[str(estate)] == [1, 3, 4, 5, 6]
+
+    # Redelivered with the next one: only the new event is handled.
+    again = [(env, None) for env in events] + [(owned(estate, 7), None)]
+    assert await c.apply_estate(estate, again) == [Outcome.DUPLICATE] * 6 + [Outcome.APPLIED]
+    assert runs.runs == [[1, 3], [5, 6], [7]]
+    assert (await infra.applied_by_estate(db))[str(estate)] == [1, 3, 4, 5, 6, 7]
+
+
+async def test_a_run_that_fails_leaves_nothing_and_applies_whole_on_redelivery(
+    db: Database,
+) -> None:
+    estate, runs = uuid.uuid4(), Runs()
+    c = consumer(db, runs)
+    events = [owned(estate, 1), owned(estate, 2), owned(estate, 3)]
+    runs.fail_at = 2
+    with pytest.raises(RuntimeError):
+        await c.apply_estate(estate, [(env, None) for env in events])
+    assert await infra.applied_by_estate(db) == {}
+    runs.fail_at = None
+    assert await c.apply_estate(estate, [(env, None) for env in events]) == [Outcome.APPLIED] * 3
+    assert runs.runs == [[1, 2, 3], [1, 2, 3]]
+    assert await inbox(db, estate) == (3, [1, 2, 3])
+    assert (await infra.applied_by_estate(db))[str(estate)] == [1, 2, 3]
