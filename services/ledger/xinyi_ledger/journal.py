@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from xinyi.ledger.v1 import events_pb2
 from xinyi_kit import clock
-from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from xinyi_kit.outbox import Outbox
 from xinyi_ledger import chain, domain, merkle, money, store
 
@@ -76,6 +76,17 @@ async def closed_periods(session: AsyncSession, estate_id: uuid.UUID) -> set[str
     return {p for (p,) in rows.all()}
 
 
+def require_accounts(accounts: set[str], codes: set[str]) -> None:
+    """Refuses lines on accounts the estate's chart lacks. An estate without any is one whose
+    books are not open yet: the ledger learns of a new estate from identity's events, within
+    seconds (more after a large import), so the caller may try again shortly."""
+    if not accounts:
+        raise Unavailable("the ledger has not opened this estate's books yet; try again shortly")
+    unknown = sorted(codes - accounts)
+    if unknown:
+        raise InvalidArgument(f"no such account in this estate: {', '.join(unknown)}")
+
+
 async def post(
     session: AsyncSession,
     outbox: Outbox,
@@ -86,9 +97,7 @@ async def post(
     """Chains and stores one entry; the chain head's row lock orders concurrent postings."""
     domain.check_lines(draft.lines)
     accounts = {a.code for a in await store.accounts(session, estate_id)}
-    unknown = sorted({code for code, _, _ in draft.lines} - accounts)
-    if unknown:
-        raise InvalidArgument(f"no such account in this estate: {', '.join(unknown)}")
+    require_accounts(accounts, {code for code, _, _ in draft.lines})
     head = await session.execute(
         insert(store.ChainHead)
         .values(estate_id=estate_id, last_index=0, last_hash=chain.GENESIS)

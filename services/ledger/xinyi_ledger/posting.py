@@ -410,9 +410,7 @@ class Poster:
         """What `journal.post` does for an income entry, on the group's locked head."""
         account = domain.INCOME_ACCOUNT[posting.source]
         lines = [(domain.FUND_BANK, posting.amount), (account, -posting.amount)]
-        unknown = sorted({code for code, _ in lines} - estate.accounts)
-        if unknown:
-            raise InvalidArgument(f"no such account in this estate: {', '.join(unknown)}")
+        journal.require_accounts(estate.accounts, {code for code, _ in lines})
         period = domain.period_of(posting.booked_on)
         late_for = ""
         if period in estate.closed:
