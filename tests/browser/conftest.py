@@ -61,8 +61,11 @@ window.__layoutShifts = [];
       }
       last = entry.startTime;
       value += entry.value;
-      const moved = entry.sources.map((s) => s.node?.id || s.node?.nodeName || "?").join(",");
-      shifts.push(`${entry.value.toFixed(3)} ${moved}`);
+      // What moved, by its id, or else the heading that names it, and on which view.
+      const name = (node) => node?.id || (node?.getAttribute?.("aria-labelledby") &&
+        `${node.nodeName}[${node.getAttribute("aria-labelledby")}]`) || node?.nodeName || "?";
+      const moved = entry.sources.map((s) => name(s.node)).join(",");
+      shifts.push(`${entry.value.toFixed(3)} ${moved} on ${location.hash || "/"}`);
       if (value > window.__layoutShift) {
         window.__layoutShift = value;
         window.__layoutShifts = [...shifts];

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from playwright.async_api import FilePayload, expect
+from playwright.async_api import FilePayload, Route, expect
 
+from tests.browser.conftest import MAX_LAYOUT_SHIFT
 from tests.browser.steps import BOTH_SIZES, create_estate, credit_code, sign_in_as_operator
 
 if TYPE_CHECKING:
@@ -177,6 +179,32 @@ async def test_import_shows_the_bad_rows_then_the_summary(
     )
     await expect(result.locator('[data-change="units_unchanged"] dd')).to_have_text("2")
     await expect(result.locator('[data-change="units_added"] dd')).to_have_text("0")
+
+
+async def test_the_operator_view_holds_still_when_its_lists_come_late(
+    web: WebApp, platform: Platform, api: httpx.Client
+) -> None:
+    """A city's lists are long, and on a busy server they may come seconds after the view
+    opens: what follows them must not jump down when they do (layout shift, as the page's
+    recorder counts it from a second after the click)."""
+    tag = uuid.uuid4().hex[:6]
+    for n in range(40):
+        reply = api.post(
+            "/api/v1/companies", json={"name": f"迟到物业{tag}-{n}", "credit_code": credit_code()}
+        )
+        assert reply.status_code == 201, reply.text
+    page = web.page
+
+    async def late(route: Route) -> None:
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route(re.compile(r"/api/v1/(companies|communities|estates)(\?.*)?$"), late)
+    await open_operator_views(web, platform)
+    await expect(page.locator("#company-list")).to_contain_text(f"迟到物业{tag}-39", timeout=10_000)
+    await page.wait_for_load_state("networkidle")
+    shift, shifts = await web.layout_shift()
+    assert shift <= MAX_LAYOUT_SHIFT, shifts
 
 
 async def test_operator_views_fit_a_small_screen(web: WebApp, platform: Platform) -> None:
