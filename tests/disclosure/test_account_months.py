@@ -95,13 +95,14 @@ async def test_a_months_figures_come_from_account_totals_that_count_each_entry_o
         "2026-11 保洁",
     )  # fmt: skip
     envelope = common_pb2.EventEnvelope()
+    # The consumer hands a run of an estate's entries over at once; one came twice in it.
     async with db.estate_tx(estate) as session:
-        for event in (assessment, october_parking, payment, parking, cleaning):
-            await readmodels.entry_posted(session, envelope, event)
+        run = (assessment, october_parking, payment, parking, payment, cleaning)
+        await readmodels.entries_posted(session, [(envelope, event) for event in run])
     # Delivered again (a redelivery the inbox did not catch, a replay over kept rows).
     async with db.estate_tx(estate) as session:
         for event in (assessment, payment, cleaning):
-            await readmodels.entry_posted(session, envelope, event)
+            await readmodels.entries_posted(session, [(envelope, event)])
 
     async with db.estate_tx(estate) as session:
         totals = {

@@ -15,7 +15,7 @@ from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi_disclosure import flags, readmodels, store
 from xinyi_kit import clock
-from xinyi_kit.consumer import Handler
+from xinyi_kit.consumer import Handler, Handlers
 
 
 async def estate_created(
@@ -61,7 +61,7 @@ IDENTITY: Mapping[type[Message], Handler] = {
     identity_events.EstateCreated: estate_created,
     **readmodels.IDENTITY,
 }
-LEDGER: Mapping[type[Message], Handler] = {
+LEDGER: Handlers = {
     **readmodels.LEDGER,
     ledger_events.BooksOpened: books_opened,
     ledger_events.PeriodClosed: period_closed,

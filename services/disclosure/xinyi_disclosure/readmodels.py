@@ -9,9 +9,10 @@ voting's streams may arrive in any order relative to each other.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,8 +40,8 @@ from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi.voting.v1 import events_pb2 as voting_events
 from xinyi_disclosure.store import Base
-from xinyi_kit.consumer import Handler
-from xinyi_kit.db import PLATFORM
+from xinyi_kit.consumer import Batched, Handler, Handlers
+from xinyi_kit.db import PLATFORM, driver_connection
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RESOLVED = ("answered", "rectified", "confirmed")
@@ -376,76 +377,99 @@ async def account_added(
     )
 
 
-async def entry_posted(
-    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
-) -> None:
-    assert isinstance(event, ledger_events.EntryPosted)
-    estate_id = uuid.UUID(event.estate_id)
-    booked = event.booked_at.ToDatetime(tzinfo=UTC).astimezone(SHANGHAI).date()
-    # Entries are immutable: one applied again changes nothing, and must not count twice.
-    inserted = (
-        await session.execute(
-            insert(Entry)
-            .values(
-                estate_id=estate_id,
-                entry_id=uuid.UUID(event.entry_id),
-                chain_index=event.chain_index,
-                kind=int(event.kind),
-                period=event.period,
-                booked_on=booked,
-                description=event.description,
-                income_source=event.income_source,
-                lump_sum=event.lump_sum,
-                reverses_entry_id=_uuid(event.reverses_entry_id),
-                disbursement_id=_uuid(event.disbursement_id),
-                vouchers=list(event.voucher_sha256),
-                lines=[
-                    [ln.account_code, ln.amount_fen]
-                    for ln in event.lines
-                    if disclosed(ln.account_code)
-                ],
-                items=[
-                    {
-                        "description": i.description,
-                        "amount_fen": i.amount_fen,
-                        "occurred_on": i.occurred_on,
-                    }
-                    for i in event.items
-                ],
-            )
-            .on_conflict_do_nothing(index_elements=["estate_id", "entry_id"])
-            .returning(Entry.entry_id)
-        )
-    ).scalar_one_or_none()
-    if inserted is not None:
-        await _add_to_months(session, estate_id, event.period, event.lines)
+# A run of one estate's entries in one statement (a month's assessment, a day's takings or a
+# busy estate's postings come as runs of EntryPosted); entries are immutable, so one applied
+# again is left as it is, and only those written now count into their months.
+_INSERT_ENTRIES = (
+    "INSERT INTO entries (estate_id, entry_id, chain_index, kind, period, booked_on, "
+    "description, income_source, lump_sum, reverses_entry_id, disbursement_id, vouchers, "
+    "lines, items) "
+    "SELECT $1, e.entry_id, e.chain_index, e.kind, e.period, e.booked_on, e.description, "
+    "e.income_source, e.lump_sum, e.reverses, e.disbursement, "
+    "ARRAY(SELECT jsonb_array_elements_text(e.vouchers)), e.lines, e.items "
+    "FROM unnest($2::uuid[], $3::bigint[], $4::smallint[], $5::text[], $6::date[], $7::text[], "
+    "$8::text[], $9::bool[], $10::uuid[], $11::uuid[], $12::jsonb[], $13::jsonb[], "
+    "$14::jsonb[]) AS e (entry_id, chain_index, kind, period, booked_on, description, "
+    "income_source, lump_sum, reverses, disbursement, vouchers, lines, items) "
+    "ON CONFLICT (estate_id, entry_id) DO NOTHING RETURNING entry_id"
+)
+# Adds to a month's account totals: one row per account and month, however many entries and
+# units moved it.
+_ADD_TO_MONTHS = (
+    "INSERT INTO account_months AS m (estate_id, code, period, amount_fen) "
+    "SELECT $1, a.code, a.period, a.fen FROM unnest($2::text[], $3::text[], $4::bigint[]) "
+    "AS a (code, period, fen) "
+    "ON CONFLICT (estate_id, code, period) DO UPDATE SET amount_fen = m.amount_fen + "
+    "EXCLUDED.amount_fen"
+)
 
 
-async def _add_to_months(
-    session: AsyncSession,
-    estate_id: uuid.UUID,
-    period: str,
-    lines: Iterable[ledger_events.EntryLine],
+async def entries_posted(
+    session: AsyncSession, run: Sequence[tuple[common_pb2.EventEnvelope, Message]]
 ) -> None:
-    """Adds an entry's lines to its month's account totals: one row per account, however many
-    units its lines name."""
-    moved: dict[str, int] = defaultdict(int)
-    for ln in lines:
-        moved[ln.account_code] += ln.amount_fen
-    if not moved:
-        return
-    statement = insert(AccountMonth).values(
-        [
-            {"estate_id": estate_id, "code": code, "period": period, "amount_fen": fen}
-            for code, fen in moved.items()
-        ]
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["estate_id", "code", "period"],
-            set_={"amount_fen": AccountMonth.amount_fen + statement.excluded.amount_fen},
+    # An entry is counted once, however often its event comes, in this run or before.
+    unique: dict[str, ledger_events.EntryPosted] = {}
+    for _, event in run:
+        assert isinstance(event, ledger_events.EntryPosted)
+        unique.setdefault(event.entry_id, event)
+    entries = list(unique.values())
+    # A run is of one estate: the consumer applies each estate's events apart.
+    estate_id = uuid.UUID(entries[0].estate_id)
+    raw = await driver_connection(session)
+    inserted = {
+        row[0]
+        for row in await raw.fetch(
+            _INSERT_ENTRIES,
+            estate_id,
+            [uuid.UUID(e.entry_id) for e in entries],
+            [e.chain_index for e in entries],
+            [int(e.kind) for e in entries],
+            [e.period for e in entries],
+            [e.booked_at.ToDatetime(tzinfo=UTC).astimezone(SHANGHAI).date() for e in entries],
+            [e.description for e in entries],
+            [e.income_source for e in entries],
+            [e.lump_sum for e in entries],
+            [_uuid(e.reverses_entry_id) for e in entries],
+            [_uuid(e.disbursement_id) for e in entries],
+            [json.dumps(list(e.voucher_sha256)) for e in entries],
+            [
+                json.dumps(
+                    [
+                        [ln.account_code, ln.amount_fen]
+                        for ln in e.lines
+                        if disclosed(ln.account_code)
+                    ]
+                )
+                for e in entries
+            ],
+            [json.dumps([_item(i) for i in e.items], ensure_ascii=False) for e in entries],
         )
-    )
+    }
+    moved: dict[tuple[str, str], int] = defaultdict(int)
+    for e in entries:
+        if uuid.UUID(e.entry_id) in inserted:
+            for ln in e.lines:
+                moved[(ln.account_code, e.period)] += ln.amount_fen
+    if moved:
+        await raw.execute(
+            _ADD_TO_MONTHS,
+            estate_id,
+            [code for code, _ in moved],
+            [period for _, period in moved],
+            list(moved.values()),
+        )
+
+
+def _disclosed_lines(entry: ledger_events.EntryPosted) -> list[list[Any]]:
+    return [[ln.account_code, ln.amount_fen] for ln in entry.lines if disclosed(ln.account_code)]
+
+
+def _item(item: ledger_events.EntryItem) -> dict[str, Any]:
+    return {
+        "description": item.description,
+        "amount_fen": item.amount_fen,
+        "occurred_on": item.occurred_on,
+    }
 
 
 async def disbursement_changed(
@@ -753,10 +777,10 @@ IDENTITY: Mapping[type[Message], Handler] = {
     identity_events.OnboardingCaseRecorded: case_recorded,
     identity_events.CommunityCreated: community_created,
 }
-LEDGER: Mapping[type[Message], Handler] = {
+LEDGER: Handlers = {
     ledger_events.BooksOpened: books_opened,
     ledger_events.ChartAccount: account_added,
-    ledger_events.EntryPosted: entry_posted,
+    ledger_events.EntryPosted: Batched(entries_posted),
     ledger_events.DisbursementChanged: disbursement_changed,
     ledger_events.FeesMonth: fees_month,
     ledger_events.ReconciliationChanged: reconciliation_changed,
