@@ -40,6 +40,7 @@ from xinyi_gateway.ratelimit import Limiter
 from xinyi_gateway.services import SERVICE_NAMES, Services
 from xinyi_kit import rpc
 from xinyi_kit.auth import TokenVerifier
+from xinyi_kit.heap import freeze_startup_heap
 
 WEB = Path(__file__).parent / "web"
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         services = Services.connect(settings)
         app.state.services = services
         app.state.verifier = TokenVerifier(services.jwks)
+        freeze_startup_heap()
         yield
         await services.close()
 

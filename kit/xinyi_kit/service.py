@@ -23,6 +23,7 @@ from xinyi_kit.config import KitSettings
 from xinyi_kit.consumer import Consumer, Handlers
 from xinyi_kit.db import Database, asyncpg_dsn
 from xinyi_kit.eventlog import EventLogApi
+from xinyi_kit.heap import freeze_startup_heap
 from xinyi_kit.outbox import Outbox, Relay
 from xinyi_kit.telemetry import setup_logging, setup_tracing, start_metrics_server
 
@@ -125,6 +126,7 @@ class ServiceKit:
         for hook in self._start_hooks:
             await hook()
 
+        freeze_startup_heap()
         server = rpc.make_server(TokenVerifier(self._jwks_source))
         for adder, servicer, _ in self._servicers:
             adder(servicer, server)
