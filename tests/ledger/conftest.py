@@ -10,7 +10,6 @@ import pyotp
 import pytest
 
 from tests.identity.world import World, build, ok
-from tests.poll import eventually
 from xinyi_dev.platform import Platform
 
 APPROVERS = ("committee_member", "committee_chair")
@@ -19,15 +18,6 @@ APPROVERS = ("committee_member", "committee_chair")
 @pytest.fixture(scope="module")
 def world(platform: Platform, operator_token: str) -> World:
     w = build(platform.gateway_url, operator_token)
-    # The ledger learns of the estates from identity's events: seconds behind, more while it
-    # works through another module's 10,000-unit import. Its tests start once it has.
-    with w.client("operator") as op:
-        for estate in (w.estate_a, w.estate_b):
-            eventually(
-                lambda e=estate: op.get(f"/api/v1/estates/{e}/ledger/accounts").json() != [],
-                timeout=90,
-                what=f"the ledger opening the books of {estate}",
-            )
     w.totp = {}  # type: ignore[attr-defined]
     for role in APPROVERS:
         with w.client(role) as c:
