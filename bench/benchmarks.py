@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
+
 from bench import baselines
 from bench.harness import (
     CpuMeter,
@@ -169,6 +171,7 @@ async def ledger(world: World, base: Baselines) -> list[Figure]:
     estates = await world.bare_estates(size.posting_estates)
     per_tx = await base.per_tx()
     grpc = await base.grpc()
+    await world.settle()
     meter = CpuMeter.of(world.platform)
     before = meter.read()
     across = await _postings(world, estates, size.postings, 32)
@@ -221,6 +224,7 @@ async def ledger_batched(world: World, base: Baselines, estates: list[str]) -> l
                     raise BenchError(f"a batched posting was refused: {result.error.message}")
                 entries.add(result.entry.entry_id)
 
+        await world.settle()
         meter = CpuMeter.of(world.platform)
         before = meter.read()
         load = await run_load(call, -(-count // batch), 8)
@@ -496,6 +500,7 @@ async def voting(world: World, base: Baselines) -> list[Figure]:
 
         # A vote is idempotent (the same choice again supersedes the receipt with an equal
         # one), so a 504 (the gateway's 5 s deadline passed) is sent again, as a client would.
+        await world.settle()
         meter = CpuMeter.of(world.platform)
         before = meter.read()
         load = await http_load(world.base, cast, len(casts), 64, statuses=statuses, retry=(504,))
@@ -547,21 +552,118 @@ def _voters(plan: democity.EstatePlan, count: int) -> list[democity.OwnerPlan]:
     return voters
 
 
+# -- the steady mix -------------------------------------------------------------------------------
+STEADY_POSTERS = 4  # gRPC clients posting income across the estates
+STEADY_READERS = 4  # HTTP connections reading an estate
+SIGN_IN_EVERY = 1.0  # seconds between two sign-ins (a password hash each)
+
+
+async def steady(world: World, base: Baselines) -> list[Figure]:
+    """A long run of the same mix throughout: postings across the estates, estate reads and an
+    estate's monthly report through the gateway, and sign-ins, at a fixed concurrency for
+    `steady_seconds` after a warm-up. The resident set size of every process is sampled every
+    0.5 s of it; what a process holds at the end must be what it held at the start (at most
+    5 % more from the first tenth of the samples to the last)."""
+    size = world.size
+    estates = await world.bare_estates(size.posting_estates)
+    token = await world.accountant()
+    report = f"/api/v1/estates/{estates[0]}/reports/monthly/{datetime.now(SHANGHAI):%Y-%m}"
+    await world.post_incomes(token, estates[0], [(100, "")], concurrency=1)
+    await world.until(lambda: world.call("GET", report, token), what="the steady mix's report")
+    done: dict[str, int] = {"postings": 0, "estate reads": 0, "reports": 0, "sign-ins": 0}
+    failed: dict[str, str] = {}
+    stop = asyncio.Event()
+
+    async def repeat(kind: str, once: Callable[[int], Awaitable[None]]) -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                await once(n)
+            except Exception as exc:  # reported below: the run goes on
+                failed.setdefault(kind, f"{type(exc).__name__}: {exc}")
+            else:
+                done[kind] += 1
+            n += 1
+
+    async with world.ledger_channel() as channel, aiohttp.ClientSession(world.base) as http:
+        stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+
+        async def post(n: int) -> None:
+            await stub.PostIncome(
+                ledger_pb2.PostIncomeRequest(
+                    estate_id=estates[n % len(estates)], source="parking", amount_fen=100 + n,
+                    description="steady mix",
+                ),
+                metadata=(("authorization", f"Bearer {await world.accountant()}"),), timeout=60,
+            )  # fmt: skip
+
+        def reading(path: str) -> Callable[[int], Awaitable[None]]:
+            async def read(_: int) -> None:
+                headers = {"Authorization": f"Bearer {await world.accountant()}"}
+                async with http.get(path, headers=headers) as reply:
+                    await reply.read()
+                    if reply.status != 200:
+                        raise BenchError(f"GET {path}: HTTP {reply.status}")
+
+            return read
+
+        async def sign_in(_: int) -> None:
+            await world.accountant(fresh=True)
+            await asyncio.sleep(SIGN_IN_EVERY)
+
+        loops = [
+            *(repeat("postings", post) for _ in range(STEADY_POSTERS)),
+            *(repeat("estate reads", reading(f"/api/v1/estates/{estates[1]}"))
+              for _ in range(STEADY_READERS)),
+            repeat("reports", reading(report)),
+            repeat("sign-ins", sign_in),
+        ]  # fmt: skip
+        warm_up = 1.0 if size.name == "smoke" else min(30.0, size.steady_seconds / 4)
+        running = [asyncio.ensure_future(loop) for loop in loops]
+        try:
+            await asyncio.sleep(warm_up)
+            counted_from = dict(done)
+            sampler = MemorySampler(_service_pids(world))
+            sampler.start()
+            started = time.perf_counter()
+            await asyncio.sleep(size.steady_seconds)
+            seconds = time.perf_counter() - started
+            sampler.stop()
+        finally:
+            stop.set()
+            await asyncio.gather(*running)
+    if failed:
+        raise BenchError(f"the steady mix: {failed}")
+    counts = {kind: done[kind] - counted_from[kind] for kind in done}
+    figures = [
+        figure("steady", f"mixed operations over {size.steady_seconds:,} s",
+               sum(counts.values()) / seconds, "ops/s", warm_up_s=warm_up, operations=counts),
+    ]  # fmt: skip
+    for name, r in sorted(sampler.report().items()):
+        figures.append(
+            figure("steady", f"{name} RSS growth, first to last tenth", r["growth_percent"], "%",
+                   target=at_most(5, "≤ 5 %"), first_mib=r["first_tenth_mib"],
+                   last_mib=r["last_tenth_mib"], peak_mib=r["peak_mib"], samples=r["samples"])
+        )  # fmt: skip
+    return figures
+
+
+def _service_pids(world: World) -> dict[str, int]:
+    procs = world.platform.procs.items()
+    return {name: p.popen.pid for name, p in procs if p.popen is not None}
+
+
 # -- memory ---------------------------------------------------------------------------------------
 def memory_figures(sampler: MemorySampler) -> list[Figure]:
-    """Peak RSS per process (at most 200 MiB a service, 250 MiB the gateway) and its growth from
-    the first tenth of the run's samples to the last (at most 5 %: "no growth")."""
+    """Peak RSS per process over the whole run: at most 200 MiB a service, 250 MiB the gateway.
+    (Whether memory grows is the steady mix's question: a run of phases, each making what the
+    next one uses, grows by design.)"""
     figures = []
     for name, r in sorted(sampler.report().items()):
         limit = 250 if name.startswith("gateway") else 200
         figures.append(
             figure("memory", f"{name} peak RSS", r["peak_mib"], "MiB",
                    target=at_most(limit, f"≤ {limit} MiB"), samples=r["samples"])
-        )  # fmt: skip
-        figures.append(
-            figure("memory", f"{name} growth, first to last tenth", r["growth_percent"], "%",
-                   target=at_most(5, "≤ 5 %"), first_mib=r["first_tenth_mib"],
-                   last_mib=r["last_tenth_mib"])
         )  # fmt: skip
     return figures
 
@@ -573,4 +675,5 @@ BENCHMARKS: dict[str, Bench] = {
     "disclosure": disclosure,
     "gateway": gateway,
     "voting": voting,
+    "steady": steady,
 }

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import grpc
 import httpx
 
-from bench.harness import Size
+from bench.harness import CpuMeter, Size
 from xinyi.ledger.v1 import (
     fees_pb2,
     fees_pb2_grpc,
@@ -330,6 +330,25 @@ class World:
         ] + [{"unit_type": "other", "fen_per_m2_month": "150", "effective_from": "2020-01"}]
         path = f"/api/v1/estates/{estate_id}/fees/rates"
         await self.call("PUT", path, await self.operator(), json={"rates": rates})
+
+    async def settle(self, *, idle: float = 0.05, within: float | None = None) -> float:
+        """Waits until the platform is quiet: its processes, NATS and PostgreSQL together used
+        under `idle` of a core over a second (what came before, an import's events say, still
+        being applied would count against the next figure's time and CPU). Gives up after
+        `within` seconds (a few at the smoke size, where tests share the platform) and goes on;
+        returns the seconds waited."""
+        within = within if within is not None else (3.0 if self.size.name == "smoke" else 120.0)
+        meter = CpuMeter.of(self.platform)
+        started = time.monotonic()
+        last = meter.read()
+        while time.monotonic() - started < within:
+            await asyncio.sleep(1.0)
+            now = meter.read()
+            busy = sum(max(0.0, v - last.get(k, 0.0)) for k, v in now.items())
+            last = now
+            if busy < idle:
+                break
+        return time.monotonic() - started
 
     @staticmethod
     async def until(check: Callable[[], Awaitable[Any]], *, what: str, within: float = 120) -> Any:
