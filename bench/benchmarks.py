@@ -442,13 +442,18 @@ async def gateway(world: World, base: Baselines) -> list[Figure]:
 
     count = world.size.http_requests
     await http_load(world.base, read, min(count, 500), 64)  # warm up
+    await world.settle()
+    meter = CpuMeter.of(world.platform)
+    before = meter.read()
     load = await http_load(world.base, read, count, 64)
+    cpu = CpuMeter.per_operation(before, meter.read(), count)
     if load.errors:
         raise BenchError(f"gateway reads: {load.errors} of {count} failed")
     bare = (await base.fastapi())["wide"]
     return [
         figure("gateway", "authenticated reads, 64 connections", load.per_second, "req/s",
-               baseline=("bare FastAPI req/s", bare.per_second), p50_ms=load.p50_ms),
+               baseline=("bare FastAPI req/s", bare.per_second), p50_ms=load.p50_ms,
+               cpu_ms_per_read=cpu),
         figure("gateway", "authenticated reads, 64 connections, p99", load.p99_ms, "ms",
                baseline=("bare FastAPI p99 ms", bare.p99_ms)),
     ]  # fmt: skip

@@ -181,3 +181,13 @@ def test_company_reaches_only_the_estates_it_serves(world: World) -> None:
         estates = supervisor.get("/api/v1/estates").json()["estates"]
     assert world.estate_a in {e["estate_id"] for e in estates}
     assert world.estate_b not in {e["estate_id"] for e in estates}
+
+
+def test_an_estate_reads_with_its_company_and_units(world: World) -> None:
+    with world.client("company_accountant") as accountant:
+        estate = accountant.get(f"/api/v1/estates/{world.estate_a}").json()
+    assert (estate["estate_id"], estate["company_id"]) == (world.estate_a, world.company_a)
+    assert estate["unit_count"] > 0
+    with world.client("company_accountant") as accountant:
+        missing = accountant.get(f"/api/v1/estates/{uuid.uuid4()}")
+    assert missing.status_code in (403, 404)
