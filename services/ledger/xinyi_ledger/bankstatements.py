@@ -11,8 +11,9 @@ and a credit waits to be classified.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import grpc
@@ -281,7 +282,7 @@ async def match(
         moves = await _movements(session, estate_id, account, min(days), max(days))
         books[account] = _Books(moves)
     tied, pending = 0, list(lines)
-    events: list[tuple[str, Message]] = []
+    events: list[_Event] = []
     while pending:
         now = await _match_once(session, estate_id, pending, books, events)
         if not now:
@@ -292,8 +293,30 @@ async def match(
         # Numbered as written, as an assessment's: numbering thousands at commit (the outbox's
         # deferred trigger) writes each row twice, and the commit was most of a large import.
         # The estate's counter stays locked from here to the commit: the matching is done.
-        await append_events(session, outbox, estate_id, events)
+        await append_events(session, outbox, estate_id, (make() for make in events))
     return tied
+
+
+# An event of the matching, made when it is written (`append_events`): a statement of ten
+# thousand lines would otherwise hold ten thousand messages at once, about 12 MiB.
+_Event = Callable[[], tuple[str, Message]]
+
+
+def _matched(
+    match_id: uuid.UUID, line: StatementLineRow, found: list[uuid.UUID]
+) -> tuple[str, Message]:
+    return "statement_matched", _match_event(match_id, [line], found, None)
+
+
+def _alarm(estate_id: uuid.UUID, line: StatementLineRow) -> tuple[str, Message]:
+    return "bank_alarm", events_pb2.BankAlarm(
+        estate_id=str(estate_id),
+        line_id=str(line.line_id),
+        account=line.account,
+        amount_fen=line.amount_fen,
+        booked_on=line.booked_on.isoformat(),
+        narrative=line.narrative[:500],
+    )
 
 
 # A line's new state, flag, proposals and match.
@@ -305,7 +328,7 @@ async def _match_once(
     estate_id: uuid.UUID,
     lines: Sequence[StatementLineRow],
     books: dict[str, _Books],
-    events: list[tuple[str, Message]],
+    events: list[_Event],
 ) -> int:
     """Ties each open line to the one entry that is it (the only one of its amount around its
     day, or of those the only one whose unit it names, or the only one on its day); proposes
@@ -333,7 +356,7 @@ async def _match_once(
             book.taken.update(found)
             ties.append((match_id, found))
             changes.append((line, "matched", "", [], match_id))
-            events.append(("statement_matched", _match_event(match_id, [line], found, None)))
+            events.append(functools.partial(_matched, match_id, line, found))
             continue
         if found:
             changes.append((line, line.state, "ambiguous", found, line.match_id))
@@ -346,19 +369,7 @@ async def _match_once(
             changes.append((line, line.state, "income_to_classify", [], line.match_id))
             continue
         if line.flag != "unauthorised_debit":
-            events.append(
-                (
-                    "bank_alarm",
-                    events_pb2.BankAlarm(
-                        estate_id=str(estate_id),
-                        line_id=str(line.line_id),
-                        account=line.account,
-                        amount_fen=line.amount_fen,
-                        booked_on=line.booked_on.isoformat(),
-                        narrative=line.narrative[:500],
-                    ),
-                )
-            )
+            events.append(functools.partial(_alarm, estate_id, line))
         changes.append((line, line.state, "unauthorised_debit", [], line.match_id))
     await _record(session, estate_id, ties, changes)
     return len(ties)

@@ -992,25 +992,38 @@ async def append_events(
     session: AsyncSession,
     outbox: Outbox,
     estate_id: uuid.UUID,
-    events: Sequence[tuple[str, Message]],
+    events: Iterable[tuple[str, Message]],
 ) -> None:
     """Writes the estate's events, numbered in order after those the transaction wrote so far
-    (`journal.post`'s entry_posted), which take their numbers first."""
+    (`journal.post`'s entry_posted), which take their numbers first.
+
+    Each event is serialized as it comes and only its bytes are kept: a message costs about
+    three times its bytes in memory, so a caller with thousands (a statement's matches) hands
+    a generator that makes them one at a time."""
     await session.execute(text("SELECT outbox_number_now(:e)"), {"e": estate_id})
     occurred_at = clock.now()
     headers = json.dumps(inject_context())
-    rows = [outbox.row(estate_id, name, event, occurred_at, headers) for name, event in events]
+    ids: list[uuid.UUID] = []
+    subjects: list[str] = []
+    kinds: list[str] = []
+    envelopes: list[bytes] = []
+    for name, event in events:
+        row = outbox.row(estate_id, name, event, occurred_at, headers)
+        ids.append(row["id"])
+        subjects.append(row["subj"])
+        kinds.append(row["t"])
+        envelopes.append(row["env"])
     await session.execute(
         _APPEND_EVENTS,
         {
             "estate": estate_id,
-            "count": len(rows),
+            "count": len(ids),
             "headers": headers,
             "at": occurred_at,
-            "ids": [r["id"] for r in rows],
-            "subjects": [r["subj"] for r in rows],
-            "kinds": [r["t"] for r in rows],
-            "envelopes": [r["env"] for r in rows],
+            "ids": ids,
+            "subjects": subjects,
+            "kinds": kinds,
+            "envelopes": envelopes,
         },
     )
     # Delivered at commit, so the relay wakes only for events that exist.
