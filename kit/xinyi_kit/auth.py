@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -150,6 +151,10 @@ class TokenVerifier:
     # Tokens already verified, with their principal and times: a caller sends the same token
     # with every call for its lifetime, and checking its signature and parsing its grants (a
     # company's staff carry every estate the company serves) is most of a small call's work.
+    # The tokens of one person with the same grants share one principal (`_principals`): each
+    # sign-in is a new token, and a principal of a company's staff, with a grant and a role set
+    # for every estate it serves, is tens of KiB; one per token made a service's memory grow
+    # with every sign-in until the cache was full.
     CACHE_SIZE = 4096
 
     def __init__(
@@ -161,6 +166,9 @@ class TokenVerifier:
         self._min_refresh = min_refresh_seconds
         self._lock = asyncio.Lock()
         self._verified: dict[str, tuple[Principal, int, int]] = {}
+        self._principals: weakref.WeakValueDictionary[
+            tuple[str, str, str, tuple[Grant, ...]], Principal
+        ] = weakref.WeakValueDictionary()
 
     async def _refresh(self, kid: str) -> None:
         async with self._lock:
@@ -181,6 +189,8 @@ class TokenVerifier:
             _check_times(exp, iat)  # the clock moves on (and tests move it)
             return principal
         principal, exp, iat = await self._verify(token)
+        same = (principal.user_id, principal.username, principal.display_name, principal.grants)
+        principal = self._principals.setdefault(same, principal)
         if len(self._verified) >= self.CACHE_SIZE:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = (principal, exp, iat)
