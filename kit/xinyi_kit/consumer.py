@@ -5,11 +5,12 @@ the applied event id are written in the same transaction as the handler's effect
 replicas may share the durable consumer; the row lock on the cursor orders them.
 
 Most events of a stream have no handler in a given consumer: they only move the cursor. Such an
-estate's events are held, unacknowledged, for up to `linger` seconds and then written in one
-transaction of bookkeeping alone, without a session; an event with a handler takes the estate's
-held events into its own transaction, since they precede it. Holding an event is safe: until its
-transaction commits it is not acknowledged, so a consumer that dies holding it has it
-redelivered, and the cursor applies it then, once.
+estate's events are held, unacknowledged, for up to `linger` seconds and then written, with every
+other estate's held then, in one transaction of bookkeeping alone (three statements, however many
+estates), without a session; an event with a handler takes the estate's held events into its own
+transaction, since they precede it. Holding an event is safe: until its transaction commits it is
+not acknowledged, so a consumer that dies holding it has it redelivered, and the cursor applies
+it then, once.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi_kit.bus import ensure_stream, stream_name
-from xinyi_kit.db import PLATFORM, Database, driver_connection
+from xinyi_kit.db import ESTATE_SETTING, PLATFORM, Database, driver_connection
 from xinyi_kit.errors import Unavailable
 from xinyi_kit.telemetry import extract_context
 
@@ -96,6 +97,27 @@ _ADVANCE = (
     "ON CONFLICT DO NOTHING RETURNING seq"
 )
 
+# Moves a transaction of several estates' events on to the next estate.
+_SET_ESTATE = f"SELECT set_config('{ESTATE_SETTING}', $1, true)"
+# The same two for many estates at once, in a transaction of system scope: the cursors are
+# locked in the estates' order, so replicas doing the same never deadlock.
+_LOCK_CURSORS = (
+    "INSERT INTO inbox_cursor AS c (estate_id, source, last_seq) "
+    "SELECT e, $2, 0 FROM unnest($1::uuid[]) AS e ORDER BY e "
+    "ON CONFLICT (estate_id, source) DO UPDATE SET last_seq = c.last_seq "
+    "RETURNING c.estate_id, c.last_seq"
+)
+_ADVANCE_MANY = (
+    "WITH advanced AS ("
+    "UPDATE inbox_cursor c SET last_seq = v.last "
+    "FROM unnest($2::uuid[], $3::bigint[]) AS v (estate_id, last) "
+    "WHERE c.estate_id = v.estate_id AND c.source = $1) "
+    "INSERT INTO inbox_applied (estate_id, event_id, source, seq) "
+    "SELECT e.estate_id, e.id, $1, e.seq "
+    "FROM unnest($4::uuid[], $5::uuid[], $6::bigint[]) AS e (estate_id, id, seq) "
+    "ON CONFLICT DO NOTHING RETURNING estate_id, seq"
+)
+
 
 class Consumer:
     def __init__(
@@ -120,8 +142,9 @@ class Consumer:
         self._handlers = {cls.DESCRIPTOR.full_name: (cls, fn) for cls, fn in handlers.items()}
         self._batch = batch
         self._replicas = replicas
-        # Estates applied side by side, within the database pool.
-        self._slots = asyncio.Semaphore(max(1, concurrency))
+        # Transactions applied side by side, within the database pool.
+        self._concurrency = max(1, concurrency)
+        self._slots = asyncio.Semaphore(self._concurrency)
         self._counted = {o: OUTCOMES.labels(self.durable, o.value) for o in Outcome}
         self._failed = OUTCOMES.labels(self.durable, "failed")
         self._linger = linger
@@ -153,8 +176,63 @@ class Consumer:
         else:
             async with self.db.driver_tx(estate) as raw:
                 planned = await self._apply(raw, estate, ordered, None)
-        outcomes = dict(zip(order, planned, strict=True))
-        return [outcomes[i] for i in range(len(items))]
+        return _unsorted(order, planned)
+
+    async def apply_estates(
+        self, groups: Mapping[uuid.UUID, Sequence[Item]]
+    ) -> dict[uuid.UUID, list[Outcome]]:
+        """Applies several estates' events in one transaction, each estate's as `apply_estate`
+        would, with the transaction's estate set to it while its part runs (and the session's
+        writes flushed before the next begins). Outcomes come back by estate."""
+        estates = sorted(groups)
+        outcomes: dict[uuid.UUID, list[Outcome]] = {}
+        async with self.db.estate_tx(estates[0]) as session:
+            raw = await driver_connection(session)
+            for estate in estates:
+                if estate != estates[0]:
+                    await session.flush()
+                    await raw.execute(_SET_ESTATE, str(estate))
+                items = groups[estate]
+                order = sorted(range(len(items)), key=lambda i: items[i][0].sequence)
+                planned = await self._apply(raw, estate, [items[i] for i in order], session)
+                outcomes[estate] = _unsorted(order, planned)
+            await session.flush()
+        return outcomes
+
+    async def bookkeep(
+        self, estates: Mapping[uuid.UUID, Sequence[common_pb2.EventEnvelope]]
+    ) -> dict[uuid.UUID, list[Outcome]]:
+        """Applies events no handler acts on, of many estates, in one transaction: each estate's
+        in sequence order, each at most once, as `apply_estate` would. Outcomes come back by
+        estate, in the order of its events."""
+        ordered = {
+            estate: sorted(range(len(events)), key=lambda i: events[i].sequence)
+            for estate, events in estates.items()
+        }
+        outcomes: dict[uuid.UUID, list[Outcome]] = {}
+        advanced: tuple[list[uuid.UUID], list[int]] = ([], [])
+        applied: tuple[list[uuid.UUID], list[str], list[int]] = ([], [], [])
+        async with self.db.driver_system_tx() as raw:
+            cursors = dict(await raw.fetch(_LOCK_CURSORS, sorted(estates), self.source))
+            for estate, order in ordered.items():
+                events = [estates[estate][i] for i in order]
+                planned = plan(cursors[estate], [e.sequence for e in events])
+                outcomes[estate] = _unsorted(order, planned)
+                run = [e for e, o in zip(events, planned, strict=True) if o is Outcome.APPLIED]
+                if run:
+                    advanced[0].append(estate)
+                    advanced[1].append(run[-1].sequence)
+                    applied[0].extend([estate] * len(run))
+                    applied[1].extend(e.event_id for e in run)
+                    applied[2].extend(e.sequence for e in run)
+            if advanced[0]:
+                fresh = set(
+                    map(tuple, await raw.fetch(_ADVANCE_MANY, self.source, *advanced, *applied))
+                )
+                for estate, event_id, sequence in zip(*applied, strict=True):
+                    if (estate, sequence) not in fresh:
+                        log.error("event %s seen again at sequence %d", event_id, sequence)
+        return outcomes
 
     def _handles(self, envelope: common_pb2.EventEnvelope) -> bool:
         return envelope.payload.TypeName() in self._handlers
@@ -260,7 +338,31 @@ class Consumer:
             else:
                 # What the estate holds precedes this group: it goes first, in one transaction.
                 now[estate] = self._take(estate) + group
-        await asyncio.gather(*(self._handle_estate(e, g) for e, g in now.items()))
+        # A transaction costs its commit and more CPU than most events' handlers: the estates
+        # share as few as keep `concurrency` of them side by side.
+        estates = sorted(now)
+        size = max(1, -(-len(estates) // self._concurrency))
+        parts = [estates[i : i + size] for i in range(0, len(estates), size)]
+        await asyncio.gather(*(self._handle_estates({e: now[e] for e in part}) for part in parts))
+
+    async def _handle_estates(self, groups: dict[uuid.UUID, list[Delivery]]) -> None:
+        if len(groups) == 1:
+            [(estate, group)] = groups.items()
+            await self._handle_estate(estate, group)
+            return
+        try:
+            async with self._slots:
+                outcomes = await self.apply_estates(
+                    {e: [(env, msg.headers) for msg, env in g] for e, g in groups.items()}
+                )
+        except Exception as exc:
+            # Each estate alone, then, with the slot given back: one that fails holds up none
+            # of the others.
+            log.warning("events of %d estates at once: %s; each alone", len(groups), exc)
+            await asyncio.gather(*(self._handle_estate(e, g) for e, g in groups.items()))
+            return
+        for estate, group in groups.items():
+            await self._settled(estate, group, outcomes[estate])
 
     def _hold(self, estate: uuid.UUID, group: list[Delivery], within: float | None = None) -> None:
         """Holds `group` to be written within `within` seconds (`linger` by default)."""
@@ -293,6 +395,25 @@ class Consumer:
         held, self._held, self._held_count = self._held, {}, 0
         if len(self._early_since) > 10_000:  # left by batches that failed: long redelivered
             self._early_since.clear()
+        # Early events held again may have handlers: those estates go on their own.
+        plain = {
+            estate: group
+            for estate, group in held.items()
+            if not any(self._handles(env) for _, env in group)
+        }
+        if len(plain) > 1:
+            try:
+                async with self._slots:
+                    outcomes = await self.bookkeep(
+                        {e: [env for _, env in g] for e, g in plain.items()}
+                    )
+            except Exception as exc:
+                # Each estate alone, then: one that fails holds up no other.
+                log.warning("held events of %d estates at once: %s", len(plain), exc)
+            else:
+                for estate, group in plain.items():
+                    await self._settled(estate, group, outcomes[estate])
+                    del held[estate]
         await asyncio.gather(*(self._handle_estate(e, g) for e, g in held.items()))
 
     async def _handle_estate(self, estate: uuid.UUID, group: list[Delivery]) -> None:
@@ -327,6 +448,13 @@ class Consumer:
             for msg, env in sorted(group, key=lambda item: item[1].sequence):
                 await self._handle_estate(estate, [(msg, env)])
             return
+        await self._settled(estate, group, outcomes)
+
+    async def _settled(
+        self, estate: uuid.UUID, group: list[Delivery], outcomes: list[Outcome]
+    ) -> None:
+        """Acknowledges what `group` applied or found applied, and holds or hands back what
+        came early."""
         now = time.monotonic()
         for (msg, env), outcome in zip(group, outcomes, strict=True):
             self._counted[outcome].inc()
@@ -410,6 +538,12 @@ def plan(last: int, sequences: Sequence[int]) -> list[Outcome]:
         else:
             outcomes.append(Outcome.EARLY)
     return outcomes
+
+
+def _unsorted(order: Sequence[int], planned: Sequence[Outcome]) -> list[Outcome]:
+    """Outcomes planned for items sorted by `order`, put back in the items' own order."""
+    outcomes = dict(zip(order, planned, strict=True))
+    return [outcomes[i] for i in range(len(order))]
 
 
 def _estate_of(envelope: common_pb2.EventEnvelope) -> uuid.UUID:

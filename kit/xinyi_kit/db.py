@@ -126,9 +126,20 @@ class Database:
         """`estate_tx` on the driver's connection: the transaction begins with the estate set
         in one round trip, and commits when the block ends without an exception."""
         # A UUID's text is safe inline, and the simple protocol takes both statements at once.
-        begin = f"BEGIN; SELECT set_config('{ESTATE_SETTING}', '{uuid.UUID(str(estate_id))}', true)"
+        setting = f"set_config('{ESTATE_SETTING}', '{uuid.UUID(str(estate_id))}', true)"
+        async with self._driver_tx(setting) as raw:
+            yield raw
+
+    @asynccontextmanager
+    async def driver_system_tx(self) -> AsyncIterator[asyncpg.Connection]:
+        """`system_tx` on the driver's connection, as `driver_tx` is `estate_tx`."""
+        async with self._driver_tx(f"set_config('{SCOPE_SETTING}', 'system', true)") as raw:
+            yield raw
+
+    @asynccontextmanager
+    async def _driver_tx(self, setting: str) -> AsyncIterator[asyncpg.Connection]:
         async with self.driver() as (connection, raw):
-            await raw.execute(begin)
+            await raw.execute(f"BEGIN; SELECT {setting}")
             try:
                 yield raw
             except BaseException:

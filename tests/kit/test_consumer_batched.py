@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from google.protobuf.message import Message
+from sqlalchemy import BigInteger, Identity, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tests.kit import infra
-from tests.kit.test_event_bus_faults import envelope, inbox, unhandled
+from tests.kit.test_event_bus_faults import FakeMsg, envelope, inbox, unhandled
 from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2
 from xinyi_kit.consumer import Batched, Consumer, Outcome
@@ -105,3 +107,65 @@ async def test_a_run_that_fails_leaves_nothing_and_applies_whole_on_redelivery(
     assert runs.runs == [[1, 2, 3], [1, 2, 3]]
     assert await inbox(db, estate) == (3, [1, 2, 3])
     assert (await infra.applied_by_estate(db))[str(estate)] == [1, 2, 3]
+
+
+class Applied(DeclarativeBase):
+    pass
+
+
+class AppliedRow(Applied):
+    """The test consumer's effect table, written through the ORM: rows the session holds
+    until it flushes."""
+
+    __tablename__ = "applied"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    estate_id: Mapped[uuid.UUID]
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[uuid.UUID]
+
+
+POISON: set[str] = set()  # event ids the handler fails on
+
+
+async def add_effect(
+    session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+) -> None:
+    if envelope.event_id in POISON:
+        raise RuntimeError("the handler fails")
+    session.add(
+        AppliedRow(
+            estate_id=uuid.UUID(envelope.estate_id),
+            seq=envelope.sequence,
+            event_id=uuid.UUID(envelope.event_id),
+        )
+    )
+
+
+async def test_the_events_of_many_estates_are_applied_in_one_transaction_each_in_its_own(
+    db: Database,
+) -> None:
+    """A fetched batch of many estates' handled events is applied in as few transactions as
+    keep `concurrency` side by side: here one. Each estate's part runs with the transaction's
+    estate set to it (the effect table's row-level security refuses another estate's rows, and
+    the ORM's pending rows are flushed before the estate changes); when one estate's handler
+    fails, each estate is applied alone, and the others go on."""
+    estates = sorted(uuid.uuid4() for _ in range(4))
+    c = Consumer(db, "kittest", "identity", {events_pb2.EstateCreated: add_effect}, concurrency=1)
+    batch = [FakeMsg(envelope(e, s, uuid.uuid4())) for s in (1, 2) for e in estates]
+    await c.handle_batch(batch)  # type: ignore[arg-type]
+    assert [m.settled for m in batch] == [["ack"]] * len(batch)
+    assert await infra.applied_by_estate(db) == {str(e): [1, 2] for e in estates}
+    async with db.system_tx() as session:
+        writers = set(
+            (await session.execute(text("SELECT DISTINCT xmin::text FROM applied"))).scalars()
+        )
+    assert len(writers) == 1
+    more = [FakeMsg(envelope(e, 3, uuid.uuid4())) for e in estates]
+    POISON.add(common_pb2.EventEnvelope.FromString(more[2].data).event_id)
+    try:
+        await c.handle_batch(more)  # type: ignore[arg-type]
+    finally:
+        POISON.clear()
+    assert [m.settled for m in more] == [["ack"], ["ack"], ["nak"], ["ack"]]
+    applied = await infra.applied_by_estate(db)
+    assert applied == {str(e): [1, 2, 3] if e != estates[2] else [1, 2] for e in estates}

@@ -200,6 +200,52 @@ async def test_a_handled_event_takes_the_held_events_before_it_into_its_transact
     assert await recorded(db, other) == [1]
 
 
+async def test_the_held_events_of_many_estates_are_written_in_one_transaction(
+    own: infra.Infra, db: Database
+) -> None:
+    """A flush writes every estate it holds in one transaction (the cursors' rows share the
+    transaction id that wrote them), applying each estate's run, skipping what was applied,
+    and holding back what comes after a gap."""
+    fresh, behind, gapped = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    c = consumer(db, linger=60)
+    # `behind` had its first two applied before.
+    earlier = [FakeMsg(unhandled(behind, s, uuid.uuid4())) for s in (1, 2)]
+    await c.handle_batch(earlier)  # type: ignore[list-item]
+    await c.flush()
+    assert [m.settled for m in earlier] == [["ack"]] * 2
+    msgs = {
+        fresh: [FakeMsg(unhandled(fresh, s, uuid.uuid4())) for s in (2, 1, 3)],
+        behind: [FakeMsg(unhandled(behind, s, uuid.uuid4())) for s in (2, 3)],
+        gapped: [FakeMsg(unhandled(gapped, s, uuid.uuid4())) for s in (1, 3)],
+    }
+    await c.handle_batch([m for group in msgs.values() for m in group])  # type: ignore[misc]
+    assert c.held == 7
+    await c.flush()
+    assert [m.settled for m in msgs[fresh]] == [["ack"]] * 3
+    assert [m.settled for m in msgs[behind]] == [["ack"]] * 2  # 2 a duplicate, 3 applied
+    assert [m.settled for m in msgs[gapped]] == [["ack"], []]  # 3 waits for 2
+    assert c.held == 1
+    assert await recorded(db, fresh) == [1, 2, 3]
+    assert await recorded(db, behind) == [1, 2, 3]
+    assert await recorded(db, gapped) == [1]
+    async with db.system_tx() as session:
+        writers = (
+            await session.execute(
+                text("SELECT estate_id, xmin::text FROM inbox_cursor WHERE estate_id = ANY(:e)"),
+                {"e": [fresh, behind, gapped]},
+            )
+        ).all()
+    assert len(writers) == 3
+    assert len({xid for _, xid in writers}) == 1
+    # The gap fills: the held event goes with its predecessor.
+    filler = FakeMsg(unhandled(gapped, 2, uuid.uuid4()))
+    await c.handle_batch([filler])  # type: ignore[list-item]
+    await c.flush()
+    assert filler.settled == ["ack"]
+    assert msgs[gapped][1].settled == ["ack"]
+    assert await recorded(db, gapped) == [1, 2, 3]
+
+
 async def test_a_handled_event_whose_predecessors_another_replica_holds_waits_for_them(
     own: infra.Infra, db: Database
 ) -> None:
