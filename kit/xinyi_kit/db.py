@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 from xinyi_kit.errors import Unavailable
 
@@ -161,6 +165,27 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class DriverQuery:
+    """A statement built with SQLAlchemy, compiled once for the driver's own calls (`driver`,
+    `driver_tx`): a hot path that skips SQLAlchemy's work per statement still states its
+    query once, with the ORM's tables and the store's shared clauses. Its parameters are
+    `bindparam`s, given by name to `args`."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        compiled = statement.compile(dialect=_DRIVER_DIALECT)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = compiled.string
+        self._names = compiled.positiontup or []
+        self._fixed = compiled.params  # the statement's own values (a LIMIT's)
+
+    def args(self, **values: Any) -> list[Any]:
+        """The driver's positional arguments for the named parameters."""
+        return [values[n] if n in values else self._fixed[n] for n in self._names]
+
+
+_DRIVER_DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:

@@ -188,6 +188,11 @@ def test_an_estate_reads_with_its_company_and_units(world: World) -> None:
         estate = accountant.get(f"/api/v1/estates/{world.estate_a}").json()
     assert (estate["estate_id"], estate["company_id"]) == (world.estate_a, world.company_a)
     assert estate["unit_count"] > 0
+    with world.client("operator") as op:
+        listed = {e["estate_id"]: e for e in op.get("/api/v1/estates").json()["estates"]}
+    # The listing reads each estate's company and units as its own page does.
+    assert listed[world.estate_a] == estate
+    assert listed[world.estate_b]["company_id"] == world.company_b
     with world.client("company_accountant") as accountant:
         missing = accountant.get(f"/api/v1/estates/{uuid.uuid4()}")
     assert missing.status_code in (403, 404)

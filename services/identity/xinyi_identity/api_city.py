@@ -6,7 +6,7 @@ import uuid
 
 import grpc
 from google.protobuf.message import Message
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.identity.v1 import events_pb2, identity_pb2
@@ -21,7 +21,7 @@ from xinyi_identity.common import (
     uuid_or_none,
 )
 from xinyi_kit import audit, auth, clock, idempotency
-from xinyi_kit.db import PLATFORM, Database
+from xinyi_kit.db import PLATFORM, Database, DriverQuery
 from xinyi_kit.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -48,27 +48,16 @@ APPROVING_KINDS = {
 }
 
 
-_ESTATE_COLUMNS = (
-    "estate_id",
-    "name",
-    "community_id",
-    "address",
-    "created_at",
-    "management_group_id",
-    "approving_body_kind",
-    "approving_body_name",
-    "approving_body_formed_on",
+# An estate's page, which every page of the web app asks for: the estate, its company and its
+# number of units in one statement on the driver, not three through the ORM.
+_ESTATE = DriverQuery(
+    select(
+        *store.Estate.__table__.columns,
+        store.company_serving(bindparam("on")).label("company_id"),
+        store.unit_count().label("unit_count"),
+    ).where(store.Estate.estate_id == bindparam("estate"))
 )
-# An estate with its company on a day (store.current_company) and its units (store.unit_counts).
-_ESTATE = """
-SELECT e.estate_id, e.name, e.community_id, e.address, e.created_at, e.management_group_id,
-       e.approving_body_kind, e.approving_body_name, e.approving_body_formed_on,
-       (SELECT a.company_id FROM company_assignments a
-        WHERE a.estate_id = e.estate_id AND a.starts_on <= $2
-          AND (a.ends_on IS NULL OR a.ends_on > $2) LIMIT 1) AS company_id,
-       (SELECT count(*) FROM units u WHERE u.estate_id = e.estate_id) AS unit_count
-FROM estates e WHERE e.estate_id = $1
-"""
+_ESTATE_COLUMNS = tuple(store.Estate.__table__.columns.keys())
 
 
 class CityApi:
@@ -341,10 +330,8 @@ class CityApi:
         self, request: identity_pb2.GetEstateRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.GetEstateResponse:
         _, estate_id = authorize_estate(Action.ESTATE_READ, request.estate_id)
-        # Every page of the web app asks for its estate: one statement on the driver, not
-        # three through the ORM.
         async with self.db.driver_tx(estate_id) as raw:
-            found = await raw.fetchrow(_ESTATE, estate_id, today())
+            found = await raw.fetchrow(_ESTATE.sql, *_ESTATE.args(estate=estate_id, on=today()))
         if found is None:
             raise NotFound("no such estate")
         row = store.Estate(**{name: found[name] for name in _ESTATE_COLUMNS})
@@ -361,7 +348,16 @@ class CityApi:
             raise InvalidArgument("page_size must be between 1 and 500")
         after = uuid_or_none(request.page_token, "page_token")
         community = uuid_or_none(request.community_id, "community_id")
-        query = select(store.Estate).order_by(store.Estate.estate_id).limit(size + 1)
+        on = today()
+        query = (
+            select(
+                store.Estate,
+                store.company_serving(on).label("company_id"),
+                store.unit_count().label("unit_count"),
+            )
+            .order_by(store.Estate.estate_id)
+            .limit(size + 1)
+        )
         if not allowed(principal, Action.ESTATE_LIST_ALL):
             # Everyone else lists the estates they hold a role in.
             mine = {uuid.UUID(g.estate_id) for g in principal.grants if g.estate_id}
@@ -371,22 +367,12 @@ class CityApi:
         if community is not None:
             query = query.where(store.Estate.community_id == community)
         async with self.db.system_tx() as session:
-            rows = list((await session.execute(query)).scalars())
-            more = len(rows) > size
-            rows = rows[:size]
-            counts = await store.unit_counts(session, [r.estate_id for r in rows])
-            on = today()
-            companies = {
-                r.estate_id: await store.current_company(session, r.estate_id, on) for r in rows
-            }
+            rows = list((await session.execute(query)).tuples())
+        more = len(rows) > size
+        rows = rows[:size]
         return identity_pb2.ListEstatesResponse(
-            estates=[
-                estate_pb(
-                    r, company_id=companies[r.estate_id], unit_count=counts.get(r.estate_id, 0)
-                )
-                for r in rows
-            ],
-            next_page_token=str(rows[-1].estate_id) if more and rows else "",
+            estates=[estate_pb(r, company_id=c, unit_count=n) for r, c, n in rows],
+            next_page_token=str(rows[-1][0].estate_id) if more and rows else "",
         )
 
     async def AssignCompany(

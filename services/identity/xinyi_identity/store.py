@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 
 class Base(DeclarativeBase):
@@ -250,17 +252,40 @@ async def estates_served(
     return result
 
 
+def _serving(on: date | BindParameter[date]) -> ColumnElement[bool]:
+    """An assignment that has begun on `on` and not ended: its company serves the estate."""
+    return and_(
+        CompanyAssignment.starts_on <= on,
+        or_(CompanyAssignment.ends_on.is_(None), CompanyAssignment.ends_on > on),
+    )
+
+
 async def current_company(
     session: AsyncSession, estate_id: uuid.UUID, on: date
 ) -> uuid.UUID | None:
     row = await session.execute(
         select(CompanyAssignment.company_id).where(
-            CompanyAssignment.estate_id == estate_id,
-            CompanyAssignment.starts_on <= on,
-            or_(CompanyAssignment.ends_on.is_(None), CompanyAssignment.ends_on > on),
+            CompanyAssignment.estate_id == estate_id, _serving(on)
         )
     )
     return row.scalars().first()
+
+
+def company_serving(on: date | BindParameter[date]) -> ScalarSelect[uuid.UUID]:
+    """The company serving `Estate` on `on`, as a column of a query of estates."""
+    return (
+        select(CompanyAssignment.company_id)
+        .where(CompanyAssignment.estate_id == Estate.estate_id, _serving(on))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def unit_count() -> ScalarSelect[int]:
+    """`Estate`'s number of units, as a column of a query of estates."""
+    return (
+        select(func.count()).select_from(Unit).where(Unit.estate_id == Estate.estate_id)
+    ).scalar_subquery()
 
 
 async def overlapping_assignment(
@@ -283,14 +308,3 @@ async def active_keys(session: AsyncSession) -> list[SigningKeyRow]:
         .order_by(SigningKeyRow.created_at.desc(), SigningKeyRow.kid)
     )
     return list(rows.scalars())
-
-
-async def unit_counts(session: AsyncSession, estate_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    if not estate_ids:
-        return {}
-    rows = await session.execute(
-        select(Unit.estate_id, func.count())
-        .where(Unit.estate_id.in_(estate_ids))
-        .group_by(Unit.estate_id)
-    )
-    return {estate: int(count) for estate, count in rows.all()}
