@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,12 +98,15 @@ async def _conditions(
     out: list[Raised] = []
     months = [_previous(period, n) for n in range(FLAT_MONTHS)]
     lumps = [e.entry_id for e in this if e.kind == INCOME_KIND and e.lump_sum]
-    # A lump sum the company reversed (to post the itemised takings instead) is gone.
+    # A lump sum the company reversed (to post the itemised takings instead) is gone. The
+    # lump sums go as one array, not as an IN list: a list of its own length each time would
+    # be a new statement each posting, prepared and cached on every connection.
     reversed_ = set(
         (
             await session.execute(
                 select(Entry.reverses_entry_id).where(
-                    Entry.estate_id == estate_id, Entry.reverses_entry_id.in_(lumps)
+                    Entry.estate_id == estate_id,
+                    Entry.reverses_entry_id == any_(bindparam("lumps", lumps, ARRAY(UUID))),
                 )
             )
         ).scalars()
