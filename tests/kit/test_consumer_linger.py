@@ -292,7 +292,7 @@ async def test_held_events_are_written_when_many_and_when_the_consumer_stops(
     own: infra.Infra, db: Database
 ) -> None:
     estate = uuid.uuid4()
-    c = consumer(db, linger=60, linger_events=10)
+    c = consumer(db, linger=600, linger_events=10)
     stop = asyncio.Event()
     nc = await nats.connect(own.nats.url)
     task = asyncio.create_task(c.run(nc.jetstream(), stop))
@@ -302,8 +302,9 @@ async def test_held_events_are_written_when_many_and_when_the_consumer_stops(
         async def written() -> bool:
             return await cursor(db, estate) == 25
 
-        # Long before the linger: 25 held events are more than 10.
-        await until("the many held events to be written", written, timeout=20)
+        # Long before the linger: 25 held events are more than 10. (The wait includes the
+        # durable consumer's creation; a loaded machine once took over 20 s, cause not found.)
+        await until("the many held events to be written", written, timeout=90)
         await publish(own.nats.url, [unhandled(estate, s, uuid.uuid4()) for s in range(26, 29)])
 
         async def holds_three() -> bool:
