@@ -744,6 +744,7 @@ export function mount(app) {
           const made = await call(
             "POST", estatePath(`/ledger/entries/${encodeURIComponent(entry.entry_id)}/reversal`),
             { body: { reason: field.value.trim() } });
+          field.value = "";  // used: not carried into the redrawn list
           await refreshMoney();
           say("success", "ledger.feedback.reversed", {
             index: entry.chain_index, made: made.chain_index,
@@ -794,9 +795,17 @@ export function mount(app) {
   }
 
   function renderEntries() {
+    // What is being typed in an open entry (a reversal's reason) outlives the list's redrawing:
+    // the fund's panels load one after another, and each redraws it.
+    const typed = [...entryList.querySelectorAll("input[id], textarea[id]")]
+      .filter((field) => field.value).map((field) => [field.id, field.value]);
     entryList.replaceChildren();
     if (state.entries.length === 0) entryList.append(el("li", "empty", t("ledger.journal.none")));
     for (const entry of state.entries) entryList.append(entryItem(entry));
+    for (const [id, value] of typed) {
+      const field = document.getElementById(id);
+      if (field && !field.value) field.value = value;
+    }
     more.hidden = !state.nextCursor;
   }
 
