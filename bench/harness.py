@@ -288,10 +288,18 @@ class MemorySampler:
         return out
 
 
+BACKEND = "backend:"  # a PostgreSQL backend's reading: backend:<pid>:<name>
+REAPED = "reaped"  # the PostgreSQL server's ended children, in all
+
+
 class CpuMeter:
     """Where a benchmark's CPU goes: the CPU time (user and system, from the kernel) of the
     platform's processes, of NATS and of each service's PostgreSQL backends (`pg:<role>`; the
-    server's own processes as `pg:server`), read before and after a stretch of work."""
+    server's own processes as `pg:server`), read before and after a stretch of work.
+
+    Backends come and go (a pool's overflow connections close when they are given back): what
+    a backend that ended in between spent is read from the server's count of its children's
+    time, as `pg:ended backends`."""
 
     def __init__(self, pids: dict[str, int], postmaster: int | None) -> None:
         self.pids = pids
@@ -310,7 +318,8 @@ class CpuMeter:
         return cls(pids, postmaster)
 
     def read(self) -> dict[str, float]:
-        """CPU seconds so far, by process name."""
+        """CPU seconds so far: by process name, by backend (`backend:<pid>:pg:<role>`), and the
+        server's ended children in all (`reaped`)."""
         out: dict[str, float] = {}
 
         def add(name: str, proc: psutil.Process) -> None:
@@ -325,25 +334,36 @@ class CpuMeter:
             with contextlib.suppress(psutil.Error):
                 server = psutil.Process(self.postmaster)
                 add("pg:server", server)
+                times = server.cpu_times()
+                out[REAPED] = times.children_user + times.children_system
                 for child in server.children():
                     with contextlib.suppress(psutil.Error):
                         title = child.cmdline()
                         # A backend's title: "postgres: <role> <database> <client> <state>".
                         words = " ".join(title).split()
                         role = words[1] if len(words) > 2 and words[1].startswith("xinyi") else ""
-                        add(f"pg:{role}" if role else "pg:server", child)
+                        add(f"{BACKEND}{child.pid}:{f'pg:{role}' if role else 'pg:server'}", child)
         return out
 
     @staticmethod
     def per_operation(
         before: dict[str, float], after: dict[str, float], count: int
     ) -> dict[str, float]:
-        """Milliseconds of CPU per operation by process, largest first, with their total; a
-        backend that ended in between is missing from `after` and counts nothing."""
-        spent = {k: after[k] - before.get(k, 0.0) for k in after}
+        """Milliseconds of CPU per operation by process, largest first, with their total."""
+        spent: dict[str, float] = {}
+        for key, value in after.items():
+            if key == REAPED:
+                continue
+            name = key.split(":", 2)[2] if key.startswith(BACKEND) else key
+            spent[name] = spent.get(name, 0.0) + value - before.get(key, 0.0)
+        if REAPED in after:
+            # An ended backend's whole time is in the server's children's; what it had spent
+            # before the stretch began is not the stretch's.
+            gone = sum(v for k, v in before.items() if k.startswith(BACKEND) and k not in after)
+            spent["pg:ended backends"] = after[REAPED] - before.get(REAPED, 0.0) - gone
         shown = {
             k: round(1000 * v / count, 2)
             for k, v in sorted(spent.items(), key=lambda x: -x[1])
             if v > 0
         }
-        return {**shown, "total": round(1000 * sum(max(0.0, v) for v in spent.values()) / count, 2)}
+        return {**shown, "total": round(1000 * sum(spent.values()) / count, 2)}
