@@ -10,15 +10,12 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
-from alembic import command
-from alembic.config import Config
 from google.protobuf import timestamp_pb2
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 import xinyi_disclosure
+from tests.migrations import scratch_schema, upgrade
 from xinyi.common.v1 import common_pb2
 from xinyi.ledger.v1 import events_pb2 as ledger_events
 from xinyi_dev.platform import Platform
@@ -164,60 +161,48 @@ async def test_a_months_figures_come_from_account_totals_that_count_each_entry_o
 async def test_the_migration_sums_and_trims_the_entries_applied_before_it(
     platform: Platform,
 ) -> None:
-    name = f"xinyi_migration_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(platform.admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    head, _, _ = platform.admin_url.rpartition("/")
-    engine = create_async_engine(f"{head}/{name}".replace("postgresql://", "postgresql+asyncpg://"))
     estates = [uuid.uuid4(), uuid.uuid4()]
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("CREATE SCHEMA disclosure"))
-            await conn.execute(text("SET search_path TO disclosure"))
-            await conn.run_sync(_upgrade, "0008")
-            for n, estate in enumerate(estates):
-                for chain, (period, lines) in enumerate(
-                    [
-                        ("2026-10", [["1131", 100 + n], ["1131", 200], ["4001", -300 - n]]),
-                        ("2026-11", [["1001", 250], ["1131", -250]]),
-                        ("2026-11", [["5002", 40], ["1001", -40]]),
-                    ],
-                    start=1,
-                ):
-                    await conn.execute(
-                        text(
-                            "INSERT INTO entries (estate_id, entry_id, chain_index, kind, period, "
-                            "booked_on, description, income_source, lump_sum, vouchers, lines, "
-                            "items) VALUES (:e, :i, :c, 1, :p, '2026-11-01', '', '', false, "
-                            "'{}', CAST(:l AS jsonb), '[]')"
-                        ),
-                        {
-                            "e": estate,
-                            "i": uuid.uuid4(),
-                            "c": chain,
-                            "p": period,
-                            "l": json.dumps(lines),
-                        },
-                    )
-            await conn.run_sync(_upgrade, "head")
-            totals = (
+    async with scratch_schema(platform, "disclosure") as conn:
+        await upgrade(conn, xinyi_disclosure, "disclosure", "0008")
+        for n, estate in enumerate(estates):
+            for chain, (period, lines) in enumerate(
+                [
+                    ("2026-10", [["1131", 100 + n], ["1131", 200], ["4001", -300 - n]]),
+                    ("2026-11", [["1001", 250], ["1131", -250]]),
+                    ("2026-11", [["5002", 40], ["1001", -40]]),
+                ],
+                start=1,
+            ):
                 await conn.execute(
                     text(
-                        "SELECT estate_id::text, code, period, amount_fen FROM account_months "
-                        "ORDER BY 1, 2, 3"
-                    )
+                        "INSERT INTO entries (estate_id, entry_id, chain_index, kind, period, "
+                        "booked_on, description, income_source, lump_sum, vouchers, lines, "
+                        "items) VALUES (:e, :i, :c, 1, :p, '2026-11-01', '', '', false, "
+                        "'{}', CAST(:l AS jsonb), '[]')"
+                    ),
+                    {
+                        "e": estate,
+                        "i": uuid.uuid4(),
+                        "c": chain,
+                        "p": period,
+                        "l": json.dumps(lines),
+                    },
                 )
-            ).all()
-            kept = (
-                await conn.execute(
-                    text("SELECT estate_id::text, chain_index, lines FROM entries ORDER BY 1, 2")
+        await upgrade(conn, xinyi_disclosure, "disclosure", "head")
+        totals = (
+            await conn.execute(
+                text(
+                    "SELECT estate_id::text, code, period, amount_fen FROM account_months "
+                    "ORDER BY 1, 2, 3"
                 )
-            ).all()
-            await conn.commit()
-    finally:
-        await engine.dispose()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+            )
+        ).all()
+        kept = (
+            await conn.execute(
+                text("SELECT estate_id::text, chain_index, lines FROM entries ORDER BY 1, 2")
+            )
+        ).all()
+        await conn.commit()
     assert [tuple(row) for row in totals] == sorted(
         (str(estate), code, period, fen)
         for n, estate in enumerate(estates)
@@ -234,13 +219,3 @@ async def test_the_migration_sums_and_trims_the_entries_applied_before_it(
         for n, estate in enumerate(estates)
         for chain, lines in ((1, [["4001", -300 - n]]), (2, []), (3, [["5002", 40]]))
     )
-
-
-def _upgrade(connection: object, revision: str) -> None:
-    config = Config()
-    config.set_main_option(
-        "script_location", str(next(iter(xinyi_disclosure.__path__))) + "/migrations"
-    )
-    config.attributes["connection"] = connection
-    config.attributes["schema"] = "disclosure"
-    command.upgrade(config, revision)

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import asyncpg
 import grpc
 from google.protobuf import timestamp_pb2
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import any_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,31 +60,32 @@ _OPEN_BALLOT = (
     "WHERE estate_id = $1 AND ballot_id = $2 FOR SHARE"
 )
 # The units of the frozen roll the user speaks for: held by an owner the user is ($3), or by an
-# owner whose account named the user ($4) proxy on this ballot (the last column then true). The
-# GIN index on the owner ids finds them without reading the whole roll.
+# owner whose account named the user ($4) proxy on this ballot (the last column then true). Each
+# owner account on the roll lists its units, read by the roll's primary key.
 _VOTER_UNITS = (
     "SELECT unit_id::text, area_centi_m2, owner_ids, false FROM roll_units "
-    "WHERE estate_id = $1 AND ballot_id = $2 AND owner_ids && ARRAY("
-    "SELECT owner_id FROM roll_voters "
-    "WHERE estate_id = $1 AND ballot_id = $2 AND user_id = $3) "
+    "WHERE estate_id = $1 AND ballot_id = $2 AND unit_id = ANY(ARRAY("
+    "SELECT unnest(unit_ids) FROM roll_voters "
+    "WHERE estate_id = $1 AND ballot_id = $2 AND user_id = $3)) "
     "UNION ALL "
     "SELECT unit_id::text, area_centi_m2, owner_ids, true FROM roll_units "
-    "WHERE estate_id = $1 AND ballot_id = $2 AND owner_ids && ARRAY("
-    "SELECT v.owner_id FROM roll_voters v JOIN proxies p ON p.estate_id = v.estate_id "
-    "AND p.ballot_id = v.ballot_id AND p.grantor_user_id = v.user_id "
-    "WHERE v.estate_id = $1 AND v.ballot_id = $2 AND p.proxy_username = $4 "
-    "AND p.state = 'active')"
+    "WHERE estate_id = $1 AND ballot_id = $2 AND unit_id = ANY(ARRAY("
+    "SELECT unnest(v.unit_ids) FROM proxies p JOIN roll_voters v ON v.estate_id = p.estate_id "
+    "AND v.ballot_id = p.ballot_id AND v.user_id = p.grantor_user_id "
+    "WHERE p.estate_id = $1 AND p.ballot_id = $2 AND p.proxy_username = $4 "
+    "AND p.state = 'active'))"
 )
 # One vote per holding across every channel, however many arrive at once.
 _LOCK_HOLDING = "SELECT pg_advisory_xact_lock(hashtext($1))"
 # The holding's live vote, superseded by receipt $4 unless it is a proxy's vote ($5) meeting
-# the owner's own, which prevails; the live vote is returned either way.
+# the owner's own, which prevails; the live vote is returned either way. The update names the
+# live vote's whole key: joined to `live` instead, it read every vote of the ballot.
 _SUPERSEDE = (
     "WITH live AS (SELECT receipt_code, channel FROM votes WHERE estate_id = $1 "
     "AND ballot_id = $2 AND person_key = $3 AND superseded_by IS NULL), "
-    "superseded AS (UPDATE votes v SET superseded_by = $4 FROM live "
-    "WHERE v.estate_id = $1 AND v.ballot_id = $2 AND v.receipt_code = live.receipt_code "
-    "AND NOT ($5 AND live.channel <> 'proxy')) "
+    "superseded AS (UPDATE votes SET superseded_by = $4 "
+    "WHERE estate_id = $1 AND ballot_id = $2 AND receipt_code = (SELECT receipt_code FROM live) "
+    "AND NOT ($5 AND (SELECT channel FROM live) <> 'proxy')) "
     "SELECT receipt_code, channel FROM live"
 )
 # A vote and its vote_recorded event (the outbox row as Outbox.emit writes it, numbered at
@@ -544,9 +545,17 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 async for o in owners(self.identity, row.estate_id)
                 if o.user_id
             }
+            units: dict[str, list[uuid.UUID]] = {}
+            for e in roll.entries:
+                for owner in e.owner_ids:
+                    units.setdefault(owner, []).append(uuid.UUID(e.unit_id))
             session.add_all(
                 store.RollVoter(
-                    estate_id=row.estate_id, ballot_id=row.ballot_id, owner_id=o, user_id=u
+                    estate_id=row.estate_id,
+                    ballot_id=row.ballot_id,
+                    owner_id=o,
+                    user_id=u,
+                    unit_ids=sorted(units.get(o, [])),
                 )
                 for o, u in users.items()
             )
@@ -658,11 +667,9 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         """The persons (holdings) the user speaks for on the frozen roll: person key -> (unit
         ids, summed area). A co-owner speaks for the co-owned holding, like each co-owner.
 
-        One query: a unit belongs to such a holding exactly when its owners include one the
-        user speaks for, and the GIN index on the roll's owner ids finds those units without
-        reading the whole roll."""
+        One query, by the roll's key: the units of the owners the user is."""
         spoken_for = (
-            select(store.RollVoter.owner_id)
+            select(func.unnest(store.RollVoter.unit_ids))
             .where(
                 store.RollVoter.estate_id == row.estate_id,
                 store.RollVoter.ballot_id == row.ballot_id,
@@ -677,7 +684,7 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
                 ).where(
                     store.RollUnit.estate_id == row.estate_id,
                     store.RollUnit.ballot_id == row.ballot_id,
-                    store.RollUnit.owner_ids.overlap(func.array(spoken_for)),
+                    store.RollUnit.unit_id == any_(func.array(spoken_for)),
                 )
             )
         ).all()

@@ -71,6 +71,8 @@ class RollVoter(Base):
     ballot_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     owner_id: Mapped[str] = mapped_column(Text, primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    # The owner's units on the roll: a vote reads them by the roll's key.
+    unit_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID), default=list)
 
 
 class Vote(Base):
