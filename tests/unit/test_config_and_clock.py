@@ -76,6 +76,19 @@ def test_clock_moves_by_the_offset_file(tmp_path: Path) -> None:
     assert clock.now() - datetime.now(UTC) < timedelta(seconds=1)
 
 
+def test_every_move_is_seen_however_close_together(tmp_path: Path) -> None:
+    """Moves of the same length of text, one right after the other (the file's modification
+    time may not tell them apart): each is seen at the next call; a removed file is no offset."""
+    offset = tmp_path / "offset"
+    clock = Clock(str(offset))
+    for days in range(1, 8):
+        move_clock(offset, days * 24 * 3600.0)
+        shift = clock.now() - datetime.now(UTC)
+        assert abs(shift - timedelta(days=days)) < timedelta(seconds=1)
+    offset.unlink()
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=1)
+
+
 def test_real_clock_ignores_offsets() -> None:
     assert not Clock(None).movable
     assert abs(Clock(None).now() - datetime.now(UTC)) < timedelta(seconds=1)
