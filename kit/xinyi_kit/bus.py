@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -73,3 +74,12 @@ async def ensure_stream(js: JetStreamContext, emitter: str, replicas: int = 1) -
         await js.add_stream(config)
     except BadRequestError:
         await js.update_stream(config)
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleeps, waking early on stop; True when stopped."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+        return True
+    except TimeoutError:
+        return False

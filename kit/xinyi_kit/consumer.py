@@ -35,7 +35,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
-from xinyi_kit.bus import ensure_stream, stream_name
+from xinyi_kit.bus import ensure_stream, sleep_unless, stream_name
 from xinyi_kit.db import ESTATE_SETTING, PLATFORM, Database, driver_connection
 from xinyi_kit.errors import Unavailable
 from xinyi_kit.telemetry import extract_context
@@ -476,19 +476,9 @@ class Consumer:
                 await msg.nak(delay=_backoff(msg))
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
-        await ensure_stream(js, self.source, self._replicas)
-        sub = await js.pull_subscribe(
-            f"xinyi.{self.source}.v1.>",
-            durable=self.durable,
-            stream=stream_name(self.source),
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=30,
-                max_deliver=-1,
-                max_ack_pending=10_000,
-            ),
-        )
+        sub = await self._subscribe(js, stop)
+        if sub is None:
+            return
         while not stop.is_set():
             # While events are held, the fetch waits no longer than until they are due.
             due = self._flush_in()
@@ -510,6 +500,35 @@ class Consumer:
         except Exception as exc:
             log.warning("handing back early events of %s: %s", self.durable, exc)
         self._held, self._held_count = {}, 0
+
+    async def _subscribe(
+        self, js: JetStreamContext, stop: asyncio.Event
+    ) -> JetStreamContext.PullSubscription | None:
+        """The durable pull subscription, its stream made first. Tried again until it is made
+        (a consumer that gave up here would leave its read models behind, silently, while the
+        service answered as if nothing were wrong); None when told to stop first."""
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                await ensure_stream(js, self.source, self._replicas)
+                return await js.pull_subscribe(
+                    f"xinyi.{self.source}.v1.>",
+                    durable=self.durable,
+                    stream=stream_name(self.source),
+                    config=ConsumerConfig(
+                        ack_policy=AckPolicy.EXPLICIT,
+                        deliver_policy=DeliverPolicy.ALL,
+                        ack_wait=30,
+                        max_deliver=-1,
+                        max_ack_pending=10_000,
+                    ),
+                )
+            except Exception as exc:
+                log.warning("subscribing %s failed, retrying: %r", self.durable, exc)
+            if await sleep_unless(stop, backoff):
+                break
+            backoff = min(backoff * 2, 5.0)
+        return None
 
     async def _settle(self, msgs: list[Msg], *, final: bool = False) -> None:
         try:

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.common.v1 import common_pb2
 from xinyi_kit import clock
-from xinyi_kit.bus import subject
+from xinyi_kit.bus import sleep_unless, subject
 from xinyi_kit.db import PLATFORM, SCOPE_SETTING
 from xinyi_kit.telemetry import extract_context, inject_context
 
@@ -166,7 +166,7 @@ class Relay:
             else:
                 continue
             self.leader = False
-            await _sleep_unless(stop, backoff)
+            await sleep_unless(stop, backoff)
             backoff = min(backoff * 2, 5.0)
 
     async def _connect(self) -> asyncpg.Connection:
@@ -181,7 +181,7 @@ class Relay:
         try:
             key = f"relay:{self._schema}"
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-                if await _sleep_unless(stop, 1.0):
+                if await sleep_unless(stop, 1.0):
                     return
             self.leader = True
             await conn.add_listener(self._outbox.channel, lambda *_: self._wake.set())
@@ -245,12 +245,3 @@ class Relay:
                     row["subject"], envelope.SerializeToString(), timeout=5, headers=headers
                 )
         return True
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleeps, waking early on stop; True when stopped."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-        return True
-    except TimeoutError:
-        return False

@@ -5,6 +5,7 @@ their own, not the ones the rest of the suite shares."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ import nats
 import pytest
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
+from nats.js.api import StreamConfig
+from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -388,3 +391,42 @@ async def test_a_connection_the_server_dropped_is_not_used_again(
             assert failures <= ended, "a connection the server dropped was handed out again"
     assert outcome is Outcome.APPLIED
     assert await inbox(db, estate) == (2, [1, 2])
+
+
+async def test_a_consumer_that_cannot_subscribe_at_start_keeps_trying(
+    own: infra.Infra, db: Database
+) -> None:
+    """Another stream holds the identity stream's subjects when the consumer starts, so its
+    stream cannot be made: it tries again until it can, then applies what was published."""
+    nc = await nats.connect(own.nats.url)
+    js = nc.jetstream()
+    await js.delete_stream(stream_name("identity"))
+    await js.add_stream(StreamConfig(name="SQUATTER", subjects=["xinyi.identity.v1.>"]))
+    estate = uuid.uuid4()
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer(db).run(nc.jetstream(), stop))
+    try:
+        await asyncio.sleep(2)  # several attempts, each refused
+        assert not task.done()
+        with pytest.raises(NotFoundError):
+            await js.stream_info(stream_name("identity"))
+        await js.delete_stream("SQUATTER")
+        async with asyncio.timeout(30):
+            while True:
+                with contextlib.suppress(NotFoundError):
+                    await js.consumer_info(stream_name("identity"), "kittest--identity")
+                    break
+                await asyncio.sleep(0.1)
+        await js.publish(
+            f"xinyi.identity.v1.{estate}.event",
+            envelope(estate, 1, uuid.uuid4()).SerializeToString(),
+        )
+        async with asyncio.timeout(30):
+            while await infra.applied_by_estate(db) != {str(estate): [1]}:
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await task
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream("SQUATTER")
+        await nc.close()
