@@ -2,7 +2,7 @@
 // estate's KPIs against its baseline, and the community's, the street's and the city's
 // dashboards, named as identity named them. Loaded by app.js only when opened.
 
-import { h } from "/dom.js";
+import { h, markTyped, redrawKeeping } from "/dom.js";
 import { addMessages } from "/i18n.js";
 import { messages } from "/disclosure-i18n.js";
 
@@ -37,6 +37,7 @@ const lastMonth = () => monthOf(-1);
 export function mount(app) {
   const { call, say, reportError, busy, t, onLanguage } = app;
   const root = $("reports-root");
+  markTyped(root);
   const S = { me: null, loaded: false, estates: [], id: null, month: lastMonth(), report: null,
     kpis: null, communities: new Map(), streets: new Map(), city: null, inflight: null };
 
@@ -183,6 +184,7 @@ export function mount(app) {
       try {
         await call("POST", ep(`/flags/${encodeURIComponent(flag.flag_id)}/explanation`),
           { body: { explanation: words } });
+        delete area.dataset.typed;  // given: not carried into the redrawn report
         await loadReport();
         render();
         say("success", "dis.explained", { kind });
@@ -414,7 +416,8 @@ export function mount(app) {
     } else if (!parts.length) {
       parts.push(hint("dis.noEstates"));
     }
-    root.replaceChildren(...parts);
+    // The month being picked outlives a redraw (the view redraws as each load ends).
+    redrawKeeping(root, () => root.replaceChildren(...parts));
   }
 
   async function loadReport() {

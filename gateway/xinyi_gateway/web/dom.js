@@ -30,3 +30,40 @@ export function yuanDigits(fen) {
   const whole = String(Math.floor(abs / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   return `${fen < 0 ? "−" : ""}${whole}.${String(abs % 100).padStart(2, "0")}`;
 }
+
+/**
+ * Marks the fields under `root` the person changes, for `redrawKeeping`; a form submitted
+ * gives up its marks (what was chosen is the view's state now).
+ */
+export function markTyped(root) {
+  const mark = (event) => {
+    if (event.target.id) event.target.dataset.typed = "";
+  };
+  root.addEventListener("input", mark);
+  root.addEventListener("change", mark);
+  root.addEventListener("submit", (event) => {
+    for (const field of event.target.querySelectorAll("[data-typed]")) delete field.dataset.typed;
+  });
+}
+
+/**
+ * Redraws `root` with `draw` (which replaces its children), keeping what the person was doing
+ * there: each field they changed since it was drawn (see `markTyped`) keeps its value, by id,
+ * and the field they were in keeps the focus. Views redraw as their data arrives, which may be
+ * while someone types or picks: a field drawn anew would submit what they did not choose.
+ */
+export function redrawKeeping(root, draw) {
+  const typed = [...root.querySelectorAll("[data-typed][id]")].map((f) => [f.id, f.value]);
+  const active = document.activeElement;
+  const focused = active && active !== root && root.contains(active) ? active.id : "";
+  draw();
+  for (const [id, value] of typed) {
+    const field = document.getElementById(id);
+    if (!field || !root.contains(field)) continue;
+    field.value = value;
+    field.dataset.typed = "";
+  }
+  if (focused && document.activeElement !== document.getElementById(focused)) {
+    document.getElementById(focused)?.focus();
+  }
+}

@@ -7,7 +7,7 @@ import * as deviceKeys from "/devicekeys.js";
 import { addMessages } from "/i18n.js";
 import { accountNamesEn, messages } from "/ledger-i18n.js";
 import { base64url, verifyProof } from "/proof.js";
-import { yuanDigits } from "/dom.js";
+import { markTyped, redrawKeeping, yuanDigits } from "/dom.js";
 
 addMessages(messages);
 
@@ -336,6 +336,7 @@ export function mount(app) {
     fieldOf("journal-period", "ledger.journal.period", filterPeriod, t),
     fieldOf("journal-kind", "ledger.journal.kind", filterKind, t), filterSubmit);
   const entryList = el("ul", "entries");
+  markTyped(entryList);
   entryList.id = "entry-list";
   entryList.setAttribute("aria-labelledby", "fund-journal-heading");
   const more = button("ledger.journal.more");
@@ -745,6 +746,7 @@ export function mount(app) {
             "POST", estatePath(`/ledger/entries/${encodeURIComponent(entry.entry_id)}/reversal`),
             { body: { reason: field.value.trim() } });
           field.value = "";  // used: not carried into the redrawn list
+          delete field.dataset.typed;
           await refreshMoney();
           say("success", "ledger.feedback.reversed", {
             index: entry.chain_index, made: made.chain_index,
@@ -797,15 +799,11 @@ export function mount(app) {
   function renderEntries() {
     // What is being typed in an open entry (a reversal's reason) outlives the list's redrawing:
     // the fund's panels load one after another, and each redraws it.
-    const typed = [...entryList.querySelectorAll("input[id], textarea[id]")]
-      .filter((field) => field.value).map((field) => [field.id, field.value]);
-    entryList.replaceChildren();
-    if (state.entries.length === 0) entryList.append(el("li", "empty", t("ledger.journal.none")));
-    for (const entry of state.entries) entryList.append(entryItem(entry));
-    for (const [id, value] of typed) {
-      const field = document.getElementById(id);
-      if (field && !field.value) field.value = value;
-    }
+    redrawKeeping(entryList, () => {
+      entryList.replaceChildren();
+      if (state.entries.length === 0) entryList.append(el("li", "empty", t("ledger.journal.none")));
+      for (const entry of state.entries) entryList.append(entryItem(entry));
+    });
     more.hidden = !state.nextCursor;
   }
 
