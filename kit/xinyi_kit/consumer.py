@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from google.protobuf.message import DecodeError, Message
@@ -71,6 +72,9 @@ OUTCOMES = Counter(
 
 # How long an early event is held for its predecessors before it is redelivered (ack_wait: 30 s).
 EARLY_HOLD = 10.0
+# A durable consumer's limits besides its ack wait: redelivery without end, and up to 10,000
+# events out at once.
+CONSUMER_LIMITS: dict[str, Any] = {"max_deliver": -1, "max_ack_pending": 10_000}
 
 
 class Outcome(enum.Enum):
@@ -132,9 +136,11 @@ class Consumer:
         concurrency: int = 4,
         linger: float = 0.25,
         linger_events: int = 2_000,
+        ack_wait: float = 30.0,
     ) -> None:
         """`linger` is how long events without a handler may be held before their bookkeeping is
-        written (0: at once), `linger_events` how many, at most, before it is written early."""
+        written (0: at once), `linger_events` how many, at most, before it is written early;
+        `ack_wait` how long an event delivered and not acknowledged waits to come again."""
         self.db = db
         self.service = service
         self.source = source
@@ -149,6 +155,7 @@ class Consumer:
         self._failed = OUTCOMES.labels(self.durable, "failed")
         self._linger = linger
         self._linger_events = linger_events
+        self._limits = {"ack_wait": float(ack_wait), **CONSUMER_LIMITS}
         # Events without a handler held by estate, unacknowledged, in delivery order; when
         # (monotonic) they are due to be written, and how many there are.
         self._held: dict[uuid.UUID, list[Delivery]] = {}
@@ -511,24 +518,40 @@ class Consumer:
         while not stop.is_set():
             try:
                 await ensure_stream(js, self.source, self._replicas)
-                return await js.pull_subscribe(
+                sub = await js.pull_subscribe(
                     f"xinyi.{self.source}.v1.>",
                     durable=self.durable,
                     stream=stream_name(self.source),
                     config=ConsumerConfig(
                         ack_policy=AckPolicy.EXPLICIT,
                         deliver_policy=DeliverPolicy.ALL,
-                        ack_wait=30,
-                        max_deliver=-1,
-                        max_ack_pending=10_000,
+                        **self._limits,
                     ),
                 )
             except Exception as exc:
                 log.warning("subscribing %s failed, retrying: %r", self.durable, exc)
+            else:
+                await self._bring_limits_up_to_date(js, sub)
+                return sub
             if await sleep_unless(stop, backoff):
                 break
             backoff = min(backoff * 2, 5.0)
         return None
+
+    async def _bring_limits_up_to_date(
+        self, js: JetStreamContext, sub: JetStreamContext.PullSubscription
+    ) -> None:
+        """A durable consumer made by an earlier release keeps the limits it was made with
+        (`pull_subscribe` binds to it as it is): those that differ from this one's are updated.
+        A server that refuses leaves them, with a warning: the consumer still works."""
+        try:
+            have = (await sub.consumer_info()).config
+            if all(getattr(have, k) == v for k, v in self._limits.items()):
+                return
+            await js.add_consumer(stream_name(self.source), config=have.evolve(**self._limits))
+            log.info("consumer %s brought to %s", self.durable, self._limits)
+        except Exception as exc:
+            log.warning("consumer %s keeps its earlier limits: %r", self.durable, exc)
 
     async def _settle(self, msgs: list[Msg], *, final: bool = False) -> None:
         try:

@@ -1,5 +1,5 @@
 """A consumer in a process of its own, so a test can kill -9 it while it holds events:
-python -m tests.kit.consumer_runner DATABASE_URL NATS_URL LINGER."""
+python -m tests.kit.consumer_runner DATABASE_URL NATS_URL LINGER ACK_WAIT."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from xinyi_kit.consumer import Consumer
 from xinyi_kit.db import Database
 
 
-async def main(database_url: str, nats_url: str, linger: str) -> None:
+async def main(database_url: str, nats_url: str, linger: str, ack_wait: str) -> None:
     db = Database(database_url, infra.SCHEMA, pool_size=5)
     consumer = Consumer(
         db,
@@ -23,6 +23,7 @@ async def main(database_url: str, nats_url: str, linger: str) -> None:
         "identity",
         {events_pb2.EstateCreated: infra.record_effect},
         linger=float(linger),
+        ack_wait=float(ack_wait),
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -33,4 +34,4 @@ async def main(database_url: str, nats_url: str, linger: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

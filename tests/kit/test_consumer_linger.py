@@ -18,12 +18,11 @@ from pathlib import Path
 import nats
 import pytest
 from google.protobuf.message import Message
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.kit import infra
-from tests.kit.test_event_bus_faults import FakeMsg, envelope, unhandled
+from tests.kit.test_event_bus_faults import FakeMsg, envelope, make_durable, unhandled
 from xinyi.common.v1 import common_pb2
 from xinyi.identity.v1 import events_pb2
 from xinyi_kit import consumer as consumer_module
@@ -110,26 +109,15 @@ async def test_events_held_by_a_killed_consumer_are_applied_once_in_order_after_
     own: infra.Infra, db: Database
 ) -> None:
     estate = uuid.uuid4()
-    # The durable consumer as `Consumer.run` creates it, but redelivering after 3 s, not 30 s:
-    # `run` binds to an existing one as it is.
+    # The durable consumer redelivers after 3 s, not 30 s: made so here, and so kept by the
+    # consumers below, which are told the same.
     nc = await nats.connect(own.nats.url)
-    await nc.jetstream().add_consumer(
-        STREAM,
-        ConsumerConfig(
-            durable_name=DURABLE,
-            filter_subject="xinyi.identity.v1.>",
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=3,
-            max_deliver=-1,
-            max_ack_pending=10_000,
-        ),
-    )
+    await make_durable(nc.jetstream(), DURABLE, ack_wait=3, max_ack_pending=10_000)
     await nc.close()
     await publish(own.nats.url, [unhandled(estate, s, uuid.uuid4()) for s in range(1, 6)])
     # A consumer that holds events for a minute: killed while it holds all five.
     runner = subprocess.Popen(
-        [sys.executable, "-m", "tests.kit.consumer_runner", own.app_url, own.nats.url, "60"],
+        [sys.executable, "-m", "tests.kit.consumer_runner", own.app_url, own.nats.url, "60", "3"],
         cwd=ROOT,
         env={**os.environ},
     )
@@ -155,7 +143,7 @@ async def test_events_held_by_a_killed_consumer_are_applied_once_in_order_after_
     )
     stop = asyncio.Event()
     nc = await nats.connect(own.nats.url)
-    task = asyncio.create_task(consumer(db, linger=0.25).run(nc.jetstream(), stop))
+    task = asyncio.create_task(consumer(db, linger=0.25, ack_wait=3).run(nc.jetstream(), stop))
     try:
 
         async def caught_up() -> bool:

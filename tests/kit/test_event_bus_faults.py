@@ -19,7 +19,8 @@ import nats
 import pytest
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
-from nats.js.api import StreamConfig
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -402,7 +403,6 @@ async def test_a_consumer_that_cannot_subscribe_at_start_keeps_trying(
     js = nc.jetstream()
     await js.delete_stream(stream_name("identity"))
     await js.add_stream(StreamConfig(name="SQUATTER", subjects=["xinyi.identity.v1.>"]))
-    estate = uuid.uuid4()
     stop = asyncio.Event()
     task = asyncio.create_task(consumer(db).run(nc.jetstream(), stop))
     try:
@@ -417,16 +417,61 @@ async def test_a_consumer_that_cannot_subscribe_at_start_keeps_trying(
                     await js.consumer_info(stream_name("identity"), "kittest--identity")
                     break
                 await asyncio.sleep(0.1)
-        await js.publish(
-            f"xinyi.identity.v1.{estate}.event",
-            envelope(estate, 1, uuid.uuid4()).SerializeToString(),
-        )
-        async with asyncio.timeout(30):
-            while await infra.applied_by_estate(db) != {str(estate): [1]}:
-                await asyncio.sleep(0.1)
+        await first_event_applied(js, db, uuid.uuid4())
     finally:
         stop.set()
         await task
         with contextlib.suppress(NotFoundError):
             await js.delete_stream("SQUATTER")
         await nc.close()
+
+
+async def test_a_durable_consumer_made_with_other_limits_is_brought_to_the_current_ones(
+    own: infra.Infra, db: Database
+) -> None:
+    """An earlier release made the durable consumer with a shorter ack wait and fewer events
+    out at once: binding to it, the consumer updates those, and goes on applying events."""
+    nc = await nats.connect(own.nats.url)
+    js = nc.jetstream()
+    stream = stream_name("identity")
+    await make_durable(js, "kittest--identity", ack_wait=5, max_ack_pending=100)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer(db).run(nc.jetstream(), stop))
+    try:
+        await first_event_applied(js, db, uuid.uuid4())
+        config = (await js.consumer_info(stream, "kittest--identity")).config
+        assert (config.ack_wait, config.max_ack_pending, config.max_deliver) == (30, 10_000, -1)
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+
+
+async def make_durable(
+    js: JetStreamContext, durable: str, *, ack_wait: float, max_ack_pending: int
+) -> None:
+    """The identity stream's durable consumer, made as a consumer of this kit would make it but
+    with these limits."""
+    await js.add_consumer(
+        stream_name("identity"),
+        config=ConsumerConfig(
+            durable_name=durable,
+            filter_subject="xinyi.identity.v1.>",
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=ack_wait,
+            max_deliver=-1,
+            max_ack_pending=max_ack_pending,
+        ),
+    )
+
+
+async def first_event_applied(js: JetStreamContext, db: Database, estate: uuid.UUID) -> None:
+    """Publishes the estate's first event (it has a handler) and waits until it is applied."""
+    await js.publish(
+        f"xinyi.identity.v1.{estate}.event",
+        envelope(estate, 1, uuid.uuid4()).SerializeToString(),
+    )
+    async with asyncio.timeout(30):
+        while await infra.applied_by_estate(db) != {str(estate): [1]}:
+            await asyncio.sleep(0.1)
