@@ -169,3 +169,56 @@ async def test_the_events_of_many_estates_are_applied_in_one_transaction_each_in
     assert [m.settled for m in more] == [["ack"], ["ack"], ["nak"], ["ack"]]
     applied = await infra.applied_by_estate(db)
     assert applied == {str(e): [1, 2, 3] if e != estates[2] else [1, 2] for e in estates}
+
+
+async def test_a_handler_among_many_estates_sees_and_writes_only_its_own_estates_rows(
+    db: Database,
+) -> None:
+    """Several estates' events share a transaction, each estate's part run with the
+    transaction's estate set to it and never in system scope: a handler of a later estate sees
+    none of the rows the earlier ones wrote in the same transaction, and one that writes
+    another estate's row is refused (and nothing of the transaction stays)."""
+    estates = sorted(uuid.uuid4() for _ in range(3))
+    seen: list[tuple[str, str, int]] = []
+
+    async def look_then_add(
+        session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+    ) -> None:
+        scope = (
+            await session.execute(text("SELECT current_setting('xinyi.scope', true)"))
+        ).scalar()
+        others = (
+            await session.execute(
+                text("SELECT count(*) FROM applied WHERE estate_id <> :e"),
+                {"e": uuid.UUID(envelope.estate_id)},
+            )
+        ).scalar_one()
+        seen.append((envelope.estate_id, scope or "", int(others)))
+        await add_effect(session, envelope, event)
+
+    c = Consumer(
+        db, "kittest", "identity", {events_pb2.EstateCreated: look_then_add}, concurrency=1
+    )
+    batch = [FakeMsg(envelope(e, 1, uuid.uuid4())) for e in estates]
+    await c.handle_batch(batch)  # type: ignore[arg-type]
+    assert [m.settled for m in batch] == [["ack"]] * 3
+    assert seen == [(str(e), "", 0) for e in estates]
+    assert await infra.applied_by_estate(db) == {str(e): [1] for e in estates}
+
+    async def write_elsewhere(
+        session: AsyncSession, envelope: common_pb2.EventEnvelope, event: Message
+    ) -> None:
+        other = estates[0] if envelope.estate_id != str(estates[0]) else estates[1]
+        await session.execute(
+            text("INSERT INTO applied (estate_id, seq, event_id) VALUES (:e, 0, :id)"),
+            {"e": other, "id": uuid.uuid4()},
+        )
+
+    c = Consumer(
+        db, "kittest", "identity", {events_pb2.EstateCreated: write_elsewhere}, concurrency=1
+    )
+    more = [FakeMsg(envelope(e, 2, uuid.uuid4())) for e in estates]
+    await c.handle_batch(more)  # type: ignore[arg-type]
+    assert [m.settled for m in more] == [["nak"]] * 3
+    assert await infra.applied_by_estate(db) == {str(e): [1] for e in estates}
+    assert [await inbox(db, e) for e in estates] == [(1, [1])] * 3
