@@ -108,10 +108,13 @@ class Database:
     async def driver(self) -> AsyncIterator[tuple[AsyncConnection, asyncpg.Connection]]:
         """A pooled connection and its asyncpg connection, for hot paths whose statements skip
         SQLAlchemy's work per statement. Faults of the database answer UNAVAILABLE, as `_tx`
-        does, and a connection lost under a statement is not handed out again."""
+        does. A connection lost under a statement is not handed out again, nor is any other
+        the pool held then: they were all to the server that went away (a restart), and each
+        would otherwise fail a caller of its own before the pool replaced it."""
         with _faults_unavailable():
             async with self.engine.connect() as connection:
-                raw = (await connection.get_raw_connection()).driver_connection
+                pooled = await connection.get_raw_connection()
+                raw = pooled.driver_connection
                 assert isinstance(raw, asyncpg.Connection)
                 try:
                     yield connection, raw
@@ -122,6 +125,9 @@ class Database:
                     asyncpg.PostgresError,
                 ) as exc:
                     if not isinstance(exc, asyncpg.PostgresError) or _server_gone(exc):
+                        # What SQLAlchemy does on its own path when a statement finds the
+                        # server gone: connections made before now are replaced at checkout.
+                        self.engine.sync_engine.pool._invalidate(pooled, exc, _checkin=False)
                         await connection.invalidate()
                     raise
 
