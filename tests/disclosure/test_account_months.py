@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import pytest
 from google.protobuf import timestamp_pb2
 from sqlalchemy import text
 
@@ -54,16 +53,6 @@ def posted(
         ],
         voucher_sha256=["ab" * 32] if kind == Kind.ENTRY_KIND_EXPENSE else [],
     )
-
-
-@pytest.fixture
-async def db(platform: Platform) -> AsyncIterator[Database]:
-    url = platform.service_env("disclosure")["DATABASE_URL"].replace(
-        "postgresql://", "postgresql+asyncpg://", 1
-    )
-    database = Database(url, "disclosure", pool_size=2)
-    yield database
-    await database.close()
 
 
 async def test_a_months_figures_come_from_account_totals_that_count_each_entry_once(

@@ -349,7 +349,13 @@ async def evaluate(
     # Most reads find the flags as they stand: those write nothing and lock nothing.
     if _standing(current, kept):
         return _ordered(kept)
+    # Reports of the month read at once (its owners opening it together) change its flags one
+    # after another: the row locks below cannot cover a flag not on record yet, and two would
+    # both raise it.
+    await session.execute(_LOCK_MONTH, {"key": f"flags:{estate_id}:{period}"})
     kept = await _kept(session, estate_id, period, lock=True)
+    if _standing(current, kept):
+        return _ordered(kept)
     fresh: list[Flag] = []
     for flag_id, raised in current.items():
         row = kept.get(flag_id)
@@ -397,6 +403,9 @@ async def evaluate(
             ],
         )
     return _ordered(kept)
+
+
+_LOCK_MONTH = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
 async def _kept(
