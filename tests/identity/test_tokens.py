@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jwt
@@ -163,6 +164,27 @@ def test_lockout_backs_off_and_says_nothing_of_existence(
     assert real.json()["detail"] == ghostly.json()["detail"]
     clock(31)
     assert attempt(user["username"], PASSWORD).status_code == 200
+
+
+def test_failed_sign_ins_of_a_name_at_once_are_each_counted_and_none_fails(
+    platform: Platform,
+) -> None:
+    """The first failures of a name arriving together: each answered 401 (or 429 once the name
+    is locked), never 500, and every one counted towards the lock."""
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}"
+
+    def attempt(n: int) -> int:
+        return httpx.post(
+            f"{platform.gateway_url}/api/v1/auth/token",
+            json={"username": ghost, "password": "wrong password"},
+            headers={"X-Forwarded-For": f"10.0.1.{n}"},  # apart from the per-address limit
+            timeout=30,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(attempt, range(10)))
+    assert set(statuses) <= {401, 429}, statuses
+    assert attempt(10) == 429
 
 
 def test_sign_in_by_phone(platform: Platform, user: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from google.protobuf import timestamp_pb2
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.identity.v1 import events_pb2, identity_pb2
@@ -175,15 +176,28 @@ class AuthApi:
     async def _failed(self, login: str) -> None:
         """Counts a failure against the login name, whether or not such a user exists."""
         now = clock.now()
+        row = store.LoginThrottle
         async with self.db.system_tx() as session:
-            row = await session.get(store.LoginThrottle, login, with_for_update=True)
-            if row is None:
-                row = store.LoginThrottle(login=login, failures=0, updated_at=now)
-                session.add(row)
-            row.failures += 1
-            row.updated_at = now
-            lock = domain.lock_after(row.failures)
-            row.locked_until = now + lock if lock else None
+            # Counted in one statement that creates the row or adds to it: failures of a name
+            # not counted before, arriving at once, each found no row, and all but one failed
+            # on the key with a 500.
+            failures = (
+                await session.execute(
+                    insert(row)
+                    .values(login=login, failures=1, updated_at=now)
+                    .on_conflict_do_update(
+                        index_elements=[row.login],
+                        set_={"failures": row.failures + 1, "updated_at": now},
+                    )
+                    .returning(row.failures)
+                )
+            ).scalar_one()
+            lock = domain.lock_after(failures)
+            await session.execute(
+                update(row)
+                .where(row.login == login)
+                .values(locked_until=now + lock if lock else None)
+            )
 
     async def Login(
         self, request: identity_pb2.LoginRequest, context: grpc.aio.ServicerContext
