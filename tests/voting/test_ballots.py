@@ -507,6 +507,19 @@ def test_a_petition_calls_the_assembly_where_proxies_and_paper_ballots_count_onc
                 world.path(f"/{b_id}/scans"), content=PNG, headers={"content-type": "image/png"}
             )
         )
+        # Another scan sent several times at once (retries of an upload still in flight): each
+        # answered with the one scan, none with a clash.
+        again = PNG + b"\x00"
+
+        def upload(_: int) -> httpx.Response:
+            return chair.post(
+                world.path(f"/{b_id}/scans"), content=again, headers={"content-type": "image/png"}
+            )
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            uploads = list(pool.map(upload, range(12)))
+        assert [u.status_code for u in uploads] == [201] * 12, [u.text for u in uploads]
+        assert len({u.json()["sha256"] for u in uploads}) == 1
         no_scan = chair.post(
             world.path(f"/{b_id}/paper-votes"),
             json={**yes, "unit_id": units["1-104"], "scan_sha256": "0" * 64},

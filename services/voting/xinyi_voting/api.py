@@ -1131,20 +1131,22 @@ class VotingApi(voting_pb2_grpc.VotingServiceServicer):
         digest = hashlib.sha256(content).hexdigest()
         async with self.db.estate_tx(estate_id) as session:
             row = await self._row(session, estate_id, request.ballot_id)
-            known = await session.get(store.Scan, (estate_id, row.ballot_id, digest))
-            if known is None:
-                session.add(
-                    store.Scan(
-                        estate_id=estate_id,
-                        ballot_id=row.ballot_id,
-                        sha256=digest,
-                        content_type=kind,
-                        size=len(content),
-                        content=content,
-                        uploaded_by=uuid.UUID(principal.user_id),
-                        uploaded_at=clock.now(),
-                    )
+            # The same scan sent again (a retry while the first upload is still in flight) is
+            # the same scan: kept once, never a clash on its key.
+            await session.execute(
+                insert(store.Scan)
+                .values(
+                    estate_id=estate_id,
+                    ballot_id=row.ballot_id,
+                    sha256=digest,
+                    content_type=kind,
+                    size=len(content),
+                    content=content,
+                    uploaded_by=uuid.UUID(principal.user_id),
+                    uploaded_at=clock.now(),
                 )
+                .on_conflict_do_nothing()
+            )
             return voting_pb2.Scan(sha256=digest, content_type=kind, size=len(content))
 
     async def GetScan(
