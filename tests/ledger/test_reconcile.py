@@ -4,6 +4,7 @@ a wrong match undone and made again by hand."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,13 @@ def test_statements_must_be_of_the_registered_account_and_splits_are_matched(
         # Only the approving body registers the dual-control account.
         assert acc.put(f"{base}/bank-accounts/fund", json=account).status_code == 403
     with world.client("committee_chair") as chair:
-        done = ok(chair.put(f"{base}/bank-accounts/fund", json=account))
+        # Sent several times at once (a double click, a retry): registered once, none fails.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            sent = list(
+                pool.map(lambda _: chair.put(f"{base}/bank-accounts/fund", json=account), range(8))
+            )
+        assert [r.status_code for r in sent] == [200] * 8, [r.text for r in sent]
+        done = sent[0].json()
         assert (done["number"], done["account"]) == (account["number"], "fund")
         assert (
             chair.put(f"{base}/bank-accounts/fund", json={**account, "number": "12"}).status_code

@@ -375,6 +375,7 @@ async def _match_once(
     return len(ties)
 
 
+_LOCK_ACCOUNT = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 _INSERT_SETS = text(
     "INSERT INTO statement_match_sets (estate_id, match_id, matched_by, matched_at) "
     "SELECT CAST(:estate AS uuid), s.match_id, NULL, CAST(:at AS timestamptz) "
@@ -910,6 +911,11 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
         if not bank_name or len(bank_name) > 200 or not holder or len(holder) > 200:
             raise InvalidArgument("name the bank and the account's holder (at most 200 each)")
         async with self.db.estate_tx(estate_id) as session:
+            # Registrations of one account take turns: the row lock cannot cover an account
+            # not registered yet, and two first registrations at once both inserted it (500).
+            await session.execute(
+                _LOCK_ACCOUNT, {"key": f"bank-account:{estate_id}:{request.account}"}
+            )
             row = await session.get(
                 BankAccountRow, (estate_id, request.account), with_for_update=True
             )
