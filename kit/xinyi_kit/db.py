@@ -194,6 +194,15 @@ class DriverQuery:
 _DRIVER_DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 
+async def xact_lock(session: AsyncSession, key: str) -> None:
+    """Waits for `key`'s lock and holds it until the session's transaction ends: transactions
+    naming the same key take turns (what row locks cannot do for a row not written yet)."""
+    await session.execute(_XACT_LOCK, {"k": key})
+
+
+_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:k))")
+
+
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under `session`, in the transaction the session began (its
     estate or system scope set), for hot statements that skip SQLAlchemy's work per statement.

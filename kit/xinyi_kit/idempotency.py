@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xinyi_kit.db import xact_lock
 from xinyi_kit.errors import AlreadyExists, InvalidArgument
 
 R = TypeVar("R", bound=Message)
@@ -46,9 +47,7 @@ async def once(
         raise InvalidArgument(f"an idempotency key has at most {MAX_KEY_LENGTH} characters")
     full_key = f"{scope}:{key}"
     digest = request_digest(request)
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{estate_id}:{full_key}"}
-    )
+    await xact_lock(session, f"{estate_id}:{full_key}")
     row = (
         await session.execute(
             text(

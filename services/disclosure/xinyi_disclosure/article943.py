@@ -10,14 +10,14 @@ from datetime import datetime
 
 import grpc
 from google.protobuf import timestamp_pb2
-from sqlalchemy import DateTime, Integer, String, Text, func, select, text
+from sqlalchemy import DateTime, Integer, String, Text, func, select
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xinyi.disclosure.v1 import disclosure_pb2
 from xinyi_disclosure.store import Base
 from xinyi_kit import audit, clock
-from xinyi_kit.db import Database
+from xinyi_kit.db import Database, xact_lock
 from xinyi_kit.errors import InvalidArgument, NotFound
 from xinyi_kit.permissions import Action, authorize_estate
 
@@ -76,10 +76,7 @@ class Article943:
             raise InvalidArgument(f"write the disclosure in owners' words (at most {MAX_CHARS:,})")
         async with self.db.estate_tx(estate_id) as session:
             # Two saves of one topic at once take turns: each is the next version.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                {"k": f"disclosure:{estate_id}:{topic}"},
-            )
+            await xact_lock(session, f"disclosure:{estate_id}:{topic}")
             last = (
                 await session.execute(
                     select(func.max(DisclosureRow.version)).where(

@@ -42,7 +42,7 @@ from xinyi_disclosure.readmodels import (
     totals,
 )
 from xinyi_disclosure.store import EstateOverview
-from xinyi_kit.db import SCOPE_SETTING
+from xinyi_kit.db import SCOPE_SETTING, xact_lock
 from xinyi_kit.outbox import Outbox
 
 INCOME_KIND, EXPENSE_KIND = 1, 2
@@ -352,7 +352,7 @@ async def evaluate(
     # Reports of the month read at once (its owners opening it together) change its flags one
     # after another: the row locks below cannot cover a flag not on record yet, and two would
     # both raise it.
-    await session.execute(_LOCK_MONTH, {"key": f"flags:{estate_id}:{period}"})
+    await xact_lock(session, f"flags:{estate_id}:{period}")
     kept = await _kept(session, estate_id, period, lock=True)
     if _standing(current, kept):
         return _ordered(kept)
@@ -403,9 +403,6 @@ async def evaluate(
             ],
         )
     return _ordered(kept)
-
-
-_LOCK_MONTH = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
 async def _kept(

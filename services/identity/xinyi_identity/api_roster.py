@@ -10,14 +10,14 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xinyi.identity.v1 import events_pb2, identity_pb2
 from xinyi_identity import domain, imports, store
 from xinyi_identity.common import SHANGHAI, stamp
 from xinyi_kit import audit, clock, idempotency
-from xinyi_kit.db import Database
+from xinyi_kit.db import Database, xact_lock
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
@@ -165,9 +165,7 @@ class RosterApi:
 
         async with self.db.estate_tx(estate_id) as session:
             # One import of an estate at a time: each diffs against what the last one wrote.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"import:{estate_id}"}
-            )
+            await xact_lock(session, f"import:{estate_id}")
             response: Message = await idempotency.once(
                 session,
                 estate_id,

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 from pydantic import Field
-from sqlalchemy import text
 
 from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc, onboarding_pb2, onboarding_pb2_grpc
 from xinyi_identity import domain, store
@@ -18,6 +17,7 @@ from xinyi_identity.api_auth import hash_password, return_hash_memory_to_the_sys
 from xinyi_identity.onboarding import OnboardingApi, voting_handlers
 from xinyi_kit import clock
 from xinyi_kit.config import KitSettings, load
+from xinyi_kit.db import xact_lock
 from xinyi_kit.service import ServiceKit
 
 log = logging.getLogger("xinyi_identity")
@@ -33,7 +33,7 @@ class Settings(KitSettings):
 async def bootstrap(kit: ServiceKit, settings: Settings) -> None:
     """On first start: one signing key and the operator account (several replicas race safely)."""
     async with kit.db.system_tx() as session:
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity:bootstrap'))"))
+        await xact_lock(session, "identity:bootstrap")
         if not await store.active_keys(session):
             key = domain.new_signing_key()
             session.add(

@@ -41,7 +41,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from xinyi.ledger.v1 import events_pb2, statements_pb2, statements_pb2_grpc
 from xinyi_kit import audit, clock
-from xinyi_kit.db import Database
+from xinyi_kit.db import Database, xact_lock
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
@@ -375,7 +375,6 @@ async def _match_once(
     return len(ties)
 
 
-_LOCK_ACCOUNT = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 _INSERT_SETS = text(
     "INSERT INTO statement_match_sets (estate_id, match_id, matched_by, matched_at) "
     "SELECT CAST(:estate AS uuid), s.match_id, NULL, CAST(:at AS timestamptz) "
@@ -495,10 +494,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
             )
         async with self.db.estate_tx(estate_id) as session:
             # One import of an account at a time: the duplicate check must see the last one.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                {"k": f"statements:{estate_id}:{request.account}"},
-            )
+            await xact_lock(session, f"statements:{estate_id}:{request.account}")
             registered = await session.get(BankAccountRow, (estate_id, request.account))
             stated = sorted({s.account for s in parsed.statements if s.account.strip()})
             if registered is not None:
@@ -913,9 +909,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
         async with self.db.estate_tx(estate_id) as session:
             # Registrations of one account take turns: the row lock cannot cover an account
             # not registered yet, and two first registrations at once both inserted it (500).
-            await session.execute(
-                _LOCK_ACCOUNT, {"key": f"bank-account:{estate_id}:{request.account}"}
-            )
+            await xact_lock(session, f"bank-account:{estate_id}:{request.account}")
             row = await session.get(
                 BankAccountRow, (estate_id, request.account), with_for_update=True
             )
@@ -1073,9 +1067,7 @@ async def announce(
 
 
 async def _lock(session: AsyncSession, estate_id: uuid.UUID) -> None:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"statement-match:{estate_id}"}
-    )
+    await xact_lock(session, f"statement-match:{estate_id}")
 
 
 async def _entries_of(

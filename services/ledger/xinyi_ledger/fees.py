@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from xinyi.ledger.v1 import events_pb2, fees_pb2, fees_pb2_grpc
 from xinyi_kit import audit, clock, idempotency
-from xinyi_kit.db import Database, driver_connection
+from xinyi_kit.db import Database, driver_connection, xact_lock
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, allowed, authorize_estate
@@ -244,9 +244,7 @@ def first_day(period: str) -> date:
 async def _lock_fees(session: AsyncSession, estate_id: uuid.UUID) -> None:
     # Assessments and payments of an estate take turns: both read arrears and prepaid balances
     # before they write, and a race would settle one month twice.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"fees:{estate_id}"}
-    )
+    await xact_lock(session, f"fees:{estate_id}")
 
 
 async def arrears_of(

@@ -30,7 +30,6 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +37,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from xinyi.ledger.v1 import events_pb2, takings_pb2, takings_pb2_grpc
 from xinyi_kit import audit, clock, idempotency
-from xinyi_kit.db import Database
+from xinyi_kit.db import Database, xact_lock
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import Action, authorize_estate
@@ -508,10 +507,7 @@ class TakingsApi(takings_pb2_grpc.TakingsServiceServicer):
         days = parsed.all_days()
         async with self.db.estate_tx(estate_id) as session:
             # One import of a source at a time: the duplicate check must see the last one.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                {"k": f"takings:{estate_id}:{request.source}"},
-            )
+            await xact_lock(session, f"takings:{estate_id}:{request.source}")
             try:
                 merged = merge(
                     parsed,

@@ -29,7 +29,7 @@ from typing import Any, Final, Literal, TypeVar
 import grpc
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, and_, func, or_, select, text
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,7 +39,7 @@ from xinyi.identity.v1 import identity_pb2, identity_pb2_grpc
 from xinyi.voting.v1 import events_pb2, tenders_pb2, tenders_pb2_grpc, voting_pb2
 from xinyi_kit import audit, auth, clock, idempotency
 from xinyi_kit.auth import Principal
-from xinyi_kit.db import Database
+from xinyi_kit.db import Database, xact_lock
 from xinyi_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from xinyi_kit.outbox import Outbox
 from xinyi_kit.permissions import (
@@ -862,10 +862,7 @@ class TenderApi(tenders_pb2_grpc.TenderServiceServicer):
                     f"{row.closes_at.isoformat(timespec='minutes')}"
                 )
             # One bid per company, however many of its managers submit at once.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                {"k": f"bid:{tender_id}:{company}"},
-            )
+            await xact_lock(session, f"bid:{tender_id}:{company}")
             bid = (
                 await session.execute(
                     select(BidRow).where(
