@@ -170,7 +170,7 @@ def test_failed_sign_ins_of_a_name_at_once_are_each_counted_and_none_fails(
     platform: Platform,
 ) -> None:
     """The first failures of a name arriving together: each answered 401 (or 429 once the name
-    is locked), never 500, and every one counted towards the lock."""
+    is locked), never 500, and counted: the name is locked after them."""
     ghost = f"ghost-{uuid.uuid4().hex[:8]}"
 
     def attempt(n: int) -> int:
