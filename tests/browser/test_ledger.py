@@ -123,7 +123,16 @@ async def test_income_payment_approved_twice_paid_and_seen_by_the_owner(
     await open_fund(web)
     approved = page.locator("#disbursement-list li[data-state='approved']")
     await expect(approved).to_contain_text("已批准，待付款")
-    await approved.get_by_label("银行付款凭证").fill("工行回单 20261104-0031")
+    voucher = approved.get_by_label("银行付款凭证")
+    await voucher.fill("工行回单 20261104-0031")
+    # What is typed outlives the list's redrawing (here a language switch's; a refresh after
+    # another panel's action, or a second load after sign-in, redraws it too).
+    await page.get_by_role("button", name="English").click()
+    await expect(approved.get_by_label("Bank payment evidence")).to_have_value(
+        "工行回单 20261104-0031"
+    )
+    await page.get_by_role("button", name="中文").click()
+    await expect(voucher).to_have_value("工行回单 20261104-0031")
     await approved.get_by_role("button", name=re.compile("登记已付给")).click()
     await expect(live).to_contain_text("支出已入账")
     await sign_out(web)

@@ -556,7 +556,31 @@ export function mount(app) {
     return form;
   }
 
+  /** What has been typed into the lists' own forms (a payment's voucher, an approval code, a
+   *  rejection's reason) and where the cursor was, so that a redraw (a language switch, a
+   *  refresh after the bank panel's action) keeps it rather than wiping it mid-sentence. */
+  function typedIn(lists) {
+    const typed = new Map();
+    for (const list of lists) {
+      for (const field of list.querySelectorAll("input[id]")) {
+        if (field.value) typed.set(field.id, field.value);
+      }
+    }
+    const active = document.activeElement;
+    const focused = lists.some((list) => list.contains(active)) && active.id ? active.id : null;
+    return { typed, focused };
+  }
+
+  function restoreTyped({ typed, focused }) {
+    for (const [id, value] of typed) {
+      const field = $(id);
+      if (field && !field.value) field.value = value;
+    }
+    if (focused) $(focused)?.focus();
+  }
+
   function renderDisbursements() {
+    const typed = typedIn([paymentList, queueList]);
     paymentList.replaceChildren();
     if (state.disbursements.length === 0) {
       paymentList.append(el("li", "empty", t("ledger.disb.none")));
@@ -569,6 +593,7 @@ export function mount(app) {
     const waiting = sorted.filter((d) => d.state === "requested");
     if (waiting.length === 0) queueList.append(el("li", "empty", t("ledger.queue.none")));
     for (const d of waiting) queueList.append(disbursementItem(d, { inQueue: true }));
+    restoreTyped(typed);
   }
 
   function entryTotal(entry) {
@@ -946,6 +971,9 @@ export function mount(app) {
         form.reset();
       }
       itemRows.replaceChildren();
+      // Nor what the last person typed into a payment or an approval.
+      paymentList.replaceChildren();
+      queueList.replaceChildren();
     }
     state.loading = "loading";
     renderStatus();
@@ -1199,6 +1227,7 @@ export function mount(app) {
         const after = await call(
           "POST", estatePath(`/disbursements/${encodeURIComponent(d.disbursement_id)}/approvals`),
           { body: { totp: code } });
+        field.value = "";
         await refreshMoney();
         const words = after.state === "posted" ? "ledger.feedback.ratified"
           : after.state === "approved" ? "ledger.feedback.approvedFully" : "ledger.feedback.approved";
@@ -1229,6 +1258,7 @@ export function mount(app) {
         await call(
           "POST", estatePath(`/disbursements/${encodeURIComponent(d.disbursement_id)}/rejection`),
           { body: { reason: field.value.trim() } });
+        field.value = "";
         await refreshMoney();
         say("success", "ledger.feedback.rejected", { payee: d.payee, amount: money(d.amount_fen) });
       } catch (error) {
@@ -1247,6 +1277,8 @@ export function mount(app) {
         await call(
           "POST", estatePath(`/disbursements/${encodeURIComponent(d.disbursement_id)}/payment`),
           { body });
+        evidence.value = "";
+        paidOn.value = "";
         await refreshMoney();
         say("success", "ledger.feedback.paid", { payee: d.payee, amount: money(d.amount_fen) });
       } catch (error) {
