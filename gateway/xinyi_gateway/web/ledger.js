@@ -337,6 +337,8 @@ export function mount(app) {
     fieldOf("journal-kind", "ledger.journal.kind", filterKind, t), filterSubmit);
   const entryList = el("ul", "entries");
   markTyped(entryList);
+  markTyped(paymentList);
+  markTyped(queueList);
   entryList.id = "entry-list";
   entryList.setAttribute("aria-labelledby", "fund-journal-heading");
   const more = button("ledger.journal.more");
@@ -556,31 +558,12 @@ export function mount(app) {
     return form;
   }
 
-  /** What has been typed into the lists' own forms (a payment's voucher, an approval code, a
-   *  rejection's reason) and where the cursor was, so that a redraw (a language switch, a
-   *  refresh after the bank panel's action) keeps it rather than wiping it mid-sentence. */
-  function typedIn(lists) {
-    const typed = new Map();
-    for (const list of lists) {
-      for (const field of list.querySelectorAll("input[id]")) {
-        if (field.value) typed.set(field.id, field.value);
-      }
-    }
-    const active = document.activeElement;
-    const focused = lists.some((list) => list.contains(active)) && active.id ? active.id : null;
-    return { typed, focused };
-  }
-
-  function restoreTyped({ typed, focused }) {
-    for (const [id, value] of typed) {
-      const field = $(id);
-      if (field && !field.value) field.value = value;
-    }
-    if (focused) $(focused)?.focus();
-  }
-
   function renderDisbursements() {
-    const typed = typedIn([paymentList, queueList]);
+    // What an accountant or approver has typed into an item's form outlives the redrawing.
+    redrawKeeping(paymentList, () => redrawKeeping(queueList, drawDisbursements));
+  }
+
+  function drawDisbursements() {
     paymentList.replaceChildren();
     if (state.disbursements.length === 0) {
       paymentList.append(el("li", "empty", t("ledger.disb.none")));
@@ -593,7 +576,6 @@ export function mount(app) {
     const waiting = sorted.filter((d) => d.state === "requested");
     if (waiting.length === 0) queueList.append(el("li", "empty", t("ledger.queue.none")));
     for (const d of waiting) queueList.append(disbursementItem(d, { inQueue: true }));
-    restoreTyped(typed);
   }
 
   function entryTotal(entry) {
@@ -1227,7 +1209,6 @@ export function mount(app) {
         const after = await call(
           "POST", estatePath(`/disbursements/${encodeURIComponent(d.disbursement_id)}/approvals`),
           { body: { totp: code } });
-        field.value = "";
         await refreshMoney();
         const words = after.state === "posted" ? "ledger.feedback.ratified"
           : after.state === "approved" ? "ledger.feedback.approvedFully" : "ledger.feedback.approved";
@@ -1258,7 +1239,6 @@ export function mount(app) {
         await call(
           "POST", estatePath(`/disbursements/${encodeURIComponent(d.disbursement_id)}/rejection`),
           { body: { reason: field.value.trim() } });
-        field.value = "";
         await refreshMoney();
         say("success", "ledger.feedback.rejected", { payee: d.payee, amount: money(d.amount_fen) });
       } catch (error) {
@@ -1277,8 +1257,6 @@ export function mount(app) {
         await call(
           "POST", estatePath(`/disbursements/${encodeURIComponent(d.disbursement_id)}/payment`),
           { body });
-        evidence.value = "";
-        paidOn.value = "";
         await refreshMoney();
         say("success", "ledger.feedback.paid", { payee: d.payee, amount: money(d.amount_fen) });
       } catch (error) {
