@@ -686,7 +686,8 @@ def memory_figures(sampler: MemorySampler) -> list[Figure]:
         limit = 250 if name.startswith("gateway") else 200
         figures.append(
             figure("memory", f"{name} peak RSS", r["peak_mib"], "MiB",
-                   target=at_most(limit, f"≤ {limit} MiB"), samples=r["samples"])
+                   target=at_most(limit, f"≤ {limit} MiB"), samples=r["samples"],
+                   peak_mib_by_phase=r["peak_mib_by_phase"])
         )  # fmt: skip
     return figures
 

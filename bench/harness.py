@@ -238,12 +238,16 @@ async def http_load(
 
 class MemorySampler:
     """Samples the resident set size of named processes every `interval` seconds in a thread:
-    the peak per process, and the growth from the first tenth of the samples to the last."""
+    the peak per process, and the growth from the first tenth of the samples to the last. Set
+    `phase` (a benchmark's name) and each process's peak is also kept per phase, to tell which
+    work drives it."""
 
     def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
         self.pids = pids
         self.interval = interval
         self.samples: dict[str, list[int]] = {name: [] for name in pids}
+        self.phase = ""
+        self.phase_peaks: dict[str, dict[str, int]] = {name: {} for name in pids}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -264,13 +268,18 @@ class MemorySampler:
         while not self._stop.is_set():
             for name, proc in procs.items():
                 try:
-                    self.samples[name].append(proc.memory_info().rss)
+                    rss = proc.memory_info().rss
                 except psutil.NoSuchProcess:
                     continue
+                self.samples[name].append(rss)
+                if self.phase:
+                    peaks = self.phase_peaks[name]
+                    peaks[self.phase] = max(rss, peaks.get(self.phase, 0))
             self._stop.wait(self.interval)
 
-    def report(self) -> dict[str, dict[str, float]]:
-        """Per process: peak MiB, mean MiB of the first and last tenth, growth in percent."""
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per process: peak MiB, mean MiB of the first and last tenth, growth in percent, and
+        the peak MiB of each phase."""
         out = {}
         for name, values in self.samples.items():
             if not values:
@@ -284,6 +293,9 @@ class MemorySampler:
                 "last_tenth_mib": last / 2**20,
                 "growth_percent": (last - first) / first * 100,
                 "samples": len(values),
+                "peak_mib_by_phase": {
+                    phase: round(peak / 2**20, 1) for phase, peak in self.phase_peaks[name].items()
+                },
             }
         return out
 

@@ -51,6 +51,7 @@ async def run_suite(platform: Platform, size: Size, only: list[str]) -> dict[str
     try:
         for name in chosen:
             began = time.perf_counter()
+            sampler.phase = name
             try:
                 figures += await BENCHMARKS[name](world, base)
             except Exception as exc:

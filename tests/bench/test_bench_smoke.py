@@ -68,6 +68,12 @@ def test_every_benchmark_runs_and_writes_its_results(
     database = cpu.get("pg:xinyi_voting", 0) + cpu.get("pg:ended backends", 0)
     assert cpu["voting"] > 0 and database > 0, cpu
     assert cpu["total"] >= sum(v for k, v in cpu.items() if k != "total") - 0.05, cpu
-    memory = {f["name"].split()[0] for f in written["figures"] if f["benchmark"] == "memory"}
+    peaks = [f for f in written["figures"] if f["benchmark"] == "memory"]
+    memory = {f["name"].split()[0] for f in peaks}
     assert {"gateway", "identity", "ledger", "voting", "disclosure", "notifications"} <= memory
+    # Each process's peak is also told per benchmark, the largest of them being the peak.
+    for f in peaks:
+        by_phase = f["detail"]["peak_mib_by_phase"]
+        assert set(by_phase) == set(NAMES) - {"memory"}, by_phase
+        assert 0 < max(by_phase.values()) <= f["value"] + 0.1, f
     assert "MISSED" in table(results) or "met" in table(results)
