@@ -216,3 +216,38 @@ def test_of_two_payments_alike_the_line_naming_the_flat_is_its_payment(world: Wo
         "物业费 1栋1-102 六月": [paid["1-102"]],
         "物业费 1栋1-101": [paid["1-101"]],
     }
+
+
+def test_a_statement_of_thousands_of_lines_is_written_whole_and_matched_to_its_last(
+    world: World,
+) -> None:
+    # 2,500 lines in July (written a thousand at a time), of amounts no other test posts; the
+    # one payment posted is among the last.
+    base = f"/api/v1/estates/{world.estate_a}"
+    rows = [(f"2026-07-{1 + n % 28:02d}", f"{100 + n}.37", f"物业费 {n}") for n in range(2_500)]
+    with world.client("company_accountant") as acc:
+        paid = ok(
+            acc.post(
+                f"{base}/ledger/entries",
+                json={
+                    "source": "property_fee",
+                    "amount_fen": 2_500_37,
+                    "booked_on": rows[2_400][0],
+                },
+            )
+        )
+        content = statement(*rows)
+        imported = ok(upload(acc, base, content, "july.csv"))
+        assert (imported["lines_new"], imported["lines_duplicate"]) == (2_500, 0)
+        assert (imported["lines_matched"], imported["lines_open"]) == (1, 2_499)
+        matched = ok(
+            acc.get(
+                f"{base}/statement-lines",
+                params={"account": "fund", "state": "matched", "limit": 1000},
+            )
+        )["lines"]
+        (line,) = [ln for ln in matched if ln["amount_fen"] == 2_500_37]
+        assert line["entry_ids"] == [paid["entry_id"]]
+        # The same file again: every line is one it has.
+        again = ok(upload(acc, base, content, "july-again.csv"))
+        assert (again["lines_new"], again["lines_duplicate"]) == (0, 2_500)
