@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,7 +23,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-from xinyi_kit.errors import Unavailable
+from xinyi_kit.errors import Aborted, Unavailable
+
+log = logging.getLogger(__name__)
 
 # The estate key of platform-wide rows and events (no estate).
 PLATFORM = uuid.UUID(int=0)
@@ -30,6 +33,9 @@ PLATFORM = uuid.UUID(int=0)
 # SQLSTATEs of a server going away or not taking connections yet (class 08, and 57P01-57P03:
 # shutting down, crashed, starting): the next attempt may well succeed.
 GONE_SQLSTATES = ("08", "57P")
+# SQLSTATEs of a transaction PostgreSQL undid so that another could go on (a serialization
+# failure, a deadlock): none of it was written, and the same request again normally succeeds.
+CONFLICT_SQLSTATES = ("40001", "40P01")
 
 ESTATE_SETTING = "xinyi.estate_id"
 SCOPE_SETTING = "xinyi.scope"
@@ -230,9 +236,19 @@ def _faults_unavailable() -> Iterator[None]:
         raise fault from exc
 
 
-def database_fault(exc: BaseException) -> Unavailable | None:
+def database_fault(exc: BaseException) -> Unavailable | Aborted | None:
     """The retryable error a database fault means (the pool exhausted, the server gone, not
-    taking connections yet or the connection lost), or None when `exc` is no such fault."""
+    taking connections yet or the connection lost; a transaction undone for another's sake), or
+    None when `exc` is no such fault."""
+    state = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
+    if state in CONFLICT_SQLSTATES:
+        # A lock-order or isolation question for the operator; for the caller, a lost race.
+        log.warning("transaction undone by PostgreSQL (SQLSTATE %s): %s", state, exc)
+        return Aborted(
+            "another change to the same records got in the way, and nothing of this one was "
+            "made; try again",
+            problem_code="conflict",
+        )
     if isinstance(exc, PoolTimeout):
         return Unavailable("the database is busy; try again shortly")
     if isinstance(exc, OperationalError | InterfaceError):
