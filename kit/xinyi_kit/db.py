@@ -106,7 +106,7 @@ class Database:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
-        with _faults_unavailable():
+        with _database_faults():
             async with self.sessions() as session, session.begin():
                 yield session
 
@@ -117,7 +117,7 @@ class Database:
         does. A connection lost under a statement is not handed out again, nor is any other
         the pool held then: they were all to the server that went away (a restart), and each
         would otherwise fail a caller of its own before the pool replaced it."""
-        with _faults_unavailable():
+        with _database_faults():
             async with self.engine.connect() as connection:
                 pooled = await connection.get_raw_connection()
                 raw = pooled.driver_connection
@@ -222,9 +222,10 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
 
 
 @contextmanager
-def _faults_unavailable() -> Iterator[None]:
+def _database_faults() -> Iterator[None]:
     """Faults of the database (see `database_fault`), and a connection that fails under the
-    driver, answer UNAVAILABLE: the caller may try again."""
+    driver, answer as errors the caller may retry: UNAVAILABLE, or ABORTED for a transaction
+    PostgreSQL undid for another's sake."""
     try:
         yield
     except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
@@ -233,6 +234,9 @@ def _faults_unavailable() -> Iterator[None]:
         fault = database_fault(exc)
         if fault is None:
             raise
+        if isinstance(fault, Aborted):
+            # For the caller a lost race; for the operator a lock order to look into.
+            log.warning("transaction undone by PostgreSQL: %s", exc)
         raise fault from exc
 
 
@@ -242,8 +246,6 @@ def database_fault(exc: BaseException) -> Unavailable | Aborted | None:
     None when `exc` is no such fault."""
     state = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
     if state in CONFLICT_SQLSTATES:
-        # A lock-order or isolation question for the operator; for the caller, a lost race.
-        log.warning("transaction undone by PostgreSQL (SQLSTATE %s): %s", state, exc)
         return Aborted(
             "another change to the same records got in the way, and nothing of this one was "
             "made; try again",

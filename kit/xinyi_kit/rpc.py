@@ -140,7 +140,7 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 if fault is not None:
                     # Code that reached the database outside `Database`'s transactions.
                     code = fault.code
-                    log.warning("%s: %s (%s)", method, fault.message, type(exc).__name__)
+                    log.warning("%s: %s (%s: %s)", method, fault.message, type(exc).__name__, exc)
                     context.set_trailing_metadata((("xinyi-problem-code", fault.problem_code),))
                     await context.abort(fault.code, fault.message)
                 code = grpc.StatusCode.INTERNAL

@@ -907,12 +907,8 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
         if not bank_name or len(bank_name) > 200 or not holder or len(holder) > 200:
             raise InvalidArgument("name the bank and the account's holder (at most 200 each)")
         async with self.db.estate_tx(estate_id) as session:
-            # Registrations of one account take turns: the row lock cannot cover an account
-            # not registered yet, and two first registrations at once both inserted it (500).
-            await xact_lock(session, f"bank-account:{estate_id}:{request.account}")
-            row = await session.get(
-                BankAccountRow, (estate_id, request.account), with_for_update=True
-            )
+            await lock_bank_account(session, estate_id, request.account)
+            row = await session.get(BankAccountRow, (estate_id, request.account))
             previous = row.number if row else ""
             if row is None:
                 row = BankAccountRow(estate_id=estate_id, account=request.account)
@@ -1064,6 +1060,13 @@ async def announce(
                 open_alarms=int(alarms),
             ),
         )
+
+
+async def lock_bank_account(session: AsyncSession, estate_id: uuid.UUID, account: str) -> None:
+    """Writers of an estate's account take turns (a registration, a signed trust contract's
+    account): a row lock cannot cover an account not registered yet, and two first writes at
+    once both inserted it, one answering 500."""
+    await xact_lock(session, f"bank-account:{estate_id}:{account}")
 
 
 async def _lock(session: AsyncSession, estate_id: uuid.UUID) -> None:

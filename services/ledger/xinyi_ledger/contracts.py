@@ -24,7 +24,7 @@ from xinyi.identity.v1 import events_pb2 as identity_events
 from xinyi_kit import audit, clock
 from xinyi_kit.consumer import Handler
 from xinyi_ledger import domain, money, store
-from xinyi_ledger.bankstatements import BankAccountRow
+from xinyi_ledger.bankstatements import BankAccountRow, lock_bank_account
 from xinyi_ledger.fees import LIVE, FeeAssessment, FeeRate
 
 # A contract's terms were validated and signed in identity; the ledger applies them as given.
@@ -53,6 +53,7 @@ async def apply_terms(
     await session.merge(
         store.ApprovalThresholds(estate_id=estate_id, thresholds=[[b, c] for b, c in ladder])
     )
+    await lock_bank_account(session, estate_id, "fund")
     await session.merge(
         BankAccountRow(
             estate_id=estate_id,
