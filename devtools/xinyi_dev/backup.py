@@ -57,7 +57,8 @@ import asyncpg
 from xinyi_dev.embedded import EmbeddedPostgres
 from xinyi_dev.platform import DATABASE
 from xinyi_kit.migrate import SERVICES, app_role, owner_role
-from xinyi_ledger.blobstore import BlobStore, DiskStore, S3Store
+from xinyi_ledger.blobstore import BlobStore, DiskStore
+from xinyi_ledger.s3store import S3Store
 
 FORMAT = "xinyi-backup/1"
 MANIFEST = "manifest.json"

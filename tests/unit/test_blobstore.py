@@ -16,7 +16,8 @@ import boto3
 import pytest
 
 from xinyi_kit.errors import Unavailable
-from xinyi_ledger.blobstore import BlobCorrupt, BlobMissing, DiskStore, S3Store, sha256_hex
+from xinyi_ledger.blobstore import BlobCorrupt, BlobMissing, DiskStore, sha256_hex
+from xinyi_ledger.s3store import S3Store
 
 ESTATE = uuid.UUID("11111111-2222-3333-4444-555555555555")
 CONTENT = b"%PDF-1.4\n% a voucher\n" + os.urandom(64)
@@ -25,6 +26,17 @@ SHA = sha256_hex(CONTENT)
 
 def leftovers(root: Path) -> list[Path]:
     return [p for p in root.rglob(".part-*")]
+
+
+def test_a_ledger_on_disk_vouchers_does_not_load_the_s3_sdk() -> None:
+    # The SDK is about 12 MiB of the ledger's resident size; it is imported where S3 is chosen.
+    script = (
+        "import sys, xinyi_ledger.main; "
+        "print(sorted(m for m in ('aiobotocore', 'botocore') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 async def test_disk_store_writes_content_addressed_and_reads_back(tmp_path: Path) -> None:

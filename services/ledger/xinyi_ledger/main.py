@@ -26,7 +26,7 @@ from xinyi_kit.service import ServiceKit
 from xinyi_ledger import decisions, events
 from xinyi_ledger.api import LedgerApi
 from xinyi_ledger.bankstatements import StatementApi
-from xinyi_ledger.blobstore import BlobStore, DiskStore, S3Store
+from xinyi_ledger.blobstore import BlobStore, DiskStore
 from xinyi_ledger.fees import FeesApi
 from xinyi_ledger.groups import GroupApi
 from xinyi_ledger.takingsapi import TakingsApi
@@ -55,6 +55,8 @@ class Settings(KitSettings):
         if self.voucher_store == "disk":
             return DiskStore(Path(self.voucher_dir or Path(self.data_dir) / "vouchers"))
         assert self.s3_endpoint and self.s3_bucket
+        from xinyi_ledger.s3store import S3Store  # the SDK only where it is chosen
+
         return S3Store(
             endpoint=self.s3_endpoint,
             bucket=self.s3_bucket,
