@@ -11,9 +11,11 @@ and a credit waits to be classified.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import grpc
@@ -34,10 +36,10 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import ColumnElement
 
 from xinyi.ledger.v1 import events_pb2, statements_pb2, statements_pb2_grpc
 from xinyi_kit import audit, clock
@@ -48,7 +50,13 @@ from xinyi_kit.permissions import Action, allowed, authorize_estate
 from xinyi_ledger import domain, splits, store
 from xinyi_ledger.fees import Unit, append_events
 from xinyi_ledger.money import format_yuan
-from xinyi_ledger.statements import MAX_BYTES, StatementError, parse_statement, split_new
+from xinyi_ledger.statements import (
+    MAX_BYTES,
+    ParsedFile,
+    StatementError,
+    parse_statement,
+    split_new,
+)
 
 ACCOUNTS = ("fund", "maintenance")
 
@@ -124,6 +132,38 @@ class BankAccountRow(store.Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+@dataclass(slots=True)
+class OpenLine:
+    """A line as the automatic matching reads and decides it. Not the mapped row: ten thousand
+    mapped rows (a large statement's) added 20 MiB to the ledger's resident size, these 5, and
+    the matching writes its decisions with statements of its own anyway."""
+
+    estate_id: uuid.UUID
+    line_id: uuid.UUID
+    account: str
+    booked_on: date
+    value_on: date | None
+    amount_fen: int
+    reference: str
+    narrative: str
+    state: str
+    flag: str
+    proposals: list[uuid.UUID]
+    match_id: uuid.UUID | None
+    hand_only: bool
+
+
+_OPEN_LINE = select(
+    *(getattr(StatementLineRow, f.name) for f in dataclasses.fields(OpenLine))
+).order_by(StatementLineRow.booked_on)
+
+
+async def open_lines(session: AsyncSession, *where: ColumnElement[bool]) -> list[OpenLine]:
+    """The lines `where` says, in booking order, to match."""
+    result = await session.execute(_OPEN_LINE.where(*where))
+    return [OpenLine(*row) for row in result]
+
+
 BANK_ACCOUNT = {"fund": domain.FUND_BANK, "maintenance": domain.MAINTENANCE_BANK}
 # An entry is booked on the day of the bank's evidence or a little before (the company posts the
 # payment it saw; the bank books it the next working days).
@@ -183,7 +223,7 @@ class _Books:
         self,
         session: AsyncSession,
         estate_id: uuid.UUID,
-        line: StatementLineRow,
+        line: OpenLine,
         entries: list[uuid.UUID],
     ) -> list[uuid.UUID]:
         """The entries (fee payments) whose unit the line's narrative or reference names, as
@@ -219,7 +259,7 @@ async def _units_of(
 
 def _match_event(
     match_id: uuid.UUID,
-    lines: Sequence[StatementLineRow],
+    lines: Sequence[StatementLineRow] | Sequence[OpenLine],
     entry_ids: Sequence[uuid.UUID],
     by: str | None,
     reason: str = "",
@@ -272,7 +312,7 @@ async def match(
     session: AsyncSession,
     outbox: Outbox,
     estate_id: uuid.UUID,
-    lines: Sequence[StatementLineRow],
+    lines: Sequence[OpenLine],
 ) -> int:
     """Ties what can be tied, again while that settles more: an entry a later line took is no
     longer a candidate of the earlier lines it was proposed to. Returns how many were tied."""
@@ -302,13 +342,11 @@ async def match(
 _Event = Callable[[], tuple[str, Message]]
 
 
-def _matched(
-    match_id: uuid.UUID, line: StatementLineRow, found: list[uuid.UUID]
-) -> tuple[str, Message]:
+def _matched(match_id: uuid.UUID, line: OpenLine, found: list[uuid.UUID]) -> tuple[str, Message]:
     return "statement_matched", _match_event(match_id, [line], found, None)
 
 
-def _alarm(estate_id: uuid.UUID, line: StatementLineRow) -> tuple[str, Message]:
+def _alarm(estate_id: uuid.UUID, line: OpenLine) -> tuple[str, Message]:
     return "bank_alarm", events_pb2.BankAlarm(
         estate_id=str(estate_id),
         line_id=str(line.line_id),
@@ -320,13 +358,13 @@ def _alarm(estate_id: uuid.UUID, line: StatementLineRow) -> tuple[str, Message]:
 
 
 # A line's new state, flag, proposals and match.
-_Change = tuple[StatementLineRow, str, str, list[uuid.UUID], uuid.UUID | None]
+_Change = tuple[OpenLine, str, str, list[uuid.UUID], uuid.UUID | None]
 
 
 async def _match_once(
     session: AsyncSession,
     estate_id: uuid.UUID,
-    lines: Sequence[StatementLineRow],
+    lines: Sequence[OpenLine],
     books: dict[str, _Books],
     events: list[_Event],
 ) -> int:
@@ -402,8 +440,7 @@ async def _record(
     ties: Sequence[tuple[uuid.UUID, list[uuid.UUID]]],
     changes: Sequence[_Change],
 ) -> None:
-    """Writes the matching's decisions, one statement per table, and sets them on the lines as
-    stored (not as changes for the session to flush again, row by row)."""
+    """Writes the matching's decisions, one statement per table, and sets them on the lines."""
     if ties:
         await session.execute(
             _INSERT_SETS, {"estate": estate_id, "sets": [m for m, _ in ties], "at": clock.now()}
@@ -430,10 +467,7 @@ async def _record(
         },
     )
     for line, state, flag, proposals, match_id in changed:
-        set_committed_value(line, "state", state)
-        set_committed_value(line, "flag", flag)
-        set_committed_value(line, "proposals", proposals)
-        set_committed_value(line, "match_id", match_id)
+        line.state, line.flag, line.proposals, line.match_id = state, flag, proposals, match_id
 
 
 def _stamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -485,8 +519,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
             shown = "; ".join(str(p) for p in exc.problems[:10])
             more = f" (and {len(exc.problems) - 10} more)" if len(exc.problems) > 10 else ""
             raise InvalidArgument(f"nothing was imported: {shown}{more}") from None
-        lines = list(parsed.lines())
-        foreign = sorted({ln.currency for ln in lines if ln.currency != "CNY"})
+        foreign = sorted({ln.currency for ln in parsed.lines() if ln.currency != "CNY"})
         if foreign:
             raise InvalidArgument(
                 f"nothing was imported: the fund's accounts are in CNY, the file has "
@@ -495,87 +528,16 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
         async with self.db.estate_tx(estate_id) as session:
             # One import of an account at a time: the duplicate check must see the last one.
             await xact_lock(session, f"statements:{estate_id}:{request.account}")
-            registered = await session.get(BankAccountRow, (estate_id, request.account))
-            stated = sorted({s.account for s in parsed.statements if s.account.strip()})
-            if registered is not None:
-                wrong = [a for a in stated if account_key(a) != account_key(registered.number)]
-                if wrong:
-                    raise FailedPrecondition(
-                        f"nothing was imported: the file holds a statement of account "
-                        f"{', '.join(wrong)}, but the estate's {request.account} account is "
-                        f"registered as {registered.number} ({registered.bank_name})"
-                    )
-            known = set(
-                (
-                    await session.execute(
-                        select(StatementLineRow.fingerprint).where(
-                            StatementLineRow.estate_id == estate_id,
-                            StatementLineRow.account == request.account,
-                            # One array, not a parameter a line: a file may hold more lines than a
-                            # statement may have parameters (32,767).
-                            StatementLineRow.fingerprint
-                            == any_(cast([ln.fingerprint for ln in lines], ARRAY(Text))),
-                        )
-                    )
-                ).scalars()
+            row, new_ids = await _write_import(
+                session, principal.user_id, estate_id, request.account, filename, parsed
             )
-            split = split_new(lines, known)
-            days = [ln.booking_date for ln in lines]
-            row = StatementImportRow(
-                estate_id=estate_id,
-                import_id=uuid.uuid4(),
-                account=request.account,
-                filename=filename or "statement",
-                format=parsed.format,
-                variant=parsed.variant[:60],
-                file_sha256=parsed.sha256,
-                statements=len(parsed.statements),
-                lines_new=len(split.new),
-                lines_duplicate=len(split.duplicates),
-                first_day=min(days) if days else None,
-                last_day=max(days) if days else None,
-                imported_at=clock.now(),
-                imported_by=uuid.UUID(principal.user_id),
-                statement_account=", ".join(stated)[:64],
-                account_checked=registered is not None and bool(stated),
-            )
-            session.add(row)
-            await session.flush()
-            new_ids = [uuid.uuid4() for _ in split.new]
-            if split.new:
-                await session.execute(
-                    insert(StatementLineRow),
-                    [
-                        {
-                            "estate_id": estate_id,
-                            "line_id": line_id,
-                            "account": request.account,
-                            "import_id": row.import_id,
-                            "booked_on": ln.booking_date,
-                            "value_on": ln.value_date,
-                            "amount_fen": ln.amount_fen,
-                            "bank_reference": ln.bank_reference,
-                            "reference": ln.reference,
-                            "counterparty_name": ln.counterparty_name,
-                            "counterparty_account": ln.counterparty_account,
-                            "narrative": ln.narrative,
-                            "fingerprint": ln.fingerprint,
-                            "state": "open",
-                        }
-                        for line_id, ln in zip(new_ids, split.new, strict=True)
-                    ],
-                )
-            stored = list(
-                (
-                    await session.execute(
-                        select(StatementLineRow)
-                        .where(
-                            StatementLineRow.estate_id == estate_id,
-                            StatementLineRow.line_id == any_(cast(new_ids, ARRAY(UUID))),
-                        )
-                        .order_by(StatementLineRow.booked_on)
-                    )
-                ).scalars()
+            # Written: the matching reads the lines back as stored, and the parsed file (8 MiB
+            # for ten thousand lines) is memory the matching can use instead.
+            del parsed
+            stored = await open_lines(
+                session,
+                StatementLineRow.estate_id == estate_id,
+                StatementLineRow.line_id == any_(cast(new_ids, ARRAY(UUID))),
             )
             await _lock(session, estate_id)
             tied = await match(session, self.outbox, estate_id, stored)
@@ -598,7 +560,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 estate_id,
                 "statement.import",
                 str(row.import_id),
-                {"file": parsed.sha256, "new": row.lines_new, "duplicate": row.lines_duplicate},
+                {"file": row.file_sha256, "new": row.lines_new, "duplicate": row.lines_duplicate},
             )
             await announce(session, self.outbox, estate_id, [row.account])
             reply = _import_pb(row)
@@ -875,17 +837,8 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
         _, estate_id = authorize_estate(Action.STATEMENT_MATCH, request.estate_id)
         async with self.db.estate_tx(estate_id) as session:
             await _lock(session, estate_id)
-            lines = list(
-                (
-                    await session.execute(
-                        select(StatementLineRow)
-                        .where(
-                            StatementLineRow.estate_id == estate_id,
-                            StatementLineRow.state == "open",
-                        )
-                        .order_by(StatementLineRow.booked_on)
-                    )
-                ).scalars()
+            lines = await open_lines(
+                session, StatementLineRow.estate_id == estate_id, StatementLineRow.state == "open"
             )
             tied = await match(session, self.outbox, estate_id, lines)
             if tied:
@@ -1060,6 +1013,101 @@ async def announce(
                 open_alarms=int(alarms),
             ),
         )
+
+
+# One array a column, whatever the number of lines: as a row of parameters a line, the driver's
+# batches of a ten-thousand-line statement held several times its size at once.
+_INSERT_LINES = text(
+    "INSERT INTO statement_lines (estate_id, account, import_id, line_id, booked_on, value_on, "
+    "amount_fen, bank_reference, reference, counterparty_name, counterparty_account, narrative, "
+    "fingerprint) "
+    "SELECT CAST(:estate AS uuid), :account, CAST(:import AS uuid), l.* FROM unnest("
+    "CAST(:ids AS uuid[]), CAST(:booked AS date[]), CAST(:value AS date[]), "
+    "CAST(:amounts AS bigint[]), CAST(:bank_refs AS text[]), CAST(:refs AS text[]), "
+    "CAST(:names AS text[]), CAST(:accounts AS text[]), CAST(:narratives AS text[]), "
+    "CAST(:fingerprints AS text[])) AS l"
+)
+
+
+async def _write_import(
+    session: AsyncSession,
+    user_id: str,
+    estate_id: uuid.UUID,
+    account: str,
+    filename: str,
+    parsed: ParsedFile,
+) -> tuple[StatementImportRow, list[uuid.UUID]]:
+    """Records the import of a parsed file and writes its lines not seen before (the account's
+    import lock held); returns the import and the new lines' ids."""
+    registered = await session.get(BankAccountRow, (estate_id, account))
+    stated = sorted({s.account for s in parsed.statements if s.account.strip()})
+    if registered is not None:
+        wrong = [a for a in stated if account_key(a) != account_key(registered.number)]
+        if wrong:
+            raise FailedPrecondition(
+                f"nothing was imported: the file holds a statement of account "
+                f"{', '.join(wrong)}, but the estate's {account} account is "
+                f"registered as {registered.number} ({registered.bank_name})"
+            )
+    lines = list(parsed.lines())
+    known = set(
+        (
+            await session.execute(
+                select(StatementLineRow.fingerprint).where(
+                    StatementLineRow.estate_id == estate_id,
+                    StatementLineRow.account == account,
+                    # One array, not a parameter a line: a file may hold more lines than a
+                    # statement may have parameters (32,767).
+                    StatementLineRow.fingerprint
+                    == any_(cast([ln.fingerprint for ln in lines], ARRAY(Text))),
+                )
+            )
+        ).scalars()
+    )
+    split = split_new(lines, known)
+    days = [ln.booking_date for ln in lines]
+    row = StatementImportRow(
+        estate_id=estate_id,
+        import_id=uuid.uuid4(),
+        account=account,
+        filename=filename or "statement",
+        format=parsed.format,
+        variant=parsed.variant[:60],
+        file_sha256=parsed.sha256,
+        statements=len(parsed.statements),
+        lines_new=len(split.new),
+        lines_duplicate=len(split.duplicates),
+        first_day=min(days) if days else None,
+        last_day=max(days) if days else None,
+        imported_at=clock.now(),
+        imported_by=uuid.UUID(user_id),
+        statement_account=", ".join(stated)[:64],
+        account_checked=registered is not None and bool(stated),
+    )
+    session.add(row)
+    await session.flush()
+    new_ids = [uuid.uuid4() for _ in split.new]
+    if new_ids:
+        new = split.new
+        await session.execute(
+            _INSERT_LINES,
+            {
+                "estate": estate_id,
+                "account": account,
+                "import": row.import_id,
+                "ids": new_ids,
+                "booked": [ln.booking_date for ln in new],
+                "value": [ln.value_date for ln in new],
+                "amounts": [ln.amount_fen for ln in new],
+                "bank_refs": [ln.bank_reference for ln in new],
+                "refs": [ln.reference for ln in new],
+                "names": [ln.counterparty_name for ln in new],
+                "accounts": [ln.counterparty_account for ln in new],
+                "narratives": [ln.narrative for ln in new],
+                "fingerprints": [ln.fingerprint for ln in new],
+            },
+        )
+    return row, new_ids
 
 
 async def lock_bank_account(session: AsyncSession, estate_id: uuid.UUID, account: str) -> None:

@@ -3,9 +3,10 @@ arrears first, arrears (unit by unit only for those whose duties need it) and th
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
@@ -986,6 +987,11 @@ _APPEND_EVENTS = text(
 )
 
 
+# Events written a statement at a time: the driver encodes a statement's arrays in one buffer
+# beside them, 8 MiB for a statement's ten thousand matches at once.
+_APPEND_CHUNK = 1_000
+
+
 async def append_events(
     session: AsyncSession,
     outbox: Outbox,
@@ -995,37 +1001,37 @@ async def append_events(
     """Writes the estate's events, numbered in order after those the transaction wrote so far
     (`journal.post`'s entry_posted), which take their numbers first.
 
-    Each event is serialized as it comes and only its bytes are kept: a message costs about
-    three times its bytes in memory, so a caller with thousands (a statement's matches) hands
-    a generator that makes them one at a time."""
+    Each event is serialized as it comes and only its bytes are kept, a thousand at a time: a
+    message costs about three times its bytes in memory, so a caller with thousands (a
+    statement's matches) hands a generator that makes them one at a time."""
     await session.execute(text("SELECT outbox_number_now(:e)"), {"e": estate_id})
     occurred_at = clock.now()
     headers = json.dumps(inject_context())
-    ids: list[uuid.UUID] = []
-    subjects: list[str] = []
-    kinds: list[str] = []
-    envelopes: list[bytes] = []
-    for name, event in events:
-        row = outbox.row(estate_id, name, event, occurred_at, headers)
-        ids.append(row["id"])
-        subjects.append(row["subj"])
-        kinds.append(row["t"])
-        envelopes.append(row["env"])
-    await session.execute(
-        _APPEND_EVENTS,
-        {
-            "estate": estate_id,
-            "count": len(ids),
-            "headers": headers,
-            "at": occurred_at,
-            "ids": ids,
-            "subjects": subjects,
-            "kinds": kinds,
-            "envelopes": envelopes,
-        },
-    )
-    # Delivered at commit, so the relay wakes only for events that exist.
-    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": outbox.channel})
+    written = 0
+    for chunk in _chunks(iter(events), _APPEND_CHUNK):
+        rows = [outbox.row(estate_id, name, event, occurred_at, headers) for name, event in chunk]
+        await session.execute(
+            _APPEND_EVENTS,
+            {
+                "estate": estate_id,
+                "count": len(rows),
+                "headers": headers,
+                "at": occurred_at,
+                "ids": [row["id"] for row in rows],
+                "subjects": [row["subj"] for row in rows],
+                "kinds": [row["t"] for row in rows],
+                "envelopes": [row["env"] for row in rows],
+            },
+        )
+        written += len(rows)
+    if written:
+        # Delivered at commit, so the relay wakes only for events that exist.
+        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": outbox.channel})
+
+
+def _chunks(items: Iterator[tuple[str, Message]], size: int) -> Iterator[list[tuple[str, Message]]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
 
 
 async def _by_unit(session: AsyncSession, query: Select[Any]) -> Mapping[str, int]:
