@@ -646,7 +646,8 @@ async def steady(world: World, base: Baselines) -> list[Figure]:
         try:
             await asyncio.sleep(warm_up)
             counted_from = dict(done)
-            sampler = MemorySampler(_service_pids(world))
+            # Growth only: the run's own sampler reads the kernel's peaks.
+            sampler = MemorySampler(_service_pids(world), kernel=False)
             sampler.start()
             started = time.perf_counter()
             await asyncio.sleep(size.steady_seconds)
@@ -687,7 +688,7 @@ def memory_figures(sampler: MemorySampler) -> list[Figure]:
         figures.append(
             figure("memory", f"{name} peak RSS", r["peak_mib"], "MiB",
                    target=at_most(limit, f"≤ {limit} MiB"), samples=r["samples"],
-                   peak_mib_by_phase=r["peak_mib_by_phase"])
+                   peak_from=r["peak_from"], peak_mib_by_phase=r["peak_mib_by_phase"])
         )  # fmt: skip
     return figures
 
