@@ -76,6 +76,17 @@ def test_statements_are_imported_once_and_a_bad_file_imports_nothing(world: Worl
             headers={"content-type": "text/plain"},
         )
         assert empty.status_code == 400
+        # More lines than one import takes: refused whole, with what to do instead.
+        rows = "".join(f"2024-05-{1 + n % 28:02d},{n % 900 + 1}.00\n" for n in range(50_001))
+        long = acc.post(
+            f"/api/v1/estates/{world.estate_a}/bank-statements",
+            params={"account": "fund", "filename": "year.csv"},
+            content=("booking_date,amount\n" + rows).encode(),
+            headers={"content-type": "text/csv"},
+        )
+        assert long.status_code == 400, long.text
+        assert "at most 50,000 are imported at once" in long.json()["detail"]
+        assert len(ok(acc.get(f"/api/v1/estates/{world.estate_a}/bank-statements"))) == before
         wrong = acc.post(
             f"/api/v1/estates/{world.estate_a}/bank-statements",
             params={"account": "savings"},

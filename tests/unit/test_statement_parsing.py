@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from xinyi_ledger.statements import (
     MAX_BYTES,
+    MAX_LINES,
     ParsedFile,
     ProfileError,
     StatementError,
@@ -401,6 +402,42 @@ def test_empty_unknown_oversized_and_undecodable_files_are_refused() -> None:
     assert str(caught.value.problems[0]).startswith(
         "line 3: the file is not UTF-8 or GBK/GB18030 text"
     )
+
+
+TOO_MANY = (
+    f"the file has more than {MAX_LINES:,} statement lines; at most {MAX_LINES:,} are imported "
+    "at once (export a shorter period)"
+)
+
+
+def refused(content: bytes) -> list[str]:
+    with pytest.raises(StatementError) as caught:
+        parse_statement(content)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_file_of_more_lines_than_one_import_takes_is_refused_in_every_format() -> None:
+    rows = [f"2024-03-{1 + n % 28:02d},{n % 900 + 1}.00\n" for n in range(MAX_LINES)]
+    csv = "booking_date,amount\n" + "".join(rows)
+    assert len(parse_statement(csv.encode()).statements[0].lines) == MAX_LINES
+    # One row more is refused where it is read.
+    assert refused((csv + "2024-03-29,1.00\n").encode()) == [f"line {MAX_LINES + 2}: {TOO_MANY}"]
+    head = ":20:STMT\n:25:51050142620800001234\n:28C:1\n:60F:C240301CNY0,00\n"
+    entry = ":61:2403010301C1,00NTRFNONREF\n:86:FEE\n"
+    assert refused((head + entry * (MAX_LINES + 1) + ":62F:C240331CNY0,00\n").encode()) == [
+        TOO_MANY
+    ]
+    # camt.053: a sound document of the v02 fixture's statement with its entries made many.
+    document = (FIXTURES / "camt053_v02.xml").read_text()
+    first, last = document.index("<Ntry>"), document.rindex("</Ntry>") + len("</Ntry>")
+    one = (
+        '<Ntry><Amt Ccy="CNY">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        "<BookgDt><Dt>2024-03-01</Dt></BookgDt><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd>"
+        "</Ntry>"
+    )
+    many = document[:first] + one * (MAX_LINES + 1) + document[last:]
+    assert len(many.encode()) < MAX_BYTES
+    assert refused(many.encode()) == [TOO_MANY]
 
 
 # Amounts

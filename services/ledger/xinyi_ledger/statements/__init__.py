@@ -9,6 +9,7 @@ from xinyi_ledger.statements.csvfile import (
 )
 from xinyi_ledger.statements.dedupe import Deduplicated, split_new
 from xinyi_ledger.statements.model import (
+    MAX_LINES,
     ParsedFile,
     Problem,
     Statement,
@@ -20,6 +21,7 @@ from xinyi_ledger.statements.parse import MAX_BYTES, parse_statement
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_LINES",
     "CsvProfile",
     "Deduplicated",
     "ParsedFile",

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from xinyi_ledger.money import format_yuan
 from xinyi_ledger.statements.model import (
+    MAX_LINES,
     Problem,
     Problems,
     RawLine,
@@ -27,6 +28,7 @@ from xinyi_ledger.statements.model import (
     StatementError,
     build_statement,
     text_to_fen,
+    too_many_lines,
 )
 from xinyi_ledger.statements.textfile import AUTO, decode
 
@@ -233,6 +235,8 @@ def _rows(
             continue
         if any(row.cells[0].startswith(marker) for marker in profile.footer_markers):
             break
+        if len(data) == MAX_LINES:  # refused as it reads, before the rows take their memory
+            raise StatementError([too_many_lines(row.line)], filename)
         data.append(row)
     return preamble, header, data
 

@@ -10,12 +10,14 @@ from xinyi_ledger.money import format_yuan
 from xinyi_ledger.statements import camt, csvfile, swift
 from xinyi_ledger.statements.csvfile import CsvProfile, shipped_profiles
 from xinyi_ledger.statements.model import (
+    MAX_LINES,
     Format,
     ParsedFile,
     Problem,
     Problems,
     Statement,
     StatementError,
+    too_many_lines,
 )
 from xinyi_ledger.statements.textfile import AUTO, decode
 
@@ -96,6 +98,8 @@ def parse_statement(
     else:
         text, encoding = decode(content, AUTO, filename)
         if swift.looks_like_mt940(text):
+            if text.startswith(":61:") + text.count("\n:61:") > MAX_LINES:
+                raise StatementError([too_many_lines()], filename)
             fmt, variant = "mt940", "mt940"
             statements = swift.read_statements(text, problems)
         else:
@@ -117,6 +121,8 @@ def parse_statement(
             (chosen,) = matching
             fmt, variant = "csv", chosen.name
             statements, encoding = csvfile.read_statements(content, chosen, problems, filename)
+    if sum(len(s.lines) for s in statements) > MAX_LINES:
+        raise StatementError([too_many_lines()], filename)
     if not problems:
         _check_balances(statements, problems)
     if not statements and not problems:
