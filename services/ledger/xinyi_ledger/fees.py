@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
@@ -1007,8 +1007,8 @@ async def append_events(
     await session.execute(text("SELECT outbox_number_now(:e)"), {"e": estate_id})
     occurred_at = clock.now()
     headers = json.dumps(inject_context())
-    written = 0
-    for chunk in _chunks(iter(events), _APPEND_CHUNK):
+    written, pending = 0, iter(events)
+    while chunk := list(itertools.islice(pending, _APPEND_CHUNK)):
         rows = [outbox.row(estate_id, name, event, occurred_at, headers) for name, event in chunk]
         await session.execute(
             _APPEND_EVENTS,
@@ -1027,11 +1027,6 @@ async def append_events(
     if written:
         # Delivered at commit, so the relay wakes only for events that exist.
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": outbox.channel})
-
-
-def _chunks(items: Iterator[tuple[str, Message]], size: int) -> Iterator[list[tuple[str, Message]]]:
-    while chunk := list(itertools.islice(items, size)):
-        yield chunk
 
 
 async def _by_unit(session: AsyncSession, query: Select[Any]) -> Mapping[str, int]:

@@ -98,6 +98,7 @@ def parse_statement(
     else:
         text, encoding = decode(content, AUTO, filename)
         if swift.looks_like_mt940(text):
+            # Counted before parsing, which would take the memory the limit is there to spare.
             if text.startswith(":61:") + text.count("\n:61:") > MAX_LINES:
                 raise StatementError([too_many_lines()], filename)
             fmt, variant = "mt940", "mt940"
