@@ -16,6 +16,7 @@ import pytest
 
 from bench.harness import SIZES, STARTUP
 from bench.run import NAMES, bench_platform, run_suite, table, write
+from bench.uploads import measure
 from xinyi_dev.platform import Platform
 
 pytestmark = [pytest.mark.own_servers, pytest.mark.timeout(300)]
@@ -80,3 +81,16 @@ def test_every_benchmark_runs_and_writes_its_results(
         assert 0 < max(by_phase.values()) <= f["value"] + 0.1, f
         assert max(by_phase.values()) >= f["value"] - 0.1, f
     assert "MISSED" in table(results) or "met" in table(results)
+
+
+def test_the_uploads_bench_reads_the_ledgers_peak_across_each_upload(
+    own_platform: Platform,
+) -> None:
+    # A statement every line of which is matched, and a gate export every stay of which is new
+    # (each checked by the bench itself); the ledger's peak is at least where it began.
+    results = asyncio.run(measure(own_platform, 20, 30))
+    assert set(results) == {"statement_lines", "gate_stays"}
+    assert (results["statement_lines"]["size"], results["gate_stays"]["size"]) == (20, 30)
+    for r in results.values():
+        assert 0 < r["ledger_before_mib"] <= r["ledger_peak_mib"], r
+        assert r["seconds"] > 0

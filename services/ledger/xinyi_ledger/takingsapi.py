@@ -440,7 +440,8 @@ async def _known(
 
 
 # One array a column, whatever the number of stays: as a row of parameters a stay, the driver's
-# batches of a full-size export (110,000 stays) took the ledger 80 MiB higher (370 MiB, 290 now).
+# batches of a full-size export (110,000 stays) took the ledger 80 MiB higher (370 MiB, 290 now:
+# `python -m bench.uploads --lines 0`).
 _INSERT_SESSIONS = text(
     "INSERT INTO takings_sessions (estate_id, source, import_id, reference, day, amount_fen) "
     "SELECT CAST(:estate_id AS uuid), :source, CAST(:import_id AS uuid), s.* FROM unnest("

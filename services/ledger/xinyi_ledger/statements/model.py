@@ -15,8 +15,9 @@ Format = Literal["camt.053", "mt940", "csv"]
 
 MAX_PROBLEMS = 100
 # Lines of one file: importing one takes the ledger about 3.4 KiB a line at its peak (a CSV of
-# 50,000 lines took it from 115 to 309 MiB, of 100,000 to 450 MiB, against a 512 MiB limit in
-# the Helm chart), and 20 MiB of CSV is some 150,000 lines. A longer period comes in parts.
+# 50,000 lines took it from 114 to 312 MiB, of 100,000 to 450 MiB: `python -m bench.uploads`),
+# against a 512 MiB limit in the Helm chart, and 20 MiB of CSV is some 150,000 lines. A longer
+# period comes in parts.
 MAX_LINES = 50_000
 # 15 digits before the point: the SWIFT amount field's width, far above any estate's account,
 # and well inside Decimal's 28-digit precision, so multiplying by 100 stays exact.
