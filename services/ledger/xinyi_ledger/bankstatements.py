@@ -516,9 +516,7 @@ class StatementApi(statements_pb2_grpc.StatementServiceServicer):
                 parse_statement, content, filename=filename, profile=request.profile or None
             )
         except StatementError as exc:
-            shown = "; ".join(str(p) for p in exc.problems[:10])
-            more = f" (and {len(exc.problems) - 10} more)" if len(exc.problems) > 10 else ""
-            raise InvalidArgument(f"nothing was imported: {shown}{more}") from None
+            raise InvalidArgument(f"nothing was imported: {exc.summary()}") from None
         foreign = sorted({ln.currency for ln in parsed.lines() if ln.currency != "CNY"})
         if foreign:
             raise InvalidArgument(

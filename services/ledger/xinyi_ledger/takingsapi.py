@@ -214,9 +214,7 @@ def _check_pb(c: Check, words: TakingsExplanationRow | None) -> takings_pb2.Taki
 
 
 def _refusal(error: StatementError) -> InvalidArgument:
-    shown = "; ".join(str(p) for p in error.problems[:10])
-    more = f" (and {len(error.problems) - 10} more)" if len(error.problems) > 10 else ""
-    return InvalidArgument(f"nothing was imported: {shown}{more}")
+    return InvalidArgument(f"nothing was imported: {error.summary()}")
 
 
 def _first_day(month: str) -> date:

@@ -99,6 +99,13 @@ class StatementError(Exception):
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"{where}{first}{more}")
 
+    def summary(self, shown: int = 10) -> str:
+        """The first `shown` problems, then how many more there are: what a refusal quotes."""
+        parts = [str(p) for p in self.problems[:shown]]
+        if len(self.problems) > shown:
+            parts.append(f"and {len(self.problems) - shown} more")
+        return "; ".join(parts)
+
 
 class Problems:
     """Collects problems up to a cap, so one bad column in 100,000 rows stays readable."""

@@ -39,10 +39,11 @@ def _check_balances(statements: list[Statement], problems: Problems) -> None:
             name = (
                 f"statement {statement.statement_id}" if statement.statement_id else "the statement"
             )
-            account = f" of account {statement.account}" if statement.account else ""
+            if statement.account:
+                name = f"{name} of account {statement.account}"
             problems.add(
                 statement.line,
-                f"{name}{account} does not add up: the opening balance {format_yuan(opening)} "
+                f"{name} does not add up: the opening balance {format_yuan(opening)} "
                 f"and its {len(statement.lines)} lines ({format_yuan(total)}) make "
                 f"{format_yuan(opening + total)}, but the closing balance is "
                 f"{format_yuan(closing)}",

@@ -169,13 +169,20 @@ def _parse_block(block: _Block, problems: Problems) -> Transactions | None:
         where = block.where(tag, tracker.read[tag.id] - 1) if tag else None
         line = where.line if where else block.start
         what = _name(tag) if tag else "a field"
-        value = f" '{where.value}'" if where else ""
-        reason = (
-            "has an amount that is not a number"
-            if isinstance(error, InvalidOperation)
-            else f"cannot be read ({error})"
-        )
-        problems.add(line, f"{what}{value} {reason}")
+        # Whole sentences, each its own: the gateway words them by their templates.
+        if isinstance(error, InvalidOperation):
+            reason = (
+                f"{what} '{where.value}' has an amount that is not a number"
+                if where
+                else f"{what} has an amount that is not a number"
+            )
+        else:
+            reason = (
+                f"{what} '{where.value}' cannot be read ({error})"
+                if where
+                else f"{what} cannot be read ({error})"
+            )
+        problems.add(line, reason)
         return None
     for index in tracker.untyped:
         # The type (1!a3!c, e.g. NTRF) is mandatory; without it mt-940 merges the line into the
