@@ -11,7 +11,10 @@ from xinyi_gateway.problems import MEDIA_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
-    "description": "An error, as RFC 9457 problem details; `detail` is a sentence to act on",
+    "description": (
+        "An error, as RFC 9457 problem details; `detail` is a sentence to act on, in Chinese "
+        "when the request's Accept-Language prefers it (else in English)"
+    ),
     "type": "object",
     "required": ["type", "title", "status", "detail"],
     "properties": {
@@ -19,6 +22,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string"},
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string"},
+        "detail_en": {
+            "type": "string",
+            "description": "The English sentence, when `detail` is worded in another language",
+        },
         "trace_id": {"type": "string", "description": "Quote it to the operator"},
         "code": {"type": "string", "description": "A stable code for some refusals"},
         "errors": {

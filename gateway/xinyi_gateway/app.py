@@ -18,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from xinyi_gateway import (
     apidoc,
     problems,
+    refusals,
     routes_ballots,
     routes_fees,
     routes_groups,
@@ -180,6 +181,8 @@ def create_app(settings: Settings) -> FastAPI:
             *routes_takings.BODY_ALLOWANCES,
         ],
     )
+    # Outside the body limit, whose refusals are worded in the reader's language too.
+    app.add_middleware(refusals.ReaderLanguage)
     app.add_middleware(SecurityHeaders)
     guard_security_headers(app)
     return app

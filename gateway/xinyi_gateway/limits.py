@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xinyi_gateway.refusals import worded
 from xinyi_kit.telemetry import current_trace_id
 
 # The web app loads only its own files; nothing inline, nothing framed.
@@ -47,9 +48,10 @@ MAX_TARGET_BYTES = 32 * 1024
 
 
 def _problem(status: int, title: str, detail: str) -> bytes:
-    return json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    ).encode()
+    body = {"type": "about:blank", "title": title, "status": status, "detail": worded(detail)}
+    if body["detail"] != detail:
+        body["detail_en"] = detail
+    return json.dumps(body, ensure_ascii=False).encode()
 
 
 def _problem_413(limit: int) -> bytes:

@@ -1,4 +1,5 @@
-"""Errors as RFC 9457 problem+json, with the service's sentence as the detail."""
+"""Errors as RFC 9457 problem+json, with the service's sentence as the detail, in the reader's
+language (`refusals`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from xinyi_gateway import refusals
 from xinyi_kit.errors import DomainError
 from xinyi_kit.telemetry import current_trace_id
 
@@ -57,13 +59,18 @@ def problem(
         "type": "about:blank",
         "title": title or _phrase(status),
         "status": status,
-        "detail": detail,
+        "detail": refusals.worded(detail),
     }
+    if body["detail"] != detail:
+        # The service's own words beside the reader's: what clients recognise a refusal by.
+        body["detail_en"] = detail
     trace_id = current_trace_id()
     if trace_id:
         body["trace_id"] = trace_id
     body.update(extra)
     all_headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    all_headers["Content-Language"] = refusals.language()
+    all_headers["Vary"] = "Accept-Language"
     all_headers.update(headers or {})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=all_headers)
 
@@ -114,11 +121,12 @@ def install(app: FastAPI) -> None:
         errors = [
             {
                 "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
-                "message": err.get("msg", ""),
+                "message": refusals.validation_message(err),
             }
             for err in exc.errors()
         ]
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        separator = "；" if refusals.language() == refusals.CHINESE else "; "
+        summary = separator.join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem(422, f"the request is not valid: {summary}", errors=errors)
 
     @app.exception_handler(HTTPException)

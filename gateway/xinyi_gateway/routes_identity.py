@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from xinyi.common.v1 import common_pb2, common_pb2_grpc
 from xinyi.identity.v1 import identity_pb2
-from xinyi_gateway import problems
+from xinyi_gateway import problems, refusals
 from xinyi_gateway.deps import UUID_PATTERN, Authed, EstateId, IdempotencyKey, Svc, client_ip, iso
 from xinyi_gateway.ratelimit import login_limiter
 
@@ -774,13 +774,15 @@ async def import_estate(
         timeout=120,
     )
     if reply.problems:
-        found = [{"line": p.line, "column": p.column, "message": p.message} for p in reply.problems]
-        first = found[0]
+        first = reply.problems[0]
         return problems.problem(
             422,
-            f"the file has {len(found)} problem(s), nothing was imported; first, line "
-            f"{first['line']}: {first['message']}",
-            problems=found,
+            f"the file has {len(reply.problems)} problem(s), nothing was imported; first, line "
+            f"{first.line}: {first.message}",
+            problems=[
+                {"line": p.line, "column": p.column, "message": refusals.worded(p.message)}
+                for p in reply.problems
+            ],
         )
     c = reply.changes
     return ImportOut(

@@ -13,6 +13,7 @@ from playwright.async_api import FilePayload, Route, expect
 
 from tests.browser.conftest import MAX_LAYOUT_SHIFT
 from tests.browser.steps import BOTH_SIZES, create_estate, credit_code, sign_in_as_operator
+from xinyi_gateway import refusals
 
 if TYPE_CHECKING:
     from tests.browser.conftest import WebApp
@@ -85,7 +86,8 @@ async def test_operator_creates_company_community_and_estate(
     await page.get_by_label("企业名称").fill(company)
     await page.get_by_label("统一社会信用代码").fill(code)
     await page.get_by_role("button", name="添加企业").click()
-    await expect(live).to_contain_text("操作没有完成。请检查填写的内容后再试。原因：")
+    reason = refusals.ZH["a company with this credit code is on the platform already"]
+    await expect(live).to_have_text(f"操作没有完成。请检查填写的内容后再试。原因：{reason}")
 
     # A missing field is named, and nothing is sent.
     await page.get_by_role("button", name="添加社区").click()

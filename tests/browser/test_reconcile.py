@@ -78,7 +78,7 @@ async def test_accountant_reconciles_a_statement_and_the_owner_reads_it(
     await expect(live).to_have_text("对账单未导入，原因见下方。")
     result = page.locator("#statement-result")
     await expect(result).to_have_class(re.compile("rejected"))
-    await expect(result).to_contain_text("line 2")
+    await expect(result).to_contain_text("第 2 行")  # the reason in Chinese, the line named
 
     await panel.get_by_label("账户").select_option("fund")
     await panel.get_by_label("对账单文件").set_input_files(csv_file("march.csv", STATEMENT))

@@ -112,7 +112,7 @@ async def test_accountant_imports_gates_and_explains_a_flagged_month_the_owner_r
     await expect(live).to_have_text("道闸数据未导入，原因见下方。")
     result = page.locator("#takings-result")
     await expect(result).to_have_class(re.compile("rejected"))
-    await expect(result).to_contain_text("line 2")
+    await expect(result).to_contain_text("第 2 行")  # the reason in Chinese, the line named
     await expect(result).to_be_focused()
 
     await panel.get_by_label("导出格式").select_option("gate-daily")

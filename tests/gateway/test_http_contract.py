@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -160,3 +161,45 @@ def test_refresh_rotates_and_logout_revokes(platform: Platform) -> None:
         f"{base}/api/v1/auth/refresh", json={"refresh_token": renewed.json()["refresh_token"]}
     )
     assert after.status_code == 401
+
+
+def test_refusals_in_the_readers_language(platform: Platform, api: httpx.Client) -> None:
+    """A reader who prefers Chinese (the web app in Chinese) is refused in Chinese, whichever
+    part refuses: a service, the gateway's validation, its routes or its body limit."""
+    from xinyi_gateway import refusals
+
+    chinese = {"Accept-Language": "zh-CN, zh;q=0.9"}
+    missing = api.get(f"/api/v1/estates/{uuid.uuid4()}", headers=chinese)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == refusals.ZH["no such estate"]
+    assert missing.headers["content-language"] == "zh-CN"
+    assert missing.headers["vary"] == "Accept-Language"
+
+    blank = api.post("/api/v1/estates", json={"name": "   "}, headers=chinese)
+    assert blank.status_code == 400
+    assert blank.json()["detail"] == refusals.to_chinese("the estate's name must not be empty")
+    assert blank.json()["detail"] == "小区的名称不能为空"  # the field's words, worded too
+
+    # Validation: each field's message, and the summary, in Chinese.
+    empty = api.post("/api/v1/estates", json={"name": ""}, headers=chinese)
+    assert empty.status_code == 422
+    assert empty.json()["errors"] == [{"field": "name", "message": "太短（至少 1 个字符）"}]
+    prefix = refusals.ZH["the request is not valid: {}"].split("{0}")[0]
+    assert empty.json()["detail"] == f"{prefix}name: 太短（至少 1 个字符）"
+    malformed = api.get("/api/v1/estates/not-a-uuid", headers=chinese)
+    assert malformed.json()["errors"][0] == {"field": "path.estate_id", "message": "格式不对"}
+
+    unknown = api.get("/api/v1/no-such-thing", headers=chinese)
+    assert unknown.json()["detail"] == refusals.ZH["there is no API endpoint at /api/{}"].format(
+        "v1/no-such-thing"
+    )
+
+    too_large = api.post("/api/v1/estates", content=b"x" * (2 * 1024 * 1024), headers=chinese)
+    assert too_large.status_code == 413
+    assert re.search(r"[\u4e00-\u9fff]", too_large.json()["detail"])
+
+    # English when asked for, or when nothing is asked.
+    for headers in ({}, {"Accept-Language": "en-US,en;q=0.9,zh-CN;q=0.8"}):
+        plain = api.get(f"/api/v1/estates/{uuid.uuid4()}", headers=headers)
+        assert plain.json()["detail"] == "no such estate"
+        assert plain.headers["content-language"] == "en"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import uuid
 
 import asyncpg
@@ -14,17 +15,25 @@ import pytest
 from tests.identity.world import ok
 from tests.poll import eventually
 from xinyi_dev.platform import Platform
+from xinyi_gateway import refusals
 
 HEADER = "building,unit,unit_type,exclusive_area_m2,owner_name,owner_kind,phone,id_number\n"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def post_csv(api: httpx.Client, estate_id: str, text: str, **params: str) -> httpx.Response:
+    return post_csv_as(api, estate_id, text, {}, **params)
+
+
+def post_csv_as(
+    api: httpx.Client, estate_id: str, text: str, headers: dict[str, str], **params: str
+) -> httpx.Response:
     return api.post(
         f"/api/v1/estates/{estate_id}/imports",
         content=text.encode(),
-        headers={"content-type": "text/csv"},
+        headers={"content-type": "text/csv", **headers},
         params=params,
         timeout=120,
     )
@@ -63,6 +72,19 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
     assert "nothing was imported" in body["detail"]
     units = ok(api.get(f"/api/v1/estates/{estate['estate_id']}/units"))
     assert units["units"] == []
+
+    # A reader of Chinese gets every problem, and the refusal, in Chinese; the lines the same.
+    chinese = post_csv_as(api, estate["estate_id"], text, {"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 422
+    worded = chinese.json()
+    assert [(p["line"], p["column"]) for p in worded["problems"]] == [
+        (p["line"], p["column"]) for p in body["problems"]
+    ]
+    for english, shown in zip(body["problems"], worded["problems"], strict=True):
+        assert shown["message"] == refusals.to_chinese(english["message"]) != english["message"]
+        assert CJK.search(shown["message"]), shown
+    assert worded["detail"] == refusals.to_chinese(body["detail"]) != body["detail"]
+    assert worded["detail_en"] == body["detail"]
 
 
 def test_reimport_changes_nothing_and_a_changed_file_transfers(

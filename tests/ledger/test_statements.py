@@ -4,11 +4,13 @@ and counterparties shown only to those whose duties need them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 
 from tests.identity.world import World, ok
+from xinyi_gateway import refusals
 from xinyi_ledger.statements import parse_statement
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "statements"
@@ -69,6 +71,18 @@ def test_statements_are_imported_once_and_a_bad_file_imports_nothing(world: Worl
         assert bad.status_code == 400
         assert "nothing was imported" in bad.json()["detail"]
         assert "line " in bad.json()["detail"]
+        # In Chinese, each problem of the file is worded too.
+        bad_zh = acc.post(
+            f"/api/v1/estates/{world.estate_a}/bank-statements",
+            params={"account": "fund", "filename": "camt053_bad_amount.xml"},
+            content=(FIXTURES / "camt053_bad_amount.xml").read_bytes(),
+            headers={"content-type": "application/octet-stream", "Accept-Language": "zh-CN"},
+        )
+        assert bad_zh.status_code == 400
+        assert bad_zh.json()["detail_en"] == bad.json()["detail"]
+        assert bad_zh.json()["detail"] == refusals.to_chinese(bad.json()["detail"])
+        assert bad_zh.json()["detail"].startswith("未导入任何内容：第 ")
+        assert not re.search(r"[a-z]{3,} [a-z]{3,}", bad_zh.json()["detail"]), bad_zh.json()
         assert len(ok(acc.get(f"/api/v1/estates/{world.estate_a}/bank-statements"))) == before
         empty = acc.post(
             f"/api/v1/estates/{world.estate_a}/bank-statements",

@@ -184,6 +184,14 @@ class ApiError extends Error {
     this.problem = problem;
     this.retryAfter = retryAfter;
   }
+
+  /** The server's sentence as the service wrote it, for recognising a refusal: `detail` is
+   * worded in the reader's language, `detail_en` keeps the English when they differ. */
+  get sentence() {
+    const { detail_en: english, detail } = this.problem ?? {};
+    if (typeof english === "string") return english;
+    return typeof detail === "string" ? detail : "";
+  }
 }
 
 /** Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or null. */
@@ -302,9 +310,9 @@ function reportError(error, { unauthorizedKey = "error.sessionExpired", statusKe
     say("error", "error.tooLarge");
   } else {
     const detail = plainDetail(problem);
-    // The services word their refusals in English; a Chinese reader is told in Chinese what
-    // to do, with the service's words as the particular reason.
-    if (detail && language !== "en" && !/[\u4e00-\u9fff]/.test(detail)) {
+    // A Chinese reader is told in Chinese what to do, with the service's words (in Chinese:
+    // the gateway words a refusal in the language the app asks for) as the particular reason.
+    if (detail && language !== "en") {
       say("error", status === 403 ? "error.forbiddenBecause" : "error.refusedBecause", { detail });
     } else if (detail) sayText("error", detail);
     else if (status === 403) say("error", "error.forbidden");

@@ -117,7 +117,7 @@ export function mount(app, fund) {
   function explain(error) {
     const detail = error instanceof ApiError ? error.problem?.detail : null;
     if (error?.status === 422 && typeof detail === "string" && detail
-      && !detail.startsWith("the request is not valid")) {
+      && !error.sentence.startsWith("the request is not valid")) {
       say("error", "ledger.error.refused", { detail });
     } else {
       reportError(error);

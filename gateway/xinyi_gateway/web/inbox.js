@@ -17,7 +17,7 @@ const REFUSALS = [[/security-relevant/, "security"], [/quiet/, "quiet", "pref-qu
   [/e-?mail/i, "email", "pref-email"], [/phone/, "phone", "pref-phone"]];
 
 export function mount(app) {
-  const { call, say, reportError, busy, t, onLanguage } = app;
+  const { call, say, reportError, busy, t, onLanguage, ApiError } = app;
   const root = $("inbox-root");
   const badge = $("inbox-badge");
   const S = { me: null, unread: 0, items: null, cursor: null, last: 0, tab: "messages",
@@ -309,8 +309,8 @@ export function mount(app) {
         say("success", "pref.saved");
         $("pref-h").focus();
       } catch (error) {
-        const detail = error?.problem?.detail ?? "";
-        const refusal = error?.status < 500 && REFUSALS.find(([words]) => words.test(detail));
+        const sentence = error instanceof ApiError ? error.sentence : "";
+        const refusal = error?.status < 500 && REFUSALS.find(([words]) => words.test(sentence));
         if (!refusal) {
           reportError(error);
           return;

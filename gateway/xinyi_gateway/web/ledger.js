@@ -136,18 +136,19 @@ export function mount(app) {
   function explain(error, known = {}) {
     if (error instanceof ApiError) {
       const detail = typeof error.problem?.detail === "string" ? error.problem.detail : "";
+      const { sentence } = error;
       for (const [match, key] of Object.entries(known)) {
         const gap = match.indexOf(" ");
         const status = gap < 0 ? match : match.slice(0, gap);
         const pattern = gap < 0 ? "" : match.slice(gap + 1);
         if (Number(status) !== error.status) continue;
-        if (pattern && !(error.problem?.code === pattern || new RegExp(pattern, "i").test(detail))) {
-          continue;
-        }
+        const recognised = error.problem?.code === pattern
+          || new RegExp(pattern, "i").test(sentence);
+        if (pattern && !recognised) continue;
         say("error", key);
         return;
       }
-      if (error.status === 422 && detail && !detail.startsWith("the request is not valid")) {
+      if (error.status === 422 && detail && !sentence.startsWith("the request is not valid")) {
         say("error", "ledger.error.refused", { detail });
         return;
       }

@@ -183,12 +183,14 @@ export function mount(app) {
     }
     if (error instanceof ApiError) {
       const detail = typeof error.problem?.detail === "string" ? error.problem.detail : "";
+      const { sentence } = error;
       const known = ERRORS.find(([status, pattern]) => [0, error.status].includes(status)
-        && pattern.test(detail));
-      const date = day(/\d{4}-\d{2}-\d{2}/.exec(detail)?.[0]);
+        && pattern.test(sentence));
+      const date = day(/\d{4}-\d{2}-\d{2}/.exec(sentence)?.[0]);
       if (known) return say("error", `onb.error.${known[2]}`, { date });
       if (error.status === 403) return say("error", "onb.error.forbidden");
-      if ([400, 409, 422].includes(error.status) && detail && !detail.startsWith("the request is not")) {
+      if ([400, 409, 422].includes(error.status) && detail
+          && !sentence.startsWith("the request is not")) {
         return say("error", "onb.error.refused", { detail });
       }
     }
@@ -518,7 +520,7 @@ export function mount(app) {
         c = await call("GET", ep("/onboarding"));
       } catch (error) {
         if (!(error instanceof ApiError) || ![403, 404].includes(error.status)) throw error;
-        member = /onboarding case/.test(error.problem?.detail ?? "");
+        member = /onboarding case/.test(error.sentence);
       }
     }
     const [contracts, handovers] = c || !member ? await Promise.all([

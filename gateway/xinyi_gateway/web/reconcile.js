@@ -42,7 +42,8 @@ export function mount(app, fund) {
 
   function explain(error) {
     const detail = error?.problem?.detail;
-    if (error?.status === 422 && typeof detail === "string" && !detail.startsWith("the request")) {
+    if (error?.status === 422 && typeof detail === "string"
+        && !error.sentence.startsWith("the request")) {
       say("error", "ledger.error.refused", { detail });
     } else {
       reportError(error);

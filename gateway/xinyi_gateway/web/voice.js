@@ -242,13 +242,14 @@ export function mount(app) {
   function explain(error) {
     if (error instanceof ApiError) {
       const detail = typeof error.problem?.detail === "string" ? error.problem.detail : "";
+      const { sentence } = error;
       for (const [match, key] of Object.entries(ERRORS)) {
         const space = match.indexOf(" ");
         const status = space < 0 ? match : match.slice(0, space);
         const pattern = space < 0 ? "" : match.slice(space + 1);
         if (Number(status) !== error.status) continue;
-        if (pattern && !new RegExp(pattern, "i").test(detail)) continue;
-        const instant = INSTANT.exec(detail);
+        if (pattern && !new RegExp(pattern, "i").test(sentence)) continue;
+        const instant = INSTANT.exec(sentence);
         say("error", key, { when: instant ? when(instant[0]) : "" });
         return;
       }
@@ -257,7 +258,7 @@ export function mount(app) {
         return;
       }
       if ((error.status === 400 || error.status === 422) && detail
-          && !detail.startsWith("the request is not valid")) {
+          && !sentence.startsWith("the request is not valid")) {
         say("error", "voice.error.refused", { detail });
         return;
       }

@@ -261,16 +261,17 @@ export function mount(app) {
   function explain(error, known = {}) {
     if (error instanceof ApiError) {
       const detail = typeof error.problem?.detail === "string" ? error.problem.detail : "";
+      const { sentence } = error;
       for (const [match, key] of Object.entries(known)) {
         const space = match.indexOf(" ");
         const status = space < 0 ? match : match.slice(0, space);
         const pattern = space < 0 ? "" : match.slice(space + 1);
         if (Number(status) !== error.status) continue;
-        if (pattern && !new RegExp(pattern, "i").test(detail)) continue;
+        if (pattern && !new RegExp(pattern, "i").test(sentence)) continue;
         // An instant in the server's words ("... the earliest now is 2026-05-01T10:00+00:00")
         // is shown in the reader's own style.
         const instant = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/
-          .exec(detail);
+          .exec(sentence);
         say("error", key, { when: instant ? formatDate(instant[0]) : "" });
         return;
       }
@@ -279,7 +280,7 @@ export function mount(app) {
         return;
       }
       if ((error.status === 400 || error.status === 422) && detail
-          && !detail.startsWith("the request is not valid")) {
+          && !sentence.startsWith("the request is not valid")) {
         say("error", "voting.error.refused", { detail });
         return;
       }
@@ -1614,11 +1615,11 @@ export function mount(app) {
         $("ballot-state")?.focus();
       } catch (error) {
         explain(error, ORGANISE_ERRORS);
-        const detail = error instanceof ApiError ? error.problem?.detail ?? "" : "";
-        if (/15 days/.test(detail)) {
+        const sentence = error instanceof ApiError ? error.sentence : "";
+        if (/15 days/.test(sentence)) {
           opensAt.setAttribute("aria-invalid", "true");
           opensAt.focus();
-        } else if (/the ballot is/.test(detail)) {
+        } else if (/the ballot is/.test(sentence)) {
           await reloadBallot().catch(() => {});
         }
       }
@@ -1640,7 +1641,7 @@ export function mount(app) {
         $(step === "close" ? "ballot-result-heading" : "ballot-state")?.focus();
       } catch (error) {
         explain(error, ORGANISE_ERRORS);
-        if (error instanceof ApiError && /the ballot is/.test(error.problem?.detail ?? "")) {
+        if (error instanceof ApiError && /the ballot is/.test(error.sentence)) {
           await reloadBallot().catch(() => {});
         }
       }
