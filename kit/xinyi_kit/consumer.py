@@ -65,6 +65,8 @@ Item = tuple[common_pb2.EventEnvelope, Mapping[str, str] | None]
 # A delivered message and the event it carries.
 Delivery = tuple[Msg, common_pb2.EventEnvelope]
 
+# An early event counts once per delivery, when first found early, however often it is tried
+# while held for its predecessors (and again if it is redelivered).
 OUTCOMES = Counter(
     "xinyi_consumer_events_total", "Events seen by consumers, by outcome", ["consumer", "outcome"]
 )
@@ -464,22 +466,25 @@ class Consumer:
         came early."""
         now = time.monotonic()
         for (msg, env), outcome in zip(group, outcomes, strict=True):
-            self._counted[outcome].inc()
+            key = _key(msg)
             if outcome is not Outcome.EARLY:
-                self._early_since.pop(_key(msg), None)
+                self._counted[outcome].inc()
+                self._early_since.pop(key, None)
                 await msg.ack()
                 continue
+            if key not in self._early_since:
+                self._counted[outcome].inc()
             # An earlier event is not applied yet: with several replicas, most often because
             # another one holds it for its linger. Held again, the event is tried at each flush,
             # soon after its predecessors land; redelivered with a backoff, a run of an estate's
             # events would crawl, each waiting seconds for its turn. Held no longer than
             # EARLY_HOLD, well within ack_wait: then redelivered, to any replica.
-            since = self._early_since.setdefault(_key(msg), now)
+            since = self._early_since.setdefault(key, now)
             if self._linger > 0 and now - since < EARLY_HOLD:
                 # Soon at first: the predecessors are often in another replica's flush.
                 self._hold(estate, [(msg, env)], min(self._linger, max(0.05, (now - since) / 2)))
             else:
-                self._early_since.pop(_key(msg), None)
+                self._early_since.pop(key, None)
                 await msg.nak(delay=_backoff(msg))
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:

@@ -265,6 +265,8 @@ async def test_an_early_event_is_held_only_so_long_then_redelivered(
     monkeypatch.setattr(consumer_module, "EARLY_HOLD", 0.2)
     estate = uuid.uuid4()
     c = consumer(db, linger=60)
+    counted = consumer_module.OUTCOMES.labels(c.durable, "early")
+    before = counted._value.get()
     early = FakeMsg(unhandled(estate, 2, uuid.uuid4()))
     await c.handle_batch([early])  # type: ignore[list-item]
     await c.flush()
@@ -272,6 +274,8 @@ async def test_an_early_event_is_held_only_so_long_then_redelivered(
     await asyncio.sleep(0.3)
     await c.flush()
     assert early.settled == ["nak"]
+    # Tried three times, counted once: the metric counts events held back, not attempts.
+    assert counted._value.get() - before == 1
     assert c.held == 0
     assert await cursor(db, estate) == 0
 
