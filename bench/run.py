@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import faulthandler
 import json
 import os
@@ -143,8 +144,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=list(SIZES), default="default")
     parser.add_argument("--only", action="append", choices=NAMES, default=[])
+    parser.add_argument(
+        "--voters", type=int, help="owners who vote (the size's own count by default)"
+    )
     args = parser.parse_args()
     size = SIZES[args.size]
+    if args.voters is not None:
+        if not 1 <= args.voters <= size.import_units:
+            parser.error(f"--voters is 1 to {size.import_units:,} at this size (its estate)")
+        size = dataclasses.replace(size, voters=args.voters)
     with tempfile.TemporaryDirectory(prefix="xinyi-bench-") as tmp:
         platform = bench_platform(Path(tmp))
         started = time.perf_counter()
