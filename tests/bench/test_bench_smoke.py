@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +96,16 @@ def test_the_uploads_bench_reads_the_ledgers_peak_across_each_upload(
     for r in results.values():
         assert 0 < r["ledger_before_mib"] <= r["ledger_peak_mib"], r
         assert r["seconds"] > 0
+
+
+def test_voters_beyond_the_estate_are_refused_before_anything_starts() -> None:
+    for voters in ("0", "2001"):
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.run", "--only", "voting", "--voters", voters],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "--voters is 1 to 2,000 at this size" in done.stderr
