@@ -38,6 +38,14 @@ STATUS_OF: dict[grpc.StatusCode, int] = {
 }
 
 
+# The framework's own details, in our words (and so in the catalog of `refusals`): a body
+# FastAPI cannot parse, and Starlette's bare status phrases.
+FRAMEWORK_WORDS: dict[str, str] = {
+    "There was an error parsing the body": "the request body cannot be read: send JSON in UTF-8",
+    "Not Found": "there is nothing at this address",
+    "Method Not Allowed": "this address does not take this method",
+}
+
 # A retryable fault (a database or service restarting) usually passes within seconds; clients
 # that honour Retry-After come back soon without hammering a service that is starting.
 RETRY_AFTER_SECONDS = "1"
@@ -53,13 +61,16 @@ def problem(
     *,
     title: str | None = None,
     headers: dict[str, str] | None = None,
+    shown: str | None = None,
     **extra: object,
 ) -> JSONResponse:
+    """`detail` is the English sentence; `shown`, when the caller words it itself, the same in
+    the reader's language (else the catalog words it)."""
     body: dict[str, object] = {
         "type": "about:blank",
         "title": title or _phrase(status),
         "status": status,
-        "detail": refusals.worded(detail),
+        "detail": refusals.worded(detail) if shown is None else shown,
     }
     if body["detail"] != detail:
         # The service's own words beside the reader's: what clients recognise a refusal by.
@@ -118,21 +129,28 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
-                "message": refusals.validation_message(err),
-            }
-            for err in exc.errors()
+        found = exc.errors()
+        fields = [
+            ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body" for e in found
         ]
-        separator = "；" if refusals.language() == refusals.CHINESE else "; "
-        summary = separator.join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem(422, f"the request is not valid: {summary}", errors=errors)
+        errors = [
+            {"field": field, "message": refusals.validation_message(e)}
+            for field, e in zip(fields, found, strict=True)
+        ]
+        # The detail in English; in Chinese, from the fields' worded messages.
+        english = "; ".join(
+            f"{f}: {e.get('msg', '')}" for f, e in zip(fields[:5], found[:5], strict=True)
+        )
+        shown = None
+        if refusals.language() == refusals.CHINESE:
+            summary = "；".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+            shown = refusals.ZH["the request is not valid: {}"].format(summary)
+        return problem(422, f"the request is not valid: {english}", errors=errors, shown=shown)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem(exc.status_code, detail)
+        return problem(exc.status_code, FRAMEWORK_WORDS.get(detail, detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -186,6 +186,8 @@ def test_refusals_in_the_readers_language(platform: Platform, api: httpx.Client)
     assert empty.json()["errors"] == [{"field": "name", "message": "太短（至少 1 个字符）"}]
     prefix = refusals.ZH["the request is not valid: {}"].split("{0}")[0]
     assert empty.json()["detail"] == f"{prefix}name: 太短（至少 1 个字符）"
+    english = "the request is not valid: name: String should have at least 1 character"
+    assert empty.json()["detail_en"] == english
     malformed = api.get("/api/v1/estates/not-a-uuid", headers=chinese)
     assert malformed.json()["errors"][0] == {"field": "path.estate_id", "message": "格式不对"}
 
@@ -197,6 +199,17 @@ def test_refusals_in_the_readers_language(platform: Platform, api: httpx.Client)
     too_large = api.post("/api/v1/estates", content=b"x" * (2 * 1024 * 1024), headers=chinese)
     assert too_large.status_code == 413
     assert re.search(r"[\u4e00-\u9fff]", too_large.json()["detail"])
+
+    # The framework's own refusals are answered in our words, and those in Chinese too.
+    unreadable = api.post(
+        "/api/v1/estates",
+        content=b'{"name": "\xff\xfe"}',
+        headers={**chinese, "Content-Type": "application/json"},
+    )
+    assert unreadable.status_code == 400
+    assert unreadable.json()["detail_en"] == "the request body cannot be read: send JSON in UTF-8"
+    assert unreadable.json()["detail"] == refusals.to_chinese(unreadable.json()["detail_en"])
+    assert unreadable.json()["detail"] != unreadable.json()["detail_en"]
 
     # English when asked for, or when nothing is asked.
     for headers in ({}, {"Accept-Language": "en-US,en;q=0.9,zh-CN;q=0.8"}):

@@ -282,6 +282,8 @@ VALIDATION_ZH: dict[str, str] = {
     "enum": "应为以下取值之一：{expected}",
     "string_pattern_mismatch": "格式不对",
     "extra_forbidden": "不是可用的字段",
+    "timezone_aware": "须带时区（如 2026-01-31T09:00:00+08:00）",
+    "string_unicode": "应为文本",
 }
 _VALUE_ERROR = "Value error, "
 

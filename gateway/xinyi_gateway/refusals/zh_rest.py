@@ -177,4 +177,13 @@ ZH: dict[str, str] = {
     "{} is security-relevant: it always reaches the inbox and cannot be switched off": (
         "{0} 与账号安全有关：总会送达站内消息，不能关闭"
     ),
+    # The gateway's own answers for a service's fault, and the framework's words it rewords.
+    "a service did not answer in time; try again shortly": "服务没有及时响应，请稍后再试",
+    "a service is unavailable; try again shortly": "服务暂时不可用，请稍后再试",
+    "a service failed to answer; the error was logged": "服务未能给出答复，错误已记录",
+    "the request body cannot be read: send JSON in UTF-8": (
+        "无法读取请求体：请以 UTF-8 编码的 JSON 发送"
+    ),
+    "there is nothing at this address": "这个地址没有内容",
+    "this address does not take this method": "这个地址不支持该请求方法",
 }
