@@ -479,3 +479,17 @@ def test_a_retried_contract_is_created_once_and_its_key_not_reused_for_other_ter
             )
             == 2
         )
+
+
+def test_the_checks_span_at_most_36_months_both_counted(world: World) -> None:
+    path = f"/api/v1/estates/{world.estate_a}/takings-checks"
+    with world.client("owner") as owner:
+        # January 2021 to December 2023: 36 months, both ends counted.
+        assert owner.get(path, params={"from": "2021-01", "to": "2023-12"}).status_code == 200
+        for first, last in (("2020-12", "2023-12"), ("2024-01", "2023-12")):
+            refused = owner.get(path, params={"from": first, "to": last})
+            assert refused.status_code == 400, (first, last, refused.text)
+            assert refused.json()["detail"] == (
+                "from_month is to_month or earlier, and the two span at most 36 months, "
+                "both counted"
+            )

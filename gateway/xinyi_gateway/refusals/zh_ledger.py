@@ -238,8 +238,8 @@ ZH: dict[str, str] = {
     ),
     "{} is closed already": "{0} 已经结账",
     "close {} first: months close in order": "请先为 {0} 结账：月份须按顺序结账",
-    "an approved disbursement of this month is not paid yet; record the payment first": (
-        "本月有已批准的付款尚未付出；请先登记付款"
+    "an approved disbursement of this month or before is not paid yet; record the payment first": (
+        "本月或更早有已批准的付款尚未付出；请先登记付款"
     ),
     (
         "{} line(s) of the bank's statements for {} are open: tie each to its entry or explain it, "
@@ -295,8 +295,8 @@ ZH: dict[str, str] = {
     "last_month is first_month or later (empty: open-ended)": (
         "last_month 不能早于 first_month（留空表示未约定截止）"
     ),
-    "from_month is to_month or earlier, at most {} months before": (
-        "from_month 不能晚于 to_month，且查询范围最多 {0} 个月"
+    "from_month is to_month or earlier, and the two span at most {} months, both counted": (
+        "from_month 不能晚于 to_month，且两者（含首尾两个月）最多跨 {0} 个月"
     ),
     "explain the month in words owners read (at most 2,000)": (
         "请用业主能看懂的话说明这个月的情况（最多 2000 个字符）"

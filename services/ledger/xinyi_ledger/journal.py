@@ -460,7 +460,8 @@ async def close_period(
     )
     if unpaid.scalar_one():
         raise FailedPrecondition(
-            "an approved disbursement of this month is not paid yet; record the payment first"
+            "an approved disbursement of this month or before is not paid yet; record the "
+            "payment first"
         )
     # The books reconcile with the bank: every statement line of the month is tied to its entry
     # or explained.

@@ -702,7 +702,8 @@ class TakingsApi(takings_pb2_grpc.TakingsServiceServicer):
         )
         if not first <= last <= add_months(first, MAX_MONTHS - 1):
             raise InvalidArgument(
-                f"from_month is to_month or earlier, at most {MAX_MONTHS} months before"
+                f"from_month is to_month or earlier, and the two span at most {MAX_MONTHS} "
+                "months, both counted"
             )
         async with self.db.estate_tx(estate_id) as session:
             found = await _checks(session, estate_id, first, last)
