@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from xinyi_gateway.refusals import worded
+from xinyi_gateway import refusals
 from xinyi_kit.telemetry import current_trace_id
 
 # The web app loads only its own files; nothing inline, nothing framed.
@@ -48,9 +48,7 @@ MAX_TARGET_BYTES = 32 * 1024
 
 
 def _problem(status: int, title: str, detail: str) -> bytes:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": worded(detail)}
-    if body["detail"] != detail:
-        body["detail_en"] = detail
+    body = {"type": "about:blank", "title": title, "status": status, **refusals.detail(detail)}
     return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -137,6 +135,7 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in refusals.headers().items()),
                 ],
             }
         )

@@ -70,18 +70,14 @@ def problem(
         "type": "about:blank",
         "title": title or _phrase(status),
         "status": status,
-        "detail": refusals.worded(detail) if shown is None else shown,
+        **refusals.detail(detail, shown),
     }
-    if body["detail"] != detail:
-        # The service's own words beside the reader's: what clients recognise a refusal by.
-        body["detail_en"] = detail
     trace_id = current_trace_id()
     if trace_id:
         body["trace_id"] = trace_id
     body.update(extra)
     all_headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-    all_headers["Content-Language"] = refusals.language()
-    all_headers["Vary"] = "Accept-Language"
+    all_headers.update(refusals.headers())
     all_headers.update(headers or {})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=all_headers)
 

@@ -199,6 +199,8 @@ def test_refusals_in_the_readers_language(platform: Platform, api: httpx.Client)
     too_large = api.post("/api/v1/estates", content=b"x" * (2 * 1024 * 1024), headers=chinese)
     assert too_large.status_code == 413
     assert re.search(r"[\u4e00-\u9fff]", too_large.json()["detail"])
+    assert too_large.json()["detail_en"].startswith("the request body is larger than the limit")
+    assert too_large.headers["content-language"] == "zh-CN"
 
     # The framework's own refusals are answered in our words, and those in Chinese too.
     unreadable = api.post(

@@ -222,6 +222,19 @@ def worded(sentence: str) -> str:
     return to_chinese(sentence) if _LANGUAGE.get() == CHINESE else sentence
 
 
+def detail(english: str, shown: str | None = None) -> dict[str, str]:
+    """A problem's `detail` in the request's language (`shown` when the caller worded it), and
+    the English as `detail_en` where they differ: what clients recognise a refusal by."""
+    said = worded(english) if shown is None else shown
+    return {"detail": said} if said == english else {"detail": said, "detail_en": english}
+
+
+def headers() -> dict[str, str]:
+    """The headers of a problem worded for the request: its language, and that it depends on
+    the request's Accept-Language."""
+    return {"Content-Language": _LANGUAGE.get(), "Vary": "Accept-Language"}
+
+
 class ReaderLanguage:
     """Notes the request's preferred language (Accept-Language), for the problems it may get."""
 
