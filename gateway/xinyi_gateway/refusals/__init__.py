@@ -25,16 +25,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from xinyi_gateway.refusals import (
     zh_identity,
     zh_ledger,
-    zh_parsing,
     zh_problems,
     zh_rest,
     zh_values,
     zh_voting,
 )
 
-PARTS = (zh_rest.ZH, zh_identity.ZH, zh_ledger.ZH, zh_voting.ZH, zh_problems.ZH, zh_parsing.ZH)
+PARTS = (zh_rest.ZH, zh_identity.ZH, zh_ledger.ZH, zh_voting.ZH, zh_problems.ZH)
 ZH: dict[str, str] = {english: chinese for part in PARTS for english, chinese in part.items()}
-VALUES: dict[str, str] = {**zh_values.VALUES, **zh_parsing.VALUES}
+VALUES: dict[str, str] = zh_values.VALUES
 
 CHINESE = "zh-CN"
 ENGLISH = "en"

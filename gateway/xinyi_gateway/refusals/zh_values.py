@@ -92,4 +92,57 @@ VALUES: dict[str, str] = {
     "pending": "待投递",
     "sent": "已发送",
     "digest": "待每日汇总发送",
+    # Words the file parsers put into their sentences.
+    # -- MT940 fields, and the forms a field must have
+    "the transaction reference (:20:)": "交易参考号（:20:）",
+    "the related reference (:21:)": "相关参考号（:21:）",
+    "the account (:25:)": "账号（:25:）",
+    "the statement number (:28C:)": "对账单编号（:28C:）",
+    "the opening balance": "期初余额",
+    "the opening balance (:60F:)": "期初余额（:60F:）",
+    "the intermediate opening balance (:60M:)": "中间期初余额（:60M:）",
+    "the statement line (:61:)": "对账单流水（:61:）",
+    "the closing balance": "期末余额",
+    "the closing balance (:62F:)": "期末余额（:62F:）",
+    "the intermediate closing balance (:62M:)": "中间期末余额（:62M:）",
+    "the available balance (:64:)": "可用余额（:64:）",
+    "the forward available balance (:65:)": "远期可用余额（:65:）",
+    "a field": "某个字段",
+    "C or D, the date as YYMMDD, the currency and the amount, e.g. C240301CNY12345,67": (
+        "C（贷）或 D（借）、YYMMDD 格式的日期、币种和金额（须用逗号作小数点，不能用小数点 .），"
+        "如 C240301CNY12345,67"
+    ),
+    (
+        "the value date YYMMDD, an optional entry date MMDD, C or D, the amount with a decimal "
+        "comma, the type and the references, e.g. 2403050305C1234,50NTRFNONREF//BANKREF"
+    ): (
+        "起息日 YYMMDD、可选的记账日 MMDD、C（贷）或 D（借）、金额（须用逗号作小数点，如 1234,50，"
+        "不能写成 1234.50）、交易类型和参考号，如 2403050305C1234,50NTRFNONREF//BANKREF"
+    ),
+    # -- a statement, a text file's encodings
+    "the statement": "对账单",
+    "UTF-8 or GBK/GB18030": "UTF-8 或 GBK/GB18030",
+    # -- the field a statement's or a gate export's cell holds ("the {} '{}' is not a number")
+    "booking date": "记账日期",
+    "value date": "起息日",
+    "amount": "金额",
+    "balance": "余额",
+    "debit": "借方金额",
+    "credit": "贷方金额",
+    "day": "日期",
+    "exit time": "出场时间",
+    "entry time": "入场时间",
+    # -- how a day's gate takings came in
+    "as a daily total": "按日汇总",
+    "stay by stay": "按每次停车",
+    # -- estate imports: the ID number's hint, owner kinds and unit types
+    "; format the column as text so the spreadsheet keeps all digits": (
+        "；请把这一列设置为文本格式，以免表格软件丢失数字（如显示为 1.1E+17）"
+    ),
+    "person": "个人",
+    "organisation": "单位",
+    "developer": "开发企业",
+    "residential": "住宅",
+    "commercial": "商业",
+    "other": "其他",
 }
